@@ -1,0 +1,8 @@
+"""Find the Python web app deployed in a folder and serve it with gunicorn, in-process."""
+
+from __future__ import annotations
+
+from .detect import Detection, Rule, detect
+
+__version__ = "0.1.0"
+__all__ = ["Detection", "Rule", "__version__", "detect"]

@@ -1,0 +1,161 @@
+"""The command line: ``python -m appservice_gunicorn [options] [STARTUP ...]``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from . import __version__, environment, explain
+from .config import LauncherConfig, LaunchError, Plan, make_plan
+
+log = logging.getLogger("appservice_gunicorn")
+
+# Launcher options end at the first word that is not one of them: the rest is the
+# startup command, whose own options (--workers=4 ...) belong to gunicorn.
+_FLAGS = frozenset({"--explain", "--json", "--strict", "-h", "--help", "--version"})
+_VALUED = frozenset({"--app-dir"})
+
+DESCRIPTION = """\
+Find the Python web app deployed in the app folder and serve it with gunicorn, in-process.
+Detection chain: the startup command, a Django project, a Flask-style file (application.py,
+app.py, run.py, index.py, server.py, main.py), else the built-in default site.
+"""
+EPILOG = """\
+STARTUP is App Service's startup command: the name of a file in the app folder (startup.txt)
+holding the command, or the command itself, e.g. 'gunicorn --workers=4 hello:myapp'.
+Environment: APP_PATH, PORT, WEBSITES_PORT, GUNICORN_CMD_ARGS, WEB_CONCURRENCY,
+PYTHON_ENABLE_GUNICORN_MULTIWORKERS, PYTHON_GUNICORN_CUSTOM_WORKER_NUM,
+PYTHON_GUNICORN_CUSTOM_THREAD_NUM, APPSVC_VIRTUAL_ENV, APPSVC_DJANGO_ASGI, APPSVC_STRICT.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="appservice-gunicorn",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--app-dir",
+        metavar="DIR",
+        help="the app folder (default: $APP_PATH, else the current directory)",
+    )
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="print the detection trace and settings, then exit (imports nothing)",
+    )
+    parser.add_argument("--json", action="store_true", help="with --explain: print JSON")
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop with exit status 1 when the startup command cannot be used "
+        "(default: log an error and go on down the chain; also APPSVC_STRICT=1)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("startup", nargs="*", metavar="STARTUP", help="the startup command")
+    return parser
+
+
+def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(launcher options, startup words)."""
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        if word == "--":
+            return list(argv[:index]), list(argv[index + 1 :])
+        if word in _FLAGS or any(word.startswith(v + "=") for v in _VALUED):
+            index += 1
+        elif word in _VALUED:
+            index += 2
+        else:
+            break
+    return list(argv[:index]), list(argv[index:])
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = build_parser()
+    options, startup = split_argv(argv)
+    namespace = parser.parse_args(options)
+    namespace.startup = startup
+    if namespace.json and not namespace.explain:
+        parser.error("--json goes with --explain")
+    return namespace
+
+
+def setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    # The same shape as gunicorn's error log, so the two read as one log.
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s", "%Y-%m-%d %H:%M:%S %z"
+        )
+    )
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    setup_logging()
+    config = LauncherConfig.from_env(args.app_dir, tuple(args.startup), args.strict)
+    if args.explain:
+        return run_explain(config, as_json=args.json)
+    try:
+        plan = make_plan(config)
+    except LaunchError as exc:
+        log.error("%s", exc)
+        return 1
+    if plan.detection.kind == "command":
+        exec_command(plan)
+    # Imported here: --explain never needs gunicorn's arbiter or the worker machinery.
+    from .application import AppServiceApplication
+
+    AppServiceApplication(config, plan).run()
+    return 0
+
+
+def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
+    try:
+        plan = make_plan(dataclasses.replace(config, strict=False), run_config_file=False)
+    except LaunchError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    print(explain.render_json(plan) if as_json else explain.render_text(plan))
+    if config.strict and plan.detection.startup_error:
+        print(f"Error: {plan.detection.startup_error} (strict mode)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def exec_command(plan: Plan) -> NoReturn:
+    """Replace this process with the startup command, as App Service runs it."""
+    detection = plan.detection
+    assert detection.startup is not None
+    env = dict(plan.config.env)
+    env.setdefault("PORT", environment.port(env))
+    if detection.venv is not None:
+        # What activating the virtualenv would do, plus App Service's PYTHONPATH.
+        env["VIRTUAL_ENV"] = str(detection.venv.path)
+        env["PATH"] = os.pathsep.join([str(detection.venv.path / "bin"), env.get("PATH", "")])
+        paths = [str(p) for p in detection.venv.site_packages]
+        if env.get("PYTHONPATH"):
+            paths.append(env["PYTHONPATH"])
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+    argv = detection.startup.shell_argv()
+    log.info("Running the startup command from %s: %s", detection.startup.origin, " ".join(argv))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.chdir(detection.app_dir)
+        os.execve(argv[0], argv, env)
+    except OSError as exc:
+        log.error("cannot run %s: %s", argv[0], exc.strerror)
+        sys.exit(1)

@@ -1,0 +1,121 @@
+"""The built-in, read-only default site: a page that says why no app was served.
+
+Files are read once from the installed package into memory and looked up by exact
+URL path, so no request path ever reaches the file system.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from string import Template
+from typing import Any
+
+from .. import __version__
+from ..detect import Detection
+from ..environment import flag
+
+DOCS_URL = "https://pypi.org/project/appservice-gunicorn/"
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
+SECURITY_HEADERS = [
+    ("X-Content-Type-Options", "nosniff"),
+    (
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "form-action 'none'; frame-ancestors 'none'",
+    ),
+    ("Referrer-Policy", "no-referrer"),
+    ("X-Frame-Options", "DENY"),
+]
+HTML = "text/html; charset=utf-8"
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+def load_static() -> dict[str, tuple[bytes, str]]:
+    folder = resources.files(__name__) / "static"
+    files: dict[str, tuple[bytes, str]] = {}
+    for entry in folder.iterdir():
+        suffix = "." + entry.name.rpartition(".")[2]
+        if entry.is_file() and suffix in STATIC_TYPES:
+            files[f"/static/{entry.name}"] = (entry.read_bytes(), STATIC_TYPES[suffix])
+    return files
+
+
+def public_reason(reason: str, detection: Detection) -> str:
+    """A rule's reason with the app folder's absolute path made relative."""
+    root = str(detection.app_dir)
+    return reason.replace(root + "/", "").replace(root, ".")
+
+
+def render_reasons(detection: Detection, quiet: bool) -> str:
+    if quiet:
+        return "<p>The reasons are hidden (APPSVC_DEFAULTSITE_QUIET is set).</p>"
+    items = []
+    for rule in detection.rules:
+        if rule.name == "default-site":
+            continue
+        status = "matched" if rule.matched else "not matched"
+        css = "yes" if rule.matched else "no"
+        items.append(
+            f'<li><span class="rule-name">{html.escape(rule.name)}'
+            f'<span class="status {css}">{status}</span></span>'
+            f"<span>{html.escape(public_reason(rule.reason, detection))}</span></li>"
+        )
+    return (
+        '<h3>What was looked for</h3>\n<ul class="rules" id="reasons">\n'
+        + "\n".join(items)
+        + "\n</ul>"
+    )
+
+
+def render_page(detection: Detection, quiet: bool) -> bytes:
+    template = Template((resources.files(__name__) / "index.html").read_text("utf-8"))
+    page = template.substitute(
+        version=html.escape(__version__),
+        reasons=render_reasons(detection, quiet),
+        docs=DOCS_URL,
+    )
+    return page.encode("utf-8")
+
+
+def create_app(detection: Detection, env: Mapping[str, str]) -> WSGIApp:
+    quiet = flag(env, "APPSVC_DEFAULTSITE_QUIET")
+    routes = load_static()
+    page = render_page(detection, quiet)
+    routes["/"] = routes["/index.html"] = (page, HTML)
+    not_found = b"<!doctype html><title>Not found</title><h1>404 Not found</h1>\n"
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        if method not in ("GET", "HEAD"):
+            body, ctype, status = (
+                b"Method not allowed\n",
+                "text/plain; charset=utf-8",
+                "405 Method Not Allowed",
+            )
+            extra = [("Allow", "GET, HEAD")]
+        elif environ.get("PATH_INFO", "/") in routes:
+            body, ctype = routes[environ.get("PATH_INFO", "/")]
+            status, extra = "200 OK", []
+        else:
+            body, ctype, status, extra = not_found, HTML, "404 Not Found", []
+        cache = "no-store" if ctype == HTML else "public, max-age=3600"
+        headers = [
+            ("Content-Type", ctype),
+            ("Content-Length", str(len(body))),
+            ("Cache-Control", cache),
+            *SECURITY_HEADERS,
+            *extra,
+        ]
+        start_response(status, headers)
+        return [b""] if method == "HEAD" else [body]
+
+    return app

@@ -1,0 +1,364 @@
+"""The detection chain: which app in the folder to serve, and why.
+
+Every rule reads files (directory entries, text, AST) and nothing else; the
+user's code is imported only later, by the gunicorn worker.  The result is a
+``Detection``: the decision plus one ``Rule`` per step, which ``--explain``,
+the log and the default site all show.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from . import environment, pysource, venv
+from .startup import StartupCommand, StartupError, resolve_startup
+
+APP_FILES = ("application.py", "app.py", "run.py", "index.py", "server.py", "main.py")
+MAX_DEPTH = 3
+MAX_MANAGE_DEPTH = 2
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+
+Kind = Literal["wsgi", "asgi", "default", "command"]
+RuleName = Literal["startup", "django", "app-file", "default-site"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One step of the chain: did it match, and the one-line reason."""
+
+    name: RuleName
+    matched: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Detection:
+    """What to serve from ``app_dir``, with the rule trace that led there.
+
+    ``app`` is gunicorn's ``module:variable`` for the ``wsgi`` and ``asgi``
+    kinds; ``command`` is the shell command for ``command``; ``pythonpath`` is
+    the folder the app module is imported from.  ``startup`` is the usable
+    startup command, whose gunicorn settings apply whatever rule matched.
+    """
+
+    app_dir: Path
+    kind: Kind
+    rule: RuleName
+    rules: tuple[Rule, ...]
+    app: str | None = None
+    command: str | None = None
+    pythonpath: Path | None = None
+    startup: StartupCommand | None = None
+    startup_error: str | None = None
+    venv: venv.VirtualEnv | None = None
+    notes: tuple[str, ...] = ()
+    dirs_listed: int = 0
+
+    @property
+    def worker_class(self) -> str | None:
+        """The worker class the app needs, when gunicorn's default would not do."""
+        return "asgi" if self.kind == "asgi" else None
+
+
+@dataclass
+class _Found:
+    app: str
+    kind: Literal["wsgi", "asgi"]
+    pythonpath: Path
+    reason: str
+
+
+@dataclass
+class _Search:
+    """Shared state of one detection run: what was listed, noticed and skipped."""
+
+    app_dir: Path
+    env: Mapping[str, str]
+    notes: list[str] = field(default_factory=list)
+    dirs_listed: int = 0
+
+    def subdirs(self, path: Path) -> list[Path]:
+        self.dirs_listed += 1
+        try:
+            entries = list(os.scandir(path))
+        except OSError:
+            return []
+        return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+
+    def skip_reason(self, path: Path) -> str | None:
+        name = path.name
+        if name.startswith("."):
+            return "hidden"
+        if name in SKIPPED_DIRS:
+            return name
+        if venv.is_venv(path):
+            return "virtualenv"
+        return None
+
+
+def detect(
+    path: str | os.PathLike[str],
+    startup: str | Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Detection:
+    """Run the chain over ``path``; ``startup`` is App Service's startup command."""
+    env = os.environ if env is None else env
+    app_dir = Path(path).absolute()
+    words = [startup] if isinstance(startup, str) else list(startup or ())
+    search = _Search(app_dir=app_dir, env=env)
+    found_venv = venv.find(app_dir, env)
+    if found_venv is not None:
+        search.notes.extend(filter(None, [found_venv.mismatch()]))
+    rules: list[Rule] = []
+
+    def done(kind: Kind, rule: RuleName, **kwargs: object) -> Detection:
+        return Detection(
+            app_dir=app_dir,
+            kind=kind,
+            rule=rule,
+            rules=tuple(rules),
+            venv=found_venv,
+            notes=tuple(search.notes),
+            dirs_listed=search.dirs_listed,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    command: StartupCommand | None = None
+    startup_error: str | None = None
+    expansion_env = {**env, "PORT": environment.port(env)}
+    try:
+        command = resolve_startup(words, app_dir, expansion_env)
+    except StartupError as exc:
+        startup_error = str(exc)
+        rules.append(Rule("startup", False, startup_error))
+    if command is None and startup_error is None:
+        rules.append(Rule("startup", False, "no startup command given"))
+    elif command is not None:
+        if command.kind != "gunicorn":
+            what = "shell script" if command.kind == "script" else "command"
+            rules.append(Rule("startup", True, f"{command.origin}: runs as a {what}"))
+            return done("command", "startup", command=command.text, startup=command)
+        app = command.app or command.settings.get("wsgi_app")
+        if app:
+            root = _startup_root(app_dir, command)
+            kind = _kind_of(root, str(app))
+            rules.append(Rule("startup", True, f"{command.origin}: gunicorn serves {app}"))
+            return done(kind, "startup", app=str(app), pythonpath=root, startup=command)
+        rules.append(
+            Rule(
+                "startup",
+                False,
+                f"{command.origin}: gunicorn settings only, no app module; "
+                "they apply to the app found below",
+            )
+        )
+
+    common = {"startup": command, "startup_error": startup_error}
+    django = _django(search)
+    if isinstance(django, _Found):
+        rules.append(Rule("django", True, django.reason))
+        return done(django.kind, "django", app=django.app, pythonpath=django.pythonpath, **common)
+    rules.append(Rule("django", False, django))
+
+    app_file = _app_file(app_dir)
+    if isinstance(app_file, _Found):
+        rules.append(Rule("app-file", True, app_file.reason))
+        return done(
+            app_file.kind, "app-file", app=app_file.app, pythonpath=app_file.pythonpath, **common
+        )
+    rules.append(Rule("app-file", False, app_file))
+    rules.append(Rule("default-site", True, "no app found above: serving the default site"))
+    return done("default", "default-site", **common)
+
+
+def _startup_root(app_dir: Path, command: StartupCommand) -> Path:
+    chdir = command.settings.get("chdir")
+    if chdir:
+        return (app_dir / str(chdir)).absolute()
+    return app_dir
+
+
+def _kind_of(root: Path, app: str) -> Literal["wsgi", "asgi"]:
+    """The protocol of a ``module:variable`` found under ``root`` (wsgi when unknown)."""
+    module, _, variable = app.partition(":")
+    path = pysource.module_file(root, module)
+    if path is None:
+        return "wsgi"
+    scan = pysource.scan_module(path)
+    name = (variable or "application").split("(")[0].strip()
+    return scan.kind_of(name)
+
+
+def _django(search: _Search) -> _Found | str:
+    """A Django project: through ``manage.py`` and its settings, else any ``wsgi.py``."""
+    reasons: list[str] = []
+    manage = _find_manage(search)
+    if manage is not None:
+        found = _from_manage(search, manage, reasons)
+        if found is not None:
+            return found
+    wsgi_files, skipped = _find_wsgi(search)
+    if not wsgi_files:
+        searched = f"no wsgi.py in folders up to {MAX_DEPTH} levels deep"
+        if skipped:
+            searched += f" (skipped {', '.join(skipped)})"
+        return "; ".join([*reasons, searched])
+    chosen, *others = wsgi_files
+    if others:
+        search.notes.append(
+            "several wsgi.py found; serving "
+            f"{_rel(search.app_dir, chosen)}, passed over: "
+            + ", ".join(_rel(search.app_dir, p) for p in others)
+        )
+    root, module = _module_of(search.app_dir, chosen)
+    app, kind = _django_app(search, root, module, None)
+    reasons.append(f"{_rel(search.app_dir, chosen)} -> {app}")
+    return _Found(app=app, kind=kind, pythonpath=root, reason="; ".join(reasons))
+
+
+def _find_manage(search: _Search) -> Path | None:
+    queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
+    while queue:
+        folder, depth = queue.popleft()
+        if (folder / "manage.py").is_file():
+            return folder / "manage.py"
+        if depth < MAX_MANAGE_DEPTH:
+            for sub in search.subdirs(folder):
+                if search.skip_reason(sub) is None:
+                    queue.append((sub, depth + 1))
+    return None
+
+
+def _from_manage(search: _Search, manage: Path, reasons: list[str]) -> _Found | None:
+    root = manage.parent
+    rel = _rel(search.app_dir, manage)
+    settings = search.env.get("DJANGO_SETTINGS_MODULE") or pysource.django_settings_module(manage)
+    if not settings:
+        reasons.append(f"{rel} does not set DJANGO_SETTINGS_MODULE")
+        return None
+    if pysource.module_file(root, settings) is None:
+        message = (
+            f"{rel} names settings module {settings!r}, which is not in "
+            f"{_rel(search.app_dir, root)}; fix DJANGO_SETTINGS_MODULE in manage.py"
+        )
+        reasons.append(message)
+        search.notes.append(message)
+        return None
+    wsgi_setting = pysource.django_setting(root, settings, "WSGI_APPLICATION")
+    if wsgi_setting:
+        module, _, variable = wsgi_setting.rpartition(".")
+        if pysource.module_file(root, module) is not None:
+            app, kind = _django_app(search, root, module, settings, variable)
+            via = f"{rel} -> {settings}.WSGI_APPLICATION"
+            return _Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}")
+        reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
+        return None
+    module = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
+    if pysource.module_file(root, module) is not None:
+        app, kind = _django_app(search, root, module, settings)
+        return _Found(app=app, kind=kind, pythonpath=root, reason=f"{rel} -> {settings} -> {app}")
+    reasons.append(f"{settings} sets no WSGI_APPLICATION")
+    return None
+
+
+def _django_app(
+    search: _Search,
+    root: Path,
+    wsgi_module: str,
+    settings: str | None,
+    variable: str = "application",
+) -> tuple[str, Literal["wsgi", "asgi"]]:
+    """``module:application`` for Django: the WSGI one, or ASGI on request."""
+    if environment.flag(search.env, "APPSVC_DJANGO_ASGI"):
+        asgi = settings and pysource.django_setting(root, settings, "ASGI_APPLICATION")
+        module = asgi.rpartition(".")[0] if asgi else wsgi_module.rpartition(".")[0] + ".asgi"
+        module = module.lstrip(".")
+        if pysource.module_file(root, module) is not None:
+            return f"{module}:application", "asgi"
+        search.notes.append(
+            f"APPSVC_DJANGO_ASGI is set but {module.replace('.', '/')}.py does not exist; "
+            "serving WSGI"
+        )
+    return f"{wsgi_module}:{variable}", "wsgi"
+
+
+def _find_wsgi(search: _Search) -> tuple[list[Path], list[str]]:
+    """``wsgi.py`` files in folders below the app folder, shallowest and then sorted first."""
+    found: list[Path] = []
+    skipped: list[str] = []
+    queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
+    while queue:
+        folder, depth = queue.popleft()
+        for sub in search.subdirs(folder):
+            why = search.skip_reason(sub)
+            if why is not None:
+                skipped.append(f"{_rel(search.app_dir, sub)}: {why}")
+                continue
+            if (sub / "wsgi.py").is_file():
+                found.append(sub / "wsgi.py")
+            if depth + 1 < MAX_DEPTH:
+                queue.append((sub, depth + 1))
+    return found, skipped
+
+
+def _module_of(app_dir: Path, wsgi: Path) -> tuple[Path, str]:
+    """The import root and dotted module of a ``wsgi.py``: above its outermost package."""
+    parts = [wsgi.stem]
+    folder = wsgi.parent
+    parts.append(folder.name)
+    root = folder.parent
+    while root != app_dir and (root / "__init__.py").is_file():
+        parts.append(root.name)
+        root = root.parent
+    if not (wsgi.parent / "__init__.py").is_file():
+        # Not a package: import it by its path from the app folder (namespace packages).
+        rel = wsgi.relative_to(app_dir).with_suffix("")
+        return app_dir, ".".join(rel.parts)
+    return root, ".".join(reversed(parts))
+
+
+def _app_file(app_dir: Path) -> _Found | str:
+    """The first Flask-style file holding an app object."""
+    reasons: list[str] = []
+    for name in APP_FILES:
+        path = app_dir / name
+        if not path.is_file():
+            continue
+        module = path.stem
+        scan = pysource.scan_module(path)
+        if scan.error is not None:
+            # Serve it anyway: loading will show the real error, which beats a default site.
+            return _Found(
+                app=f"{module}:app",
+                kind="wsgi",
+                pythonpath=app_dir,
+                reason=f"{scan.error}; loading {module}:app will show the error",
+            )
+        variable = scan.choose()
+        if variable is None:
+            seen = ", ".join(scan.names[:8]) or "none"
+            reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
+            continue
+        kind = scan.kind_of(variable.removesuffix("()"))
+        return _Found(
+            app=f"{module}:{variable}",
+            kind=kind,
+            pythonpath=app_dir,
+            reason=f"{name} defines {variable!s} ({kind.upper()})",
+        )
+    if not reasons:
+        return "none of " + ", ".join(APP_FILES) + " exists"
+    return "; ".join(reasons)
+
+
+def _rel(app_dir: Path, path: Path) -> str:
+    try:
+        rel = path.relative_to(app_dir)
+    except ValueError:
+        return str(path)
+    return str(rel) if str(rel) != "." else "."

@@ -1,0 +1,127 @@
+"""Say what the launcher decided and why: log lines at start, ``--explain`` text and JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from .config import Plan
+from .detect import Detection
+
+EXPLAIN_HINT = "run 'python -m appservice_gunicorn --explain' for the whole trace"
+
+
+def worker_class(plan: Plan) -> str:
+    """The worker class gunicorn will use, named as gunicorn names it."""
+    value = plan.settings.value("worker_class", "sync")
+    name = value if isinstance(value, str) else getattr(value, "__name__", repr(value))
+    threads = plan.settings.value("threads", 1)
+    if (name == "sync" or name.endswith("SyncWorker")) and isinstance(threads, int) and threads > 1:
+        return "gthread"
+    return name
+
+
+def binds(plan: Plan) -> str:
+    return ", ".join(plan.settings.value("bind", []))
+
+
+def decision(detection: Detection) -> str:
+    if detection.kind == "command":
+        return f"run the startup command through the shell: {detection.command}"
+    if detection.kind == "default":
+        return "serve the default site"
+    return f"serve {detection.app} ({detection.kind.upper()}) from {detection.pythonpath}"
+
+
+def log_plan(plan: Plan, log: logging.Logger) -> None:
+    """The first lines of the log: problems, then one line saying what is served and why."""
+    detection = plan.detection
+    if detection.startup_error:
+        log.error("%s; looking for an app instead (--strict stops here)", detection.startup_error)
+    for error in plan.settings.errors:
+        log.error("%s", error)
+    for note in (*detection.notes, *plan.settings.notes):
+        log.warning("%s", note)
+    if detection.venv is not None:
+        log.info("Using virtualenv %s: its site-packages go on the path", detection.venv.path.name)
+    matched = next(rule for rule in detection.rules if rule.matched)
+    if detection.kind == "default":
+        tried = "; ".join(f"{r.name}: {r.reason}" for r in detection.rules if not r.matched)
+        log.info(
+            "No app found in %s (%s): serving the default site on %s; %s",
+            detection.app_dir,
+            tried,
+            binds(plan),
+            EXPLAIN_HINT,
+        )
+        return
+    log.info(
+        "Serving %s (%s, rule %s: %s) with the %s worker on %s",
+        detection.app,
+        detection.kind.upper(),
+        detection.rule,
+        matched.reason,
+        worker_class(plan),
+        binds(plan),
+    )
+
+
+def as_dict(plan: Plan) -> dict[str, Any]:
+    detection = plan.detection
+    return {
+        "app_dir": str(detection.app_dir),
+        "rules": [
+            {"name": r.name, "matched": r.matched, "reason": r.reason} for r in detection.rules
+        ],
+        "app": detection.app,
+        "kind": detection.kind,
+        "command": detection.command,
+        "worker_class": worker_class(plan),
+        "pythonpath": str(detection.pythonpath) if detection.pythonpath else None,
+        "virtualenv": str(detection.venv.path) if detection.venv else None,
+        "settings": {
+            name: {"value": _jsonable(s.value), "source": s.source}
+            for name, s in plan.settings.differing().items()
+        },
+        "notes": [*detection.notes, *plan.settings.notes],
+        "errors": list(plan.settings.errors),
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return getattr(value, "__qualname__", None) or repr(value)
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(as_dict(plan), indent=2)
+
+
+def render_text(plan: Plan) -> str:
+    data = as_dict(plan)
+    lines = [f"App folder: {data['app_dir']}", "", "Detection chain:"]
+    for rule in data["rules"]:
+        mark = "MATCH" if rule["matched"] else "no   "
+        lines.append(f"  [{mark}] {rule['name']:<13} {rule['reason']}")
+    lines += ["", f"Decision: {decision(plan.detection)}"]
+    if data["app"]:
+        lines.append(f"  app:          {data['app']}")
+        lines.append(f"  kind:         {data['kind']}")
+        lines.append(f"  on sys.path:  {data['pythonpath']}")
+    if data["virtualenv"]:
+        lines.append(f"  virtualenv:   {data['virtualenv']}")
+    lines.append(f"  worker class: {data['worker_class']}")
+    lines += ["", "gunicorn settings that differ from gunicorn's defaults:"]
+    width = max((len(name) for name in data["settings"]), default=0)
+    for name, setting in data["settings"].items():
+        lines.append(f"  {name:<{width}} = {setting['value']!r:<28} ({setting['source']})")
+    for title, items in (("Notes", data["notes"]), ("Errors", data["errors"])):
+        if items:
+            lines += ["", f"{title}:"] + [f"  - {item}" for item in items]
+    return "\n".join(lines)

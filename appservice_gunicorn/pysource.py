@@ -1,0 +1,223 @@
+"""Answers about Python files read as text and AST, never imported or run."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+Kind = Literal["wsgi", "asgi"]
+
+# Callables whose result is an app object, and the protocol that object speaks.
+APP_FACTORIES: dict[str, Kind] = {
+    "Flask": "wsgi",
+    "Bottle": "wsgi",
+    "get_wsgi_application": "wsgi",
+    "FastAPI": "asgi",
+    "Starlette": "asgi",
+    "Quart": "asgi",
+    "Sanic": "asgi",
+    "Litestar": "asgi",
+    "get_asgi_application": "asgi",
+}
+ASGI_PACKAGES = frozenset({"fastapi", "starlette", "quart", "sanic", "litestar"})
+CONVENTIONAL_NAMES = ("app", "application")
+FACTORY_FUNCTIONS = ("create_app", "make_app")
+MAX_SOURCE_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ModuleScan:
+    """What a module binds at top level, as far as its source tells."""
+
+    path: Path
+    objects: dict[str, Kind | None] = field(default_factory=dict)
+    names: tuple[str, ...] = ()
+    factories: tuple[str, ...] = ()
+    asgi_imports: bool = False
+    error: str | None = None
+
+    def kind_of(self, name: str) -> Kind:
+        """The protocol of ``name``: its factory's when known, else guessed from imports."""
+        known = self.objects.get(name)
+        if known is not None:
+            return known
+        return "asgi" if self.asgi_imports else "wsgi"
+
+    def choose(self) -> str | None:
+        """The app variable gunicorn should load: ``app`` first, then framework objects,
+        then ``application``, then a ``create_app()``-style factory call."""
+        if "app" in self.names:
+            return "app"
+        for name, kind in self.objects.items():
+            if kind is not None:
+                return name
+        if "application" in self.names:
+            return "application"
+        for name in self.factories:
+            return f"{name}()"
+        return None
+
+
+def read_source(path: Path) -> str:
+    with path.open("rb") as handle:
+        data = handle.read(MAX_SOURCE_BYTES + 1)
+    if len(data) > MAX_SOURCE_BYTES:
+        raise ValueError(f"larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
+    return data.decode("utf-8", errors="replace")
+
+
+def parse(path: Path) -> ast.Module:
+    """Parse a file; raises ``SyntaxError``, ``ValueError`` or ``OSError``."""
+    return ast.parse(read_source(path), filename=str(path))
+
+
+def describe_error(path: Path, exc: Exception) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{path.name}: syntax error at line {exc.lineno}: {exc.msg}"
+    if isinstance(exc, OSError):
+        return f"{path.name}: cannot be read: {exc.strerror or exc}"
+    return f"{path.name}: cannot be parsed: {exc}"
+
+
+def scan_module(path: Path) -> ModuleScan:
+    """Top-level names of a module and which of them are web app objects."""
+    try:
+        tree = parse(path)
+    except (SyntaxError, ValueError, OSError) as exc:
+        return ModuleScan(path=path, error=describe_error(path, exc))
+    aliases: dict[str, str] = {}
+    asgi_imports = False
+    objects: dict[str, Kind | None] = {}
+    names: list[str] = []
+    factories: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module:
+            asgi_imports |= node.module.split(".")[0] in ASGI_PACKAGES
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = alias.name
+                names.append(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                asgi_imports |= alias.name.split(".")[0] in ASGI_PACKAGES
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            names.append(node.name)
+            if node.name in FACTORY_FUNCTIONS:
+                factories.append(node.name)
+        elif isinstance(node, ast.ClassDef):
+            names.append(node.name)
+        for target, value in _assignments(node):
+            names.append(target)
+            objects[target] = _factory_kind(value, aliases)
+    ordered = tuple(dict.fromkeys(names))
+    return ModuleScan(
+        path=path,
+        objects={k: v for k, v in objects.items() if v is not None or k in CONVENTIONAL_NAMES},
+        names=ordered,
+        factories=tuple(factories),
+        asgi_imports=asgi_imports,
+    )
+
+
+def _assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
+    if isinstance(node, ast.Assign):
+        for target in node.targets:
+            if isinstance(target, ast.Name):
+                yield target.id, node.value
+    elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
+        yield node.target.id, node.value
+    elif isinstance(node, ast.If | ast.Try):
+        # ``if __name__ == "__main__":`` and try/except blocks still bind at top level.
+        for child in node.body:
+            yield from _assignments(child)
+
+
+def _factory_kind(value: ast.expr | None, aliases: dict[str, str]) -> Kind | None:
+    if not isinstance(value, ast.Call):
+        return None
+    func = value.func
+    if isinstance(func, ast.Name):
+        name = aliases.get(func.id, func.id)
+    elif isinstance(func, ast.Attribute):
+        name = func.attr
+    else:
+        return None
+    return APP_FACTORIES.get(name)
+
+
+def module_file(root: Path, module: str) -> Path | None:
+    """The file that ``import module`` would load from ``root``, if it is there."""
+    parts = module.split(".")
+    if not all(part.isidentifier() for part in parts):
+        return None
+    base = root.joinpath(*parts)
+    for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def django_settings_module(manage_py: Path) -> str | None:
+    """``DJANGO_SETTINGS_MODULE`` as ``manage.py`` sets it (``setdefault`` or assignment)."""
+    try:
+        tree = parse(manage_py)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and len(node.args) >= 2:
+            key, value = node.args[0], node.args[1]
+            if (
+                _is_str(key, "DJANGO_SETTINGS_MODULE")
+                and isinstance(value, ast.Constant)
+                and isinstance(value.value, str)
+            ):
+                return value.value
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+            for target in node.targets:
+                if isinstance(target, ast.Subscript) and _is_str(
+                    target.slice, "DJANGO_SETTINGS_MODULE"
+                ):
+                    return str(node.value.value)
+    return None
+
+
+def _is_str(node: ast.AST, text: str) -> bool:
+    return isinstance(node, ast.Constant) and node.value == text
+
+
+def django_setting(root: Path, module: str, name: str, _depth: int = 0) -> str | None:
+    """A string setting from a settings module, following ``from x import *`` (split settings)."""
+    path = module_file(root, module)
+    if path is None or _depth > 8:
+        return None
+    try:
+        tree = parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    value: str | None = None
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            source = _absolute(package, node.module, node.level)
+            if source:
+                value = django_setting(root, source, name, _depth + 1) or value
+        for target, assigned in _assignments(node):
+            if (
+                target == name
+                and isinstance(assigned, ast.Constant)
+                and isinstance(assigned.value, str)
+            ):
+                value = assigned.value
+    return value
+
+
+def _absolute(package: str, module: str | None, level: int) -> str | None:
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join([*base, module] if module else base) or None

@@ -1,0 +1,204 @@
+"""gunicorn settings in layers, each value remembering where it came from.
+
+Lowest to highest: the launcher's defaults, ``gunicorn.conf.py``,
+``GUNICORN_CMD_ARGS``, App Service's environment variables, the startup
+command.  gunicorn's ``Config`` validates every value as it is applied.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import runpy
+import shlex
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gunicorn.config import Config
+
+from . import environment
+from .detect import Detection
+from .startup import StartupError, parse_gunicorn_args
+
+LAUNCHER = "launcher"
+CONFIG_FILE = "gunicorn.conf.py"
+DEFAULT_TIMEOUT = 600
+# gunicorn computes these defaults from PORT and WEB_CONCURRENCY at import time;
+# compared with the documented values, a setting the launcher made is never hidden.
+ENV_FREE_DEFAULTS: dict[str, Any] = {"bind": ["127.0.0.1:8000"], "workers": 1}
+
+
+class SettingsError(Exception):
+    """A configuration gunicorn would refuse; the message names the source and the fix."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    value: Any
+    source: str
+
+
+@dataclass
+class LayeredSettings:
+    """The effective settings (``values``) and the problems met while layering them."""
+
+    values: dict[str, Setting] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    config_file: Path | None = None
+
+    def put(self, name: str, value: Any, source: str) -> None:
+        self.values[name] = Setting(name, value, source)
+
+    def value(self, name: str, default: Any = None) -> Any:
+        setting = self.values.get(name)
+        return default if setting is None else setting.value
+
+    def apply(self, config: Config) -> None:
+        for setting in self.values.values():
+            config.set(setting.name, setting.value)
+
+    def differing(self) -> dict[str, Setting]:
+        """The settings whose value is not gunicorn's documented default."""
+        defaults = Config()
+        changed: dict[str, Setting] = {}
+        for name, setting in sorted(self.values.items()):
+            reference = Config()
+            reference.set(name, setting.value)
+            default = ENV_FREE_DEFAULTS.get(name, defaults.settings[name].get())
+            if reference.settings[name].get() != default:
+                changed[name] = setting
+        return changed
+
+
+def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSettings:
+    layered = LayeredSettings()
+    port = environment.port(env, layered.errors)
+    layered.put("bind", [f"0.0.0.0:{port}"], LAUNCHER)
+    layered.put("timeout", DEFAULT_TIMEOUT, LAUNCHER)
+    layered.put("accesslog", "-", LAUNCHER)
+    layered.put("errorlog", "-", LAUNCHER)
+    layered.put("chdir", str(detection.app_dir), LAUNCHER)
+    if detection.worker_class:
+        layered.put("worker_class", detection.worker_class, f"{LAUNCHER} ({detection.kind} app)")
+    for found in environment.default_workers(env, layered.errors):
+        layered.put(found.name, found.value, found.source)
+    return layered
+
+
+def layer_settings(
+    detection: Detection, env: Mapping[str, str], *, run_config_file: bool = True
+) -> LayeredSettings:
+    """All layers for ``detection``.
+
+    ``run_config_file=False`` reads ``gunicorn.conf.py`` as literals only, so that
+    ``--explain`` never runs user code.
+    """
+    layered = launcher_defaults(detection, env)
+    startup_settings = dict(detection.startup.settings) if detection.startup else {}
+    cmd_args = _cmd_args(env)
+
+    config_name = startup_settings.get("config") or cmd_args.get("config")
+    config_path = _config_path(detection.app_dir, config_name)
+    if config_path is not None:
+        layered.config_file = config_path
+        source = _rel(detection.app_dir, config_path)
+        if run_config_file:
+            values = run_config(config_path)
+        else:
+            values, computed = read_config_literals(config_path)
+            if computed:
+                layered.notes.append(
+                    f"{source}: {', '.join(computed)} computed at run time, "
+                    "not evaluated by --explain"
+                )
+        for name, value in values.items():
+            _put_checked(layered, name, value, source)
+
+    for name, value in cmd_args.items():
+        layered.put(name, value, "GUNICORN_CMD_ARGS")
+    for found in environment.platform_settings(env, layered.errors):
+        layered.put(found.name, found.value, found.source)
+    for name, value in startup_settings.items():
+        layered.put(name, value, "startup")
+    return layered
+
+
+def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:
+    raw = env.get("GUNICORN_CMD_ARGS", "")
+    if not raw.strip():
+        return {}
+    try:
+        _, values = parse_gunicorn_args(shlex.split(raw), "GUNICORN_CMD_ARGS")
+    except (StartupError, ValueError) as exc:
+        raise SettingsError(str(exc).removesuffix("; see 'gunicorn --help'")) from None
+    return values
+
+
+def _config_path(app_dir: Path, name: Any) -> Path | None:
+    if name:
+        text = str(name)
+        if text.startswith("python:"):
+            raise SettingsError(
+                f"config {text!r}: module config files are not supported by the launcher; "
+                "name a file such as gunicorn.conf.py"
+            )
+        path = Path(text.removeprefix("file:"))
+        path = path if path.is_absolute() else app_dir / path
+        if not path.is_file():
+            raise SettingsError(
+                f"config file {text!r} not found in {app_dir}; deploy it or drop -c"
+            )
+        return path
+    default = app_dir / CONFIG_FILE
+    return default if default.is_file() else None
+
+
+def run_config(path: Path) -> dict[str, Any]:
+    """Execute a gunicorn config file as gunicorn does and keep its settings."""
+    try:
+        namespace = runpy.run_path(str(path), run_name="__config__")
+    except Exception as exc:
+        detail = "".join(traceback.format_exception(exc)).rstrip()
+        raise SettingsError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
+    known = Config().settings
+    return {k: v for k, v in namespace.items() if k in known}
+
+
+def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """A config file's literal settings, and the names it computes (left alone)."""
+    try:
+        with path.open("rb") as handle:
+            tree = ast.parse(handle.read(), filename=str(path))
+    except (SyntaxError, ValueError, OSError) as exc:
+        raise SettingsError(f"{path.name} cannot be read: {exc}") from None
+    known = Config().settings
+    values: dict[str, Any] = {}
+    computed: list[str] = []
+    for node in tree.body:
+        if not isinstance(node, ast.Assign):
+            continue
+        for target in node.targets:
+            if not isinstance(target, ast.Name) or target.id not in known:
+                continue
+            try:
+                values[target.id] = ast.literal_eval(node.value)
+            except ValueError:
+                computed.append(target.id)
+    return values, computed
+
+
+def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
+    try:
+        Config().set(name, value)
+    except (ValueError, TypeError) as exc:
+        raise SettingsError(f"{source}: invalid value for {name}: {exc}") from None
+    layered.put(name, value, source)
+
+
+def _rel(app_dir: Path, path: Path) -> str:
+    return os.path.relpath(path, app_dir) if path.is_relative_to(app_dir) else str(path)

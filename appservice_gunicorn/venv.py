@@ -1,0 +1,95 @@
+"""Virtual environments deployed inside the app folder, as App Service builds them.
+
+Finding one reads directory entries and ``pyvenv.cfg`` only; using one means
+putting its ``site-packages`` on ``sys.path`` (or ``PYTHONPATH`` for a shell
+command), which is what App Service's generated startup script does too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+VENV_NAMES = ("antenv", ".venv", "venv")
+_VERSION_RE = re.compile(r"^\s*(?:version|version_info)\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
+_LIB_RE = re.compile(r"^python(\d+)\.(\d+)t?$")
+
+
+@dataclass(frozen=True)
+class VirtualEnv:
+    path: Path
+    site_packages: tuple[Path, ...]
+    python: tuple[int, int] | None
+
+    def mismatch(self) -> str | None:
+        """A warning when the venv was built for another Python, else None."""
+        running = sys.version_info[:2]
+        if self.python is None or self.python == running:
+            return None
+        return (
+            f"virtualenv {self.path.name!r} was built for Python {self.python[0]}.{self.python[1]} "
+            f"but the launcher runs Python {running[0]}.{running[1]}: compiled packages in it will "
+            "not import; rebuild it with this Python"
+        )
+
+
+def is_venv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").is_file() or path.name.startswith("antenv")
+
+
+def find(app_dir: Path, env: Mapping[str, str]) -> VirtualEnv | None:
+    """The app folder's virtualenv: ``APPSVC_VIRTUAL_ENV``, then the usual names, then any."""
+    named = env.get("APPSVC_VIRTUAL_ENV")
+    if named:
+        path = Path(named) if os.path.isabs(named) else app_dir / named
+        return describe(path) if path.is_dir() else None
+    for name in VENV_NAMES:
+        path = app_dir / name
+        if path.is_dir() and is_venv(path):
+            return describe(path)
+    try:
+        entries = sorted(os.scandir(app_dir), key=lambda e: e.name)
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.is_dir() and (Path(entry.path) / "pyvenv.cfg").is_file():
+            return describe(Path(entry.path))
+    return None
+
+
+def describe(path: Path) -> VirtualEnv:
+    site_packages: list[Path] = []
+    versions: list[tuple[int, int]] = []
+    for lib in ("lib", "lib64"):
+        try:
+            entries = sorted(os.scandir(path / lib), key=lambda e: e.name)
+        except OSError:
+            continue
+        for entry in entries:
+            match = _LIB_RE.match(entry.name)
+            candidate = Path(entry.path) / "site-packages"
+            if (
+                match
+                and candidate.is_dir()
+                and candidate.resolve() not in {p.resolve() for p in site_packages}
+            ):
+                site_packages.append(candidate)
+                versions.append((int(match.group(1)), int(match.group(2))))
+    windows = path / "Lib" / "site-packages"
+    if windows.is_dir():
+        site_packages.append(windows)
+    return VirtualEnv(path=path, site_packages=tuple(site_packages), python=_python(path, versions))
+
+
+def _python(path: Path, versions: list[tuple[int, int]]) -> tuple[int, int] | None:
+    try:
+        match = _VERSION_RE.search((path / "pyvenv.cfg").read_text(errors="replace"))
+    except OSError:
+        match = None
+    if match:
+        return int(match.group(1)), int(match.group(2))
+    return versions[0] if versions else None
