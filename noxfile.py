@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import nox
 
 nox.options.sessions = ["tests", "lint", "typecheck"]
 nox.options.reuse_existing_virtualenvs = True
 
-SOURCES = ["appservice_gunicorn", "tests", "benchmarks", "noxfile.py"]
+SOURCES = [
+    p for p in ("appservice_gunicorn", "tests", "benchmarks", "noxfile.py") if Path(p).exists()
+]
 
 
 @nox.session

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.config import Config
+from gunicorn.errors import ConfigError
 
 from . import environment
 from .detect import Detection
@@ -195,7 +196,7 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
     try:
         Config().set(name, value)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, ConfigError) as exc:
         raise SettingsError(f"{source}: invalid value for {name}: {exc}") from None
     layered.put(name, value, source)
 

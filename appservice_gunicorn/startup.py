@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gunicorn.config import Config
+from gunicorn.errors import ConfigError
 
 # Words with one of these endings name a startup file even when it is missing,
 # so that a typo in the file name is reported rather than run as a command.
@@ -168,20 +169,23 @@ def classify(
         raise StartupError(f"{origin}: the startup command contains a NUL character")
     if "\n" in text or _has_shell_syntax(text):
         return StartupCommand(origin=origin, text=text, kind="shell")
+    words = _split(text, origin)
+    if not words:
+        raise StartupError(f"{origin}: the startup command is empty (only a comment)")
+    if _gunicorn_args(words) is None:
+        return StartupCommand(origin=origin, text=text, kind="shell")
+    expanded = _gunicorn_args(_split(expand_vars(text, env, origin), origin)) or []
+    app, settings = parse_gunicorn_args(expanded, origin, app_dir)
+    return StartupCommand(origin=origin, text=text, kind="gunicorn", app=app, settings=settings)
+
+
+def _split(text: str, origin: str) -> list[str]:
     try:
-        words = shlex.split(text, comments=True)
+        return shlex.split(text, comments=True)
     except ValueError as exc:
         raise StartupError(
             f"{origin}: cannot split {text!r} into words ({exc}); check the quotes"
         ) from None
-    if not words:
-        raise StartupError(f"{origin}: the startup command is empty (only a comment)")
-    args = _gunicorn_args(words)
-    if args is None:
-        return StartupCommand(origin=origin, text=text, kind="shell")
-    expanded = [expand_vars(arg, env, origin) for arg in args]
-    app, settings = parse_gunicorn_args(expanded, origin, app_dir)
-    return StartupCommand(origin=origin, text=text, kind="gunicorn", app=app, settings=settings)
 
 
 def _has_shell_syntax(text: str) -> bool:
@@ -212,18 +216,42 @@ def _gunicorn_args(words: list[str]) -> list[str] | None:
     return words
 
 
-def expand_vars(word: str, env: Mapping[str, str], origin: str) -> str:
-    """Expand ``$VAR`` and ``${VAR}`` from ``env``; an unset variable is an error."""
+def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
+    """Expand ``$VAR`` and ``${VAR}`` as a shell would, except inside single quotes.
 
-    def value(match: re.Match[str]) -> str:
-        name = match.group("braced") or match.group("plain")
-        if name not in env:
-            raise StartupError(
-                f"{origin}: ${name} is not set in the environment; set it or write the value"
-            )
-        return env[name]
+    A value is inserted as one word (quoted), never re-read as shell syntax; an unset
+    variable is an error rather than a silent empty string.
+    """
+    out: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and quote != "'":
+            out.append(text[index : index + 2])
+            index += 2
+            continue
+        if char in "'\"" and quote in (None, char):
+            quote = None if quote == char else char
+        elif char == "$" and quote != "'":
+            match = VAR_RE.match(text, index)
+            if match:
+                value = _lookup(match.group("braced") or match.group("plain"), env, origin)
+                if quote is None:
+                    out.append(shlex.quote(value))
+                else:
+                    out.append(re.sub(r'(["\\$`])', r"\\\1", value))
+                index = match.end()
+                continue
+        out.append(char)
+        index += 1
+    return "".join(out)
 
-    return VAR_RE.sub(value, word)
+
+def _lookup(name: str, env: Mapping[str, str], origin: str) -> str:
+    if name not in env:
+        raise StartupError(f"{origin}: ${name} is not set in the environment; set it or write it")
+    return env[name]
 
 
 class _ArgumentError(Exception):
@@ -277,6 +305,6 @@ def check_settings(settings: Mapping[str, Any], origin: str) -> None:
     for name, value in settings.items():
         try:
             config.set(name, value)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, ConfigError) as exc:
             option = "--" + name.replace("_", "-")
             raise StartupError(f"{origin}: invalid value for {option}: {exc}") from None

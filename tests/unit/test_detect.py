@@ -1,0 +1,119 @@
+"""Each rule of the core chain, on real folders; detection imports nothing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from appservice_gunicorn import detect
+from tests.helpers import flask_app, write
+
+ENV: dict[str, str] = {}
+
+
+def rule_reasons(path: Path, *startup: str) -> dict[str, tuple[bool, str]]:
+    return {r.name: (r.matched, r.reason) for r in detect(path, list(startup), ENV).rules}
+
+
+def test_empty_folder_falls_through_to_the_default_site(tmp_path: Path) -> None:
+    found = detect(tmp_path, env=ENV)
+    assert (found.kind, found.rule, found.app) == ("default", "default-site", None)
+    assert [r.name for r in found.rules] == ["startup", "django", "app-file", "default-site"]
+    assert [r.matched for r in found.rules] == [False, False, False, True]
+
+
+def test_startup_command_with_an_app_wins(tmp_path: Path) -> None:
+    write(tmp_path, {"application.py": flask_app(), "mysite/wsgi.py": "application = None\n"})
+    found = detect(tmp_path, "gunicorn --workers=2 hello:myapp", ENV)
+    assert (found.kind, found.rule, found.app) == ("wsgi", "startup", "hello:myapp")
+    assert found.startup is not None and found.startup.settings == {"workers": 2}
+    assert found.pythonpath == tmp_path
+
+
+def test_unusable_startup_is_reported_and_the_chain_goes_on(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"startup.txt": "gunicorn --wrokers=4 hello:myapp\n", "application.py": flask_app()},
+    )
+    found = detect(tmp_path, "startup.txt", ENV)
+    assert found.rule == "app-file" and found.app == "application:app"
+    assert found.startup_error is not None
+    assert "startup.txt" in found.startup_error and "--wrokers" in found.startup_error
+    assert found.rules[0].reason == found.startup_error
+
+
+def test_startup_settings_without_an_app_apply_to_the_detected_app(tmp_path: Path) -> None:
+    write(tmp_path, {"application.py": flask_app()})
+    found = detect(tmp_path, "gunicorn --workers=3", ENV)
+    assert found.app == "application:app"
+    assert found.startup is not None and found.startup.settings == {"workers": 3}
+
+
+def test_django_wsgi_in_a_package_under_the_app_folder(tmp_path: Path) -> None:
+    write(tmp_path, {"mysite/__init__.py": "", "mysite/wsgi.py": "application = None\n"})
+    found = detect(tmp_path, env=ENV)
+    assert (found.kind, found.rule, found.app) == ("wsgi", "django", "mysite.wsgi:application")
+    assert found.pythonpath == tmp_path
+
+
+def test_django_beats_an_application_py(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"application.py": flask_app(), "mysite/__init__.py": "", "mysite/wsgi.py": "x = 1\n"},
+    )
+    assert detect(tmp_path, env=ENV).rule == "django"
+
+
+def test_several_wsgi_files_choose_sorted_and_log_the_others(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "zeta/__init__.py": "",
+            "zeta/wsgi.py": "",
+            "alpha/__init__.py": "",
+            "alpha/wsgi.py": "",
+        },
+    )
+    found = detect(tmp_path, env=ENV)
+    assert found.app == "alpha.wsgi:application"
+    assert any("zeta/wsgi.py" in note and "passed over" in note for note in found.notes)
+
+
+def test_virtualenvs_are_never_searched(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "antenv/lib/wsgi.py": "",
+            "antenv/wsgi_pkg/wsgi.py": "",
+            "myenv/pyvenv.cfg": "home = /usr/bin\n",
+            "myenv/site/wsgi.py": "",
+        },
+    )
+    found = detect(tmp_path, env=ENV)
+    assert found.kind == "default"
+    django = next(r for r in found.rules if r.name == "django")
+    assert "antenv: virtualenv" in django.reason and "myenv: virtualenv" in django.reason
+
+
+def test_flask_application_py(tmp_path: Path) -> None:
+    write(tmp_path, {"application.py": flask_app()})
+    found = detect(tmp_path, env=ENV)
+    assert (found.kind, found.rule, found.app) == ("wsgi", "app-file", "application:app")
+
+
+def test_detection_imports_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    bomb = f"open({str(marker)!r}, 'w').write('x')\napp = None\n"
+    write(
+        tmp_path,
+        {"application.py": bomb, "pkg/__init__.py": bomb, "pkg/wsgi.py": bomb, "manage.py": bomb},
+    )
+    before = set(sys.modules)
+    detect(tmp_path, env=ENV)
+    assert not marker.exists()
+    assert {"application", "pkg", "pkg.wsgi", "manage"}.isdisjoint(set(sys.modules) - before)
+
+
+def test_a_missing_app_folder_still_detects_nothing_to_serve(tmp_path: Path) -> None:
+    found = detect(tmp_path / "missing", env=ENV)
+    assert found.kind == "default"

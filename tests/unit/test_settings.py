@@ -1,0 +1,77 @@
+"""Settings precedence: launcher < gunicorn.conf.py < GUNICORN_CMD_ARGS < env < startup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from appservice_gunicorn import detect
+from appservice_gunicorn.settings import SettingsError, layer_settings
+from tests.helpers import write
+
+
+def layered(path: Path, startup: str | None = None, **env: str) -> dict[str, tuple[object, str]]:
+    detection = detect(path, startup, env)
+    settings = layer_settings(detection, env)
+    return {name: (s.value, s.source) for name, s in settings.values.items()}
+
+
+def test_launcher_defaults(tmp_path: Path) -> None:
+    values = layered(tmp_path)
+    assert values["bind"] == (["0.0.0.0:8000"], "launcher")
+    assert values["timeout"] == (600, "launcher")
+    assert values["accesslog"] == ("-", "launcher")
+    assert values["errorlog"] == ("-", "launcher")
+    assert values["chdir"] == (str(tmp_path), "launcher")
+
+
+def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
+    write(tmp_path, {"gunicorn.conf.py": "timeout = 100\nworkers = 2\nkeepalive = 7\n"})
+    values = layered(
+        tmp_path,
+        "gunicorn --timeout 30 hello:app",
+        GUNICORN_CMD_ARGS="--timeout 50 --workers 3 --graceful-timeout 9",
+        PYTHON_GUNICORN_CUSTOM_WORKER_NUM="4",
+    )
+    assert values["keepalive"] == (7, "gunicorn.conf.py")
+    assert values["graceful_timeout"] == (9, "GUNICORN_CMD_ARGS")
+    assert values["workers"] == (4, "env:PYTHON_GUNICORN_CUSTOM_WORKER_NUM")
+    assert values["timeout"] == (30, "startup")
+
+
+def test_port_variables(tmp_path: Path) -> None:
+    assert layered(tmp_path, PORT="9000")["bind"][0] == ["0.0.0.0:9000"]
+    assert layered(tmp_path, WEBSITES_PORT="9001")["bind"][0] == ["0.0.0.0:9001"]
+
+
+def test_a_bad_port_is_reported_and_the_default_used(tmp_path: Path) -> None:
+    detection = detect(tmp_path, None, {"PORT": "http"})
+    settings = layer_settings(detection, {"PORT": "http"})
+    assert settings.value("bind") == ["0.0.0.0:8000"]
+    assert any("PORT='http'" in error for error in settings.errors)
+
+
+def test_a_bad_gunicorn_conf_value_names_the_file(tmp_path: Path) -> None:
+    write(tmp_path, {"gunicorn.conf.py": "workers = 'many'\n"})
+    with pytest.raises(SettingsError, match=r"gunicorn.conf.py: invalid value for workers"):
+        layered(tmp_path)
+
+
+def test_explain_reads_the_config_file_without_running_it(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    write(
+        tmp_path,
+        {"gunicorn.conf.py": f"open({str(marker)!r}, 'w')\nworkers = 5\nthreads = len('ab')\n"},
+    )
+    detection = detect(tmp_path, None, {})
+    settings = layer_settings(detection, {}, run_config_file=False)
+    assert settings.value("workers") == 5
+    assert "threads" not in settings.values
+    assert any("threads computed at run time" in note for note in settings.notes)
+    assert not marker.exists()
+
+
+def test_bad_gunicorn_cmd_args_are_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="GUNICORN_CMD_ARGS: unknown gunicorn option"):
+        layered(tmp_path, GUNICORN_CMD_ARGS="--wrokers 2")

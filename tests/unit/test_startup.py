@@ -1,0 +1,203 @@
+"""The startup-command reader and classifier: quoting, $VAR, files, empty input, garbage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from appservice_gunicorn.startup import StartupError, classify, resolve_startup
+
+ENV = {"PORT": "8123", "HOME": "/home/site"}
+
+
+def test_no_words_means_no_command(tmp_path: Path) -> None:
+    assert resolve_startup([], tmp_path, ENV) is None
+    assert resolve_startup([""], tmp_path, ENV) is None
+
+
+def test_gunicorn_command_is_parsed_with_gunicorns_parser(tmp_path: Path) -> None:
+    command = classify("gunicorn --bind=0.0.0.0 --timeout 600 --workers=4 hello:myapp", "x", ENV)
+    assert command.kind == "gunicorn"
+    assert command.app == "hello:myapp"
+    assert command.settings == {"bind": ["0.0.0.0"], "timeout": 600, "workers": 4}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "gunicorn -w 4 hello:myapp",
+        "python -m gunicorn -w 4 hello:myapp",
+        "python3.11 -m gunicorn -w 4 hello:myapp",
+        "/usr/local/bin/gunicorn -w 4 hello:myapp",
+        "-w 4 hello:myapp",
+        "--workers=4 hello:myapp",
+    ],
+)
+def test_gunicorn_invocations_and_bare_arguments(text: str) -> None:
+    command = classify(text, "x", ENV)
+    assert (command.kind, command.app, command.settings) == (
+        "gunicorn",
+        "hello:myapp",
+        {"workers": 4},
+    )
+
+
+def test_a_bare_app_module_is_a_gunicorn_argument() -> None:
+    assert classify("hello:myapp", "x", ENV).app == "hello:myapp"
+    assert classify("mysite.wsgi", "x", ENV).app == "mysite.wsgi"
+
+
+def test_quoting_keeps_words_together() -> None:
+    command = classify("gunicorn --access-logformat '%(h)s %(r)s' 'hello:create_app()'", "x", ENV)
+    assert command.settings["access_log_format"] == "%(h)s %(r)s"
+    assert command.app == "hello:create_app()"
+
+
+def test_variables_are_expanded_from_the_environment(tmp_path: Path) -> None:
+    env = {**ENV, "SITE": str(tmp_path)}
+    command = classify("gunicorn --bind=0.0.0.0:$PORT --chdir ${SITE} hello:app", "x", env)
+    assert command.settings["bind"] == ["0.0.0.0:8123"]
+    assert command.settings["chdir"] == str(tmp_path)
+
+
+def test_single_quotes_keep_a_dollar_literal() -> None:
+    command = classify("gunicorn --access-logformat '$x' hello:app", "x", ENV)
+    assert command.settings["access_log_format"] == "$x"
+
+
+def test_a_chdir_that_does_not_exist_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(StartupError, match=r"invalid value for --chdir: can't chdir"):
+        classify("gunicorn --chdir nowhere hello:app", "startup.txt", ENV, tmp_path)
+
+
+def test_an_unset_variable_is_an_error_naming_it() -> None:
+    with pytest.raises(StartupError, match=r"\$NOPE is not set"):
+        classify("gunicorn --bind=0.0.0.0:$NOPE hello:app", "startup.txt", ENV)
+
+
+def test_relative_chdir_is_taken_from_the_app_folder(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    command = classify("gunicorn --chdir src hello:app", "x", ENV, tmp_path)
+    assert command.settings["chdir"] == str(tmp_path / "src")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("gunicorn --wrokers=4 hello:app", "unknown gunicorn option '--wrokers=4'"),
+        ("gunicorn --workers=abc hello:app", "--workers"),
+        ("gunicorn --timeout", "expected one argument"),
+        ("gunicorn a:app b:app", "expected one app module, found 2"),
+        ("gunicorn 'hello:app", "No closing quotation"),
+        ("   ", "empty"),
+        ("gunicorn\0 hello:app", "NUL"),
+    ],
+)
+def test_unusable_commands_raise_one_line(text: str, message: str) -> None:
+    with pytest.raises(StartupError) as caught:
+        classify(text, "startup.txt", ENV)
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
+        "python manage.py migrate --noinput && gunicorn mysite.wsgi",
+        "gunicorn hello:app | tee log",
+        "gunicorn hello:app; echo done",
+        "echo $(whoami)",
+        "echo `whoami`",
+        "./run.sh",
+        "python3 server.py",
+    ],
+)
+def test_other_commands_run_through_the_shell(text: str) -> None:
+    command = classify(text, "x", ENV)
+    assert command.kind == "shell"
+    assert command.shell_argv() == ["/bin/sh", "-c", text]
+
+
+def test_startup_file_content_is_the_command(tmp_path: Path) -> None:
+    (tmp_path / "startup.txt").write_text(
+        "# my command\n\ngunicorn \\\n  --workers=2 hello:myapp\n"
+    )
+    command = resolve_startup(["startup.txt"], tmp_path, ENV)
+    assert command is not None
+    assert (command.origin, command.app, command.settings) == (
+        "startup.txt",
+        "hello:myapp",
+        {"workers": 2},
+    )
+
+
+def test_a_file_named_by_absolute_path_inside_the_app_folder(tmp_path: Path) -> None:
+    (tmp_path / "go.cmd").write_text("gunicorn hello:myapp")
+    command = resolve_startup([str(tmp_path / "go.cmd")], tmp_path, ENV)
+    assert command is not None and command.app == "hello:myapp"
+
+
+def test_a_multi_line_file_is_a_script_for_the_shell(tmp_path: Path) -> None:
+    (tmp_path / "startup.txt").write_text("python manage.py migrate\ngunicorn mysite.wsgi\n")
+    command = resolve_startup(["startup.txt"], tmp_path, ENV)
+    assert command is not None and command.kind == "shell"
+    assert command.text == "python manage.py migrate\ngunicorn mysite.wsgi"
+
+
+def test_a_sh_file_is_run_as_a_script(tmp_path: Path) -> None:
+    (tmp_path / "startup.sh").write_text("#!/bin/sh\nexec gunicorn hello:myapp\n")
+    command = resolve_startup(["startup.sh"], tmp_path, ENV)
+    assert command is not None and command.kind == "script"
+    assert command.shell_argv() == ["/bin/sh", str((tmp_path / "startup.sh").resolve())]
+
+
+@pytest.mark.parametrize(
+    ("setup", "word", "message"),
+    [
+        (lambda p: None, "startup.txt", "not found in the app folder"),
+        (lambda p: (p / "startup.txt").write_text(""), "startup.txt", "is empty"),
+        (lambda p: (p / "startup.txt").write_text("# only\n#comments\n"), "startup.txt", "empty"),
+        (lambda p: (p / "startup.txt").write_bytes(b"\x7fELF\0\0"), "startup.txt", "binary"),
+        (
+            lambda p: (p / "startup.txt").write_bytes(b"gunicorn \xff\xfe"),
+            "startup.txt",
+            "not UTF-8",
+        ),
+        (lambda p: (p / "startup.txt").mkdir(), "startup.txt", "not a regular file"),
+        (lambda p: None, "../startup.txt", "'..' is not allowed"),
+        (lambda p: None, "/etc/passwd", "outside the app folder"),
+        (
+            lambda p: (p / "startup.txt").symlink_to("/etc/hostname"),
+            "startup.txt",
+            "symlink that points outside the app folder",
+        ),
+    ],
+)
+def test_bad_startup_files_are_reported(
+    tmp_path: Path, setup: object, word: str, message: str
+) -> None:
+    assert callable(setup)
+    setup(tmp_path)
+    with pytest.raises(StartupError) as caught:
+        resolve_startup([word], tmp_path, ENV)
+    text = str(caught.value)
+    assert message in text
+    assert word.split("/")[-1] in text or word in text
+    assert "\n" not in text
+
+
+def test_a_huge_file_is_refused_without_reading_it_all(tmp_path: Path) -> None:
+    (tmp_path / "startup.txt").write_bytes(b"#" * (2 * 1024 * 1024))
+    with pytest.raises(StartupError, match="larger than"):
+        resolve_startup(["startup.txt"], tmp_path, ENV)
+
+
+def test_classifying_runs_nothing(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    for text in (f"touch {marker}", f"gunicorn $(touch {marker}) hello:app", f"`touch {marker}`"):
+        classify(text, "x", ENV)
+    assert not marker.exists()
+    assert os.listdir(tmp_path) == []
