@@ -130,7 +130,9 @@ def start(
         stderr=subprocess.STDOUT,
         env=launcher_env(port, env),
         start_new_session=True,
-        **dict(popen_kwargs or {}),
+        # Like a container's WORKDIR; and `python -m` then imports the installed package,
+        # not a checkout that happens to be the test's working directory.
+        **{"cwd": str(path), **dict(popen_kwargs or {})},
     )
     launcher = Launcher(
         url=f"http://127.0.0.1:{port}", port=port, process=process, log_file=log_file, argv=argv

@@ -53,6 +53,7 @@ def explain_json(app_dir: Path, *startup: str, env: dict[str, str] | None = None
         text=True,
         check=True,
         env={**os.environ, **(env or {})},
+        cwd=app_dir,
     )
     data: dict[str, Any] = json.loads(result.stdout)
     return data
