@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,12 +21,15 @@ from typing import Any, Literal
 
 from gunicorn.config import Config
 
+from . import pysource
+
 # Words with one of these endings name a startup file even when it is missing,
 # so that a typo in the file name is reported rather than run as a command.
 FILE_SUFFIXES = frozenset({".txt", ".sh", ".cmd", ".conf", ".cfg", ".ini", ".bash"})
 MAX_FILE_BYTES = 1024 * 1024
 SHELL_OPERATORS = frozenset("|&;<>()")
 PYTHON_RE = re.compile(r"^python(\d+(\.\d+)?)?$")
+ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 VAR_RE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
@@ -176,7 +180,7 @@ def classify(
         ) from None
     if not words:
         raise StartupError(f"{origin}: the startup command is empty (only a comment)")
-    args = _gunicorn_args(words)
+    args = _gunicorn_args(words, app_dir)
     if args is None:
         return StartupCommand(origin=origin, text=text, kind="shell")
     expanded = [expand_vars(arg, env, origin) for arg in args]
@@ -197,19 +201,27 @@ def _has_shell_syntax(text: str) -> bool:
     return any(token and set(token) <= SHELL_OPERATORS for token in tokens)
 
 
-def _gunicorn_args(words: list[str]) -> list[str] | None:
+def _gunicorn_args(words: list[str], app_dir: Path | None = None) -> list[str] | None:
     """The gunicorn arguments of a command, or None when it runs another program."""
     first = os.path.basename(words[0])
     if first == "gunicorn":
         return words[1:]
-    if PYTHON_RE.match(first) and words[1:3] == ["-m", "gunicorn"]:
-        return words[3:]
+    if PYTHON_RE.match(first):
+        # Any other "python ..." runs a program (uvicorn, manage.py), found on PATH or not.
+        return words[3:] if words[1:3] == ["-m", "gunicorn"] else None
     if words[0].startswith("-") or ":" in words[0]:
         return words
-    # A bare word is gunicorn's app module ("mysite.wsgi") unless it is a program.
-    if "/" in words[0] or shutil.which(words[0]) is not None:
+    if ASSIGNMENT_RE.match(words[0]) or "/" in words[0] or is_program(words[0]):
         return None
-    return words
+    # A bare word is gunicorn's app module: dotted ("mysite.wsgi") or a module in the app folder.
+    if "." in words[0] or app_dir is None or pysource.module_file(app_dir, words[0]) is not None:
+        return words
+    return None
+
+
+def is_program(word: str) -> bool:
+    """On PATH, or next to the launcher's Python (where the shell command will find it too)."""
+    return bool(shutil.which(word) or shutil.which(word, path=os.path.dirname(sys.executable)))
 
 
 def expand_vars(word: str, env: Mapping[str, str], origin: str) -> str:
