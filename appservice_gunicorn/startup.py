@@ -47,7 +47,9 @@ class StartupCommand:
 
     ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process),
     ``shell`` (``text`` runs through ``/bin/sh -c``) or ``script`` (``path``
-    runs through ``/bin/sh``).
+    runs through ``/bin/sh``).  A ``simple`` shell command (one program, no
+    shell operators) is run with ``exec``, so that the program itself replaces
+    the shell and receives the signals.
     """
 
     origin: str
@@ -56,11 +58,12 @@ class StartupCommand:
     app: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    simple: bool = False
 
     def shell_argv(self) -> list[str]:
         if self.kind == "script":
             return ["/bin/sh", str(self.path)]
-        return ["/bin/sh", "-c", self.text]
+        return ["/bin/sh", "-c", f"exec {self.text}" if self.simple else self.text]
 
 
 def resolve_startup(
@@ -182,7 +185,8 @@ def classify(
         raise StartupError(f"{origin}: the startup command is empty (only a comment)")
     args = _gunicorn_args(words, app_dir)
     if args is None:
-        return StartupCommand(origin=origin, text=text, kind="shell")
+        simple = not ASSIGNMENT_RE.match(words[0])
+        return StartupCommand(origin=origin, text=text, kind="shell", simple=simple)
     expanded = [expand_vars(arg, env, origin) for arg in args]
     app, settings = parse_gunicorn_args(expanded, origin, app_dir)
     return StartupCommand(origin=origin, text=text, kind="gunicorn", app=app, settings=settings)

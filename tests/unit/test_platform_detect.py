@@ -443,25 +443,33 @@ def test_gunicorn_commands_stay_in_process(tmp_path: Path, command: str) -> None
 
 
 @pytest.mark.parametrize(
-    "command",
+    ("command", "run"),
     [
-        "python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
+        # One program: exec'd by the shell, so that it gets the signals.
+        (
+            "python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
+            "exec python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
+        ),
         # A Python that is not on PATH is still a program, not gunicorn's arguments.
-        "python3.99 -m uvicorn main:app",
-        "python manage.py migrate --noinput && gunicorn mysite.wsgi",
-        "gunicorn main:app | tee log.txt",
-        "gunicorn main:app; echo done",
-        "FLASK_ENV=production gunicorn main:app",
-        "uvicorn main:app --port $PORT",
-        "echo $(date) && gunicorn main:app",
+        ("python3.99 -m uvicorn main:app", "exec python3.99 -m uvicorn main:app"),
+        ("uvicorn main:app --port $PORT", "exec uvicorn main:app --port $PORT"),
+        # Anything else runs exactly as written.
+        (
+            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
+            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
+        ),
+        ("gunicorn main:app | tee log.txt", "gunicorn main:app | tee log.txt"),
+        ("gunicorn main:app; echo done", "gunicorn main:app; echo done"),
+        ("FLASK_ENV=production gunicorn main:app", "FLASK_ENV=production gunicorn main:app"),
+        ("echo $(date) && gunicorn main:app", "echo $(date) && gunicorn main:app"),
     ],
 )
-def test_other_commands_run_through_the_shell(tmp_path: Path, command: str) -> None:
+def test_other_commands_run_through_the_shell(tmp_path: Path, command: str, run: str) -> None:
     found = detect(tmp_path, command, env=NO_ENV)
     assert (found.rule, found.kind) == ("startup", "command")
-    assert found.command == command  # exactly as written: the shell expands $PORT
+    assert found.command == command  # as written: the shell expands $PORT
     assert found.startup is not None
-    assert found.startup.shell_argv() == ["/bin/sh", "-c", command]
+    assert found.startup.shell_argv() == ["/bin/sh", "-c", run]
 
 
 def test_multi_line_startup_file_is_a_shell_command(tmp_path: Path) -> None:
