@@ -47,9 +47,9 @@ class StartupCommand:
 
     ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process),
     ``shell`` (``text`` runs through ``/bin/sh -c``) or ``script`` (``path``
-    runs through ``/bin/sh``).  A ``simple`` shell command (one program, no
-    shell operators) is run with ``exec``, so that the program itself replaces
-    the shell and receives the signals.
+    runs through ``/bin/sh``).  The last program of a shell command is run with
+    ``exec`` when that is safe (see ``exec_last``), so that it replaces the shell
+    and receives the orchestrator's signals itself.
     """
 
     origin: str
@@ -58,12 +58,11 @@ class StartupCommand:
     app: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
-    simple: bool = False
 
     def shell_argv(self) -> list[str]:
         if self.kind == "script":
             return ["/bin/sh", str(self.path)]
-        return ["/bin/sh", "-c", f"exec {self.text}" if self.simple else self.text]
+        return ["/bin/sh", "-c", exec_last(self.text) or self.text]
 
 
 def resolve_startup(
@@ -185,11 +184,67 @@ def classify(
         raise StartupError(f"{origin}: the startup command is empty (only a comment)")
     args = _gunicorn_args(words, app_dir)
     if args is None:
-        simple = not ASSIGNMENT_RE.match(words[0])
-        return StartupCommand(origin=origin, text=text, kind="shell", simple=simple)
+        return StartupCommand(origin=origin, text=text, kind="shell")
     expanded = [expand_vars(arg, env, origin) for arg in args]
     app, settings = parse_gunicorn_args(expanded, origin, app_dir)
     return StartupCommand(origin=origin, text=text, kind="gunicorn", app=app, settings=settings)
+
+
+# Words that cannot follow "exec": the shell's reserved words and the builtins that
+# change the shell itself.
+NOT_EXECUTABLE = frozenset(
+    (  # noqa: SIM905 - a word list reads best as words
+        "! { } case do done elif else esac fi for if in then until while function select "
+        ". : alias bg break cd command continue eval exec exit export fg getopts hash jobs "
+        "local read readonly return set shift source times trap type ulimit umask unalias "
+        "unset wait"
+    ).split()
+)
+
+
+def exec_last(text: str) -> str | None:
+    """``text`` with ``exec`` before its last command, or None when that is not safe.
+
+    Only lists of plain commands qualify: commands joined by ``&&``, ``;`` or new lines,
+    whose last one runs a program.  Pipes, ``||``, redirections, background jobs,
+    subshells, command substitution, comments and leading ``VAR=value`` words are left
+    to the shell as written.
+    """
+    quote: str | None = None
+    start = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote is not None:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"':
+                index += 1
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            index += 1
+        elif char in "|<>()`#" or text.startswith("$(", index) or text.startswith(";;", index):
+            return None
+        elif text.startswith("&&", index):
+            index += 1
+            start = index + 1
+        elif char == "&":
+            return None
+        elif char in ";\n":
+            start = index + 1
+        index += 1
+    last = text[start:]
+    try:
+        words = shlex.split(last)
+    except ValueError:
+        return None
+    if quote is not None or not words or words[0] in NOT_EXECUTABLE:
+        return None
+    if ASSIGNMENT_RE.match(words[0]):
+        return None
+    stripped = last.lstrip()
+    return text[:start] + last[: len(last) - len(stripped)] + "exec " + stripped
 
 
 def _has_shell_syntax(text: str) -> bool:

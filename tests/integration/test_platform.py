@@ -336,6 +336,11 @@ def test_migrate_then_gunicorn_runs_the_migration_then_serves(
         applied = connection.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0]
     assert {"django_migrations", "auth_user", "django_session"} <= tables
     assert applied > 0
+    # The last command was exec'd: gunicorn's master is the launcher's process, and stops
+    # cleanly on the orchestrator's SIGTERM.
+    argv = cmdline(launcher.process.pid)
+    assert "mysite.wsgi" in argv and "manage.py" not in argv, argv
+    assert launcher.stop(signal.SIGTERM) == 0
 
 
 # --- worker counts from the platform's variables ----------------------------------------------

@@ -453,15 +453,21 @@ def test_gunicorn_commands_stay_in_process(tmp_path: Path, command: str) -> None
         # A Python that is not on PATH is still a program, not gunicorn's arguments.
         ("python3.99 -m uvicorn main:app", "exec python3.99 -m uvicorn main:app"),
         ("uvicorn main:app --port $PORT", "exec uvicorn main:app --port $PORT"),
-        # Anything else runs exactly as written.
+        # A list of commands: the last one is exec'd.
         (
             "python manage.py migrate --noinput && gunicorn mysite.wsgi",
-            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
+            "python manage.py migrate --noinput && exec gunicorn mysite.wsgi",
         ),
+        ("cd src; gunicorn main:app", "cd src; exec gunicorn main:app"),
+        ("echo 'a && b'", "exec echo 'a && b'"),
+        # Anything else runs exactly as written.
         ("gunicorn main:app | tee log.txt", "gunicorn main:app | tee log.txt"),
-        ("gunicorn main:app; echo done", "gunicorn main:app; echo done"),
+        ("gunicorn main:app > log.txt 2>&1", "gunicorn main:app > log.txt 2>&1"),
+        ("gunicorn main:app &", "gunicorn main:app &"),
         ("FLASK_ENV=production gunicorn main:app", "FLASK_ENV=production gunicorn main:app"),
         ("echo $(date) && gunicorn main:app", "echo $(date) && gunicorn main:app"),
+        ("true && cd src", "true && cd src"),
+        ("if true; then gunicorn main:app; fi", "if true; then gunicorn main:app; fi"),
     ],
 )
 def test_other_commands_run_through_the_shell(tmp_path: Path, command: str, run: str) -> None:
@@ -480,6 +486,12 @@ def test_multi_line_startup_file_is_a_shell_command(tmp_path: Path) -> None:
     found = detect(tmp_path, "startup.txt", env=NO_ENV)
     assert found.kind == "command"
     assert found.command == "python manage.py collectstatic --noinput\ngunicorn a:b"
+    assert found.startup is not None
+    assert found.startup.shell_argv() == [
+        "/bin/sh",
+        "-c",
+        "python manage.py collectstatic --noinput\nexec gunicorn a:b",
+    ]
 
 
 def test_one_line_startup_file_with_gunicorn_stays_in_process(tmp_path: Path) -> None:
