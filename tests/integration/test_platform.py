@@ -148,11 +148,19 @@ if __name__ == "__main__":
 """
 
 
-def test_django_src_layout_with_split_settings_through_manage_py(
-    launch: Start, tmp_path: Path
-) -> None:
+DJANGO_ASGI = """
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+application = get_asgi_application()
+"""
+
+
+def django_src_project(root: Path) -> None:
     write(
-        tmp_path,
+        root,
         {
             "src/manage.py": DJANGO_MANAGE,
             "src/config/__init__.py": "",
@@ -165,13 +173,46 @@ def test_django_src_layout_with_split_settings_through_manage_py(
             "src/config/wsgi.py": DJANGO_WSGI,
             # Shallower than src/config/wsgi.py: a blind search for wsgi.py would serve it.
             "tools/wsgi.py": "raise SystemExit('tools/wsgi.py must not be served')\n",
+            "src/config/asgi.py": DJANGO_ASGI,
         },
     )
+
+
+def test_django_src_layout_with_split_settings_through_manage_py(
+    launch: Start, tmp_path: Path
+) -> None:
+    django_src_project(tmp_path)
     launcher = launch(tmp_path)
     assert get(launcher.url + "/") == (200, "django production settings")
     log = launcher.log()
     assert "Serving config.wsgi:application (WSGI, rule django" in log
     assert "src/manage.py -> config.settings.production.WSGI_APPLICATION" in log
+    assert "Using worker: sync" in log
+
+
+def test_django_asgi_opt_in_serves_asgi_py_with_the_asgi_worker(
+    launch: Start, tmp_path: Path
+) -> None:
+    django_src_project(tmp_path)
+    launcher = launch(tmp_path, env={"APPSVC_DJANGO_ASGI": "1"})
+    assert get(launcher.url + "/") == (200, "django production settings")
+    log = launcher.log()
+    assert "Serving config.asgi:application (ASGI, rule django" in log
+    assert "Using worker: asgi" in log
+
+
+def test_python_m_gunicorn_command_stays_in_process_with_the_asgi_worker(
+    launch: Start, tmp_path: Path
+) -> None:
+    write(tmp_path, {"api.py": fastapi_app("service", "in-process gunicorn")})
+    launcher = launch(tmp_path, "python -m gunicorn --timeout 20 api:service")
+    status, body = get(launcher.url + "/")
+    assert (status, json.loads(body)) == (200, {"text": "in-process gunicorn"})
+    log = launcher.log()
+    assert "Serving api:service (ASGI, rule startup" in log
+    assert "Using worker: asgi" in log
+    assert "Running the startup command" not in log
+    assert any("appservice_gunicorn" in arg for arg in cmdline(launcher.process.pid))
 
 
 # --- virtualenvs ------------------------------------------------------------------------------
@@ -244,6 +285,23 @@ def test_dependency_installed_only_in_antenv_is_importable(
     log = launcher.log()
     assert "Using virtualenv antenv" in log
     assert "built for Python" not in log
+
+
+def test_virtualenv_for_another_python_is_warned_about(launch: Start, tmp_path: Path) -> None:
+    other = f"{sys.version_info[0]}.{sys.version_info[1] + 1}"
+    write(
+        tmp_path,
+        {
+            "antenv/pyvenv.cfg": f"home = /usr/bin\nversion = {other}.0\n",
+            f"antenv/lib/python{other}/site-packages/README.txt": "",
+            "app.py": flask_app("app", "served anyway"),
+        },
+    )
+    launcher = launch(tmp_path)
+    assert get(launcher.url + "/") == (200, "served anyway")
+    (warning,) = [line for line in launcher.log().splitlines() if "built for Python" in line]
+    assert "[WARNING] virtualenv 'antenv' was built for Python " + other in warning
+    assert f"the launcher runs Python {sys.version_info[0]}.{sys.version_info[1]}" in warning
 
 
 def test_dot_venv_holding_django_does_not_hide_the_flask_app(launch: Start, tmp_path: Path) -> None:
