@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from . import _preimport  # noqa: F401  (first: see its docstring)
 from .detect import Detection, Rule, detect
 
 __version__ = "0.1.0"

@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import logging
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -141,6 +142,12 @@ def exec_command(plan: Plan) -> NoReturn:
     assert detection.startup is not None
     env = dict(plan.config.env)
     env.setdefault("PORT", environment.port(env))
+    # "python", "gunicorn", "uvicorn" in the command mean the launcher's own, as they do
+    # when the launcher is the container's Python (and as classifying the command assumed).
+    launcher_bin = os.path.dirname(sys.executable)
+    paths = env.get("PATH", os.defpath).split(os.pathsep)
+    if launcher_bin and launcher_bin not in paths:
+        env["PATH"] = os.pathsep.join([launcher_bin, *paths])
     if detection.venv is not None:
         # What activating the virtualenv would do, plus App Service's PYTHONPATH.
         env["VIRTUAL_ENV"] = str(detection.venv.path)
@@ -150,7 +157,11 @@ def exec_command(plan: Plan) -> NoReturn:
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
     argv = detection.startup.shell_argv()
-    log.info("Running the startup command from %s: %s", detection.startup.origin, " ".join(argv))
+    log.info(
+        "Running the startup command from %s, replacing this process: %s",
+        detection.startup.origin,
+        " ".join(shlex.quote(arg) for arg in argv),
+    )
     sys.stdout.flush()
     sys.stderr.flush()
     try:

@@ -81,6 +81,7 @@ class _Search:
     env: Mapping[str, str]
     notes: list[str] = field(default_factory=list)
     dirs_listed: int = 0
+    want_asgi: bool = False
 
     def subdirs(self, path: Path) -> list[Path]:
         self.dirs_listed += 1
@@ -112,8 +113,7 @@ def detect(
     words = [startup] if isinstance(startup, str) else list(startup or ())
     search = _Search(app_dir=app_dir, env=env)
     found_venv = venv.find(app_dir, env)
-    if found_venv is not None:
-        search.notes.extend(filter(None, [found_venv.mismatch()]))
+    search.notes.extend(venv.problems(app_dir, env, found_venv))
     rules: list[Rule] = []
 
     def done(kind: Kind, rule: RuleName, **kwargs: object) -> Detection:
@@ -159,6 +159,10 @@ def detect(
         )
 
     common = {"startup": command, "startup_error": startup_error}
+    # A startup command with only settings may ask for ASGI: for Django, that means asgi.py.
+    search.want_asgi = environment.flag(env, "APPSVC_DJANGO_ASGI") or (
+        command is not None and command.settings.get("worker_class") == "asgi"
+    )
     django = _django(search)
     if isinstance(django, _Found):
         rules.append(Rule("django", True, django.reason))
@@ -274,14 +278,18 @@ def _django_app(
     variable: str = "application",
 ) -> tuple[str, Literal["wsgi", "asgi"]]:
     """``module:application`` for Django: the WSGI one, or ASGI on request."""
-    if environment.flag(search.env, "APPSVC_DJANGO_ASGI"):
+    if search.want_asgi:
         asgi = settings and pysource.django_setting(root, settings, "ASGI_APPLICATION")
-        module = asgi.rpartition(".")[0] if asgi else wsgi_module.rpartition(".")[0] + ".asgi"
+        if asgi:
+            module, _, asgi_variable = asgi.rpartition(".")
+        else:
+            module, asgi_variable = wsgi_module.rpartition(".")[0] + ".asgi", "application"
         module = module.lstrip(".")
         if pysource.module_file(root, module) is not None:
-            return f"{module}:application", "asgi"
+            return f"{module}:{asgi_variable}", "asgi"
         search.notes.append(
-            f"APPSVC_DJANGO_ASGI is set but {module.replace('.', '/')}.py does not exist; "
+            f"ASGI was asked for (APPSVC_DJANGO_ASGI or --worker-class asgi) but "
+            f"{_rel(search.app_dir, root / module.replace('.', '/'))}.py does not exist; "
             "serving WSGI"
         )
     return f"{wsgi_module}:{variable}", "wsgi"
@@ -303,6 +311,8 @@ def _find_wsgi(search: _Search) -> tuple[list[Path], list[str]]:
                 found.append(sub / "wsgi.py")
             if depth + 1 < MAX_DEPTH:
                 queue.append((sub, depth + 1))
+    # Shallowest first, then in sorted order of the path's folders.
+    found.sort(key=lambda path: (len(path.parts), path.parts))
     return found, skipped
 
 
@@ -342,7 +352,10 @@ def _app_file(app_dir: Path) -> _Found | str:
         variable = scan.choose()
         if variable is None:
             seen = ", ".join(scan.names[:8]) or "none"
-            reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
+            reasons.append(
+                f"{name}: no app object (app, application, Flask(...), FastAPI(...), ... or "
+                f"create_app()); names seen: {seen}"
+            )
             continue
         kind = scan.kind_of(variable.removesuffix("()"))
         return _Found(

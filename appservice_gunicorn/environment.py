@@ -55,6 +55,14 @@ def default_workers(env: Mapping[str, str], errors: list[str]) -> list[EnvSettin
     return [] if workers is None else [EnvSetting("workers", workers, "env:WEB_CONCURRENCY")]
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, as ``nproc`` counts them)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
 def platform_settings(
     env: Mapping[str, str], errors: list[str], cpu_count: int | None = None
 ) -> list[EnvSetting]:
@@ -62,7 +70,7 @@ def platform_settings(
     found: list[EnvSetting] = []
     multi = env.get("PYTHON_ENABLE_GUNICORN_MULTIWORKERS", "").strip().lower()
     if multi in TRUE:
-        cores = cpu_count or os.cpu_count() or 1
+        cores = cpu_count or available_cores()
         found.append(
             EnvSetting("workers", 2 * cores + 1, "env:PYTHON_ENABLE_GUNICORN_MULTIWORKERS")
         )

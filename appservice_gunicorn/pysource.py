@@ -47,15 +47,15 @@ class ModuleScan:
         return "asgi" if self.asgi_imports else "wsgi"
 
     def choose(self) -> str | None:
-        """The app variable gunicorn should load: ``app`` first, then framework objects,
-        then ``application``, then a ``create_app()``-style factory call."""
-        if "app" in self.names:
-            return "app"
+        """The app variable gunicorn should load: ``app``, then ``application`` (often the
+        wrapped app), then an object made by a framework, then a ``create_app()``-style
+        factory call."""
+        for name in CONVENTIONAL_NAMES:
+            if name in self.names:
+                return name
         for name, kind in self.objects.items():
             if kind is not None:
                 return name
-        if "application" in self.names:
-            return "application"
         for name in self.factories:
             return f"{name}()"
         return None

@@ -13,6 +13,7 @@ import os
 import re
 import shlex
 import shutil
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +22,15 @@ from typing import Any, Literal
 from gunicorn.config import Config
 from gunicorn.errors import ConfigError
 
+from . import pysource
+
 # Words with one of these endings name a startup file even when it is missing,
 # so that a typo in the file name is reported rather than run as a command.
 FILE_SUFFIXES = frozenset({".txt", ".sh", ".cmd", ".conf", ".cfg", ".ini", ".bash"})
 MAX_FILE_BYTES = 1024 * 1024
 SHELL_OPERATORS = frozenset("|&;<>()")
 PYTHON_RE = re.compile(r"^python(\d+(\.\d+)?)?$")
+ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 VAR_RE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
@@ -44,7 +48,9 @@ class StartupCommand:
 
     ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process),
     ``shell`` (``text`` runs through ``/bin/sh -c``) or ``script`` (``path``
-    runs through ``/bin/sh``).
+    runs through ``/bin/sh``).  The last program of a shell command is run with
+    ``exec`` when that is safe (see ``exec_last``), so that it replaces the shell
+    and receives the orchestrator's signals itself.
     """
 
     origin: str
@@ -57,7 +63,7 @@ class StartupCommand:
     def shell_argv(self) -> list[str]:
         if self.kind == "script":
             return ["/bin/sh", str(self.path)]
-        return ["/bin/sh", "-c", self.text]
+        return ["/bin/sh", "-c", exec_last(self.text) or self.text]
 
 
 def resolve_startup(
@@ -172,9 +178,9 @@ def classify(
     words = _split(text, origin)
     if not words:
         raise StartupError(f"{origin}: the startup command is empty (only a comment)")
-    if _gunicorn_args(words) is None:
+    if _gunicorn_args(words, app_dir) is None:
         return StartupCommand(origin=origin, text=text, kind="shell")
-    expanded = _gunicorn_args(_split(expand_vars(text, env, origin), origin)) or []
+    expanded = _gunicorn_args(_split(expand_vars(text, env, origin), origin), app_dir) or []
     app, settings = parse_gunicorn_args(expanded, origin, app_dir)
     return StartupCommand(origin=origin, text=text, kind="gunicorn", app=app, settings=settings)
 
@@ -186,6 +192,63 @@ def _split(text: str, origin: str) -> list[str]:
         raise StartupError(
             f"{origin}: cannot split {text!r} into words ({exc}); check the quotes"
         ) from None
+
+
+# Words that cannot follow "exec": the shell's reserved words and the builtins that
+# change the shell itself.
+NOT_EXECUTABLE = frozenset(
+    (  # noqa: SIM905 - a word list reads best as words
+        "! { } case do done elif else esac fi for if in then until while function select "
+        ". : alias bg break cd command continue eval exec exit export fg getopts hash jobs "
+        "local read readonly return set shift source times trap type ulimit umask unalias "
+        "unset wait"
+    ).split()
+)
+
+
+def exec_last(text: str) -> str | None:
+    """``text`` with ``exec`` before its last command, or None when that is not safe.
+
+    Only lists of plain commands qualify: commands joined by ``&&``, ``;`` or new lines,
+    whose last one runs a program.  Pipes, ``||``, redirections, background jobs,
+    subshells, command substitution, comments and leading ``VAR=value`` words are left
+    to the shell as written.
+    """
+    quote: str | None = None
+    start = 0
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote is not None:
+            if char == quote:
+                quote = None
+            elif char == "\\" and quote == '"':
+                index += 1
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            index += 1
+        elif char in "|<>()`#" or text.startswith("$(", index) or text.startswith(";;", index):
+            return None
+        elif text.startswith("&&", index):
+            index += 1
+            start = index + 1
+        elif char == "&":
+            return None
+        elif char in ";\n":
+            start = index + 1
+        index += 1
+    last = text[start:]
+    try:
+        words = shlex.split(last)
+    except ValueError:
+        return None
+    if quote is not None or not words or words[0] in NOT_EXECUTABLE:
+        return None
+    if ASSIGNMENT_RE.match(words[0]):
+        return None
+    stripped = last.lstrip()
+    return text[:start] + last[: len(last) - len(stripped)] + "exec " + stripped
 
 
 def _has_shell_syntax(text: str) -> bool:
@@ -201,19 +264,27 @@ def _has_shell_syntax(text: str) -> bool:
     return any(token and set(token) <= SHELL_OPERATORS for token in tokens)
 
 
-def _gunicorn_args(words: list[str]) -> list[str] | None:
+def _gunicorn_args(words: list[str], app_dir: Path | None = None) -> list[str] | None:
     """The gunicorn arguments of a command, or None when it runs another program."""
     first = os.path.basename(words[0])
     if first == "gunicorn":
         return words[1:]
-    if PYTHON_RE.match(first) and words[1:3] == ["-m", "gunicorn"]:
-        return words[3:]
+    if PYTHON_RE.match(first):
+        # Any other "python ..." runs a program (uvicorn, manage.py), found on PATH or not.
+        return words[3:] if words[1:3] == ["-m", "gunicorn"] else None
     if words[0].startswith("-") or ":" in words[0]:
         return words
-    # A bare word is gunicorn's app module ("mysite.wsgi") unless it is a program.
-    if "/" in words[0] or shutil.which(words[0]) is not None:
+    if ASSIGNMENT_RE.match(words[0]) or "/" in words[0] or is_program(words[0]):
         return None
-    return words
+    # A bare word is gunicorn's app module: dotted ("mysite.wsgi") or a module in the app folder.
+    if "." in words[0] or app_dir is None or pysource.module_file(app_dir, words[0]) is not None:
+        return words
+    return None
+
+
+def is_program(word: str) -> bool:
+    """On PATH, or next to the launcher's Python (where the shell command will find it too)."""
+    return bool(shutil.which(word) or shutil.which(word, path=os.path.dirname(sys.executable)))
 
 
 def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:

@@ -93,3 +93,21 @@ def _python(path: Path, versions: list[tuple[int, int]]) -> tuple[int, int] | No
     if match:
         return int(match.group(1)), int(match.group(2))
     return versions[0] if versions else None
+
+
+def problems(app_dir: Path, env: Mapping[str, str], found: VirtualEnv | None) -> list[str]:
+    """Warnings about the virtualenv that was (or was not) found, one line each."""
+    named = env.get("APPSVC_VIRTUAL_ENV")
+    if found is None:
+        if not named:
+            return []
+        return [
+            f"APPSVC_VIRTUAL_ENV={named!r} is not a folder in {app_dir}; "
+            "no virtualenv is used (fix the name or deploy the virtualenv)"
+        ]
+    if not found.site_packages:
+        return [
+            f"virtualenv {found.path.name!r} has no site-packages (lib/pythonX.Y/site-packages); "
+            "its packages cannot be used: rebuild it with 'python -m venv' and pip install"
+        ]
+    return [warning for warning in [found.mismatch()] if warning]

@@ -103,22 +103,30 @@ def test_unusable_commands_raise_one_line(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "script"),
     [
-        "python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
-        "python manage.py migrate --noinput && gunicorn mysite.wsgi",
-        "gunicorn hello:app | tee log",
-        "gunicorn hello:app; echo done",
-        "echo $(whoami)",
-        "echo `whoami`",
-        "./run.sh",
-        "python3 server.py",
+        (
+            "python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
+            "exec python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
+        ),
+        (
+            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
+            "python manage.py migrate --noinput && exec gunicorn mysite.wsgi",
+        ),
+        ("gunicorn hello:app | tee log", "gunicorn hello:app | tee log"),
+        ("gunicorn hello:app; echo done", "gunicorn hello:app; exec echo done"),
+        ("echo $(whoami)", "echo $(whoami)"),
+        ("echo `whoami`", "echo `whoami`"),
+        ("./run.sh", "exec ./run.sh"),
+        ("python3 server.py", "exec python3 server.py"),
     ],
 )
-def test_other_commands_run_through_the_shell(text: str) -> None:
+def test_other_commands_run_through_the_shell(text: str, script: str) -> None:
+    # The last program is exec'd where that is safe, so it gets the launcher's signals.
     command = classify(text, "x", ENV)
     assert command.kind == "shell"
-    assert command.shell_argv() == ["/bin/sh", "-c", text]
+    assert command.text == text
+    assert command.shell_argv() == ["/bin/sh", "-c", script]
 
 
 def test_startup_file_content_is_the_command(tmp_path: Path) -> None:
