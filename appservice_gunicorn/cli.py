@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__, environment, explain
-from .config import LauncherConfig, LaunchError, Plan, make_plan
+from .config import LauncherConfig, LaunchError, Plan, make_plan, strict_error
 
 log = logging.getLogger("appservice_gunicorn")
 
@@ -123,14 +123,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
+    """Print the trace and plan; exit status as serving would start (0) or stop (1)."""
     try:
         plan = make_plan(dataclasses.replace(config, strict=False), run_config_file=False)
     except LaunchError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    print(explain.render_json(plan) if as_json else explain.render_text(plan))
+    error = None
     if config.strict and plan.detection.startup_error:
-        print(f"Error: {plan.detection.startup_error} (strict mode)", file=sys.stderr)
+        error = strict_error(plan.detection.startup_error)
+    print(explain.render_json(plan, error) if as_json else explain.render_text(plan, error))
+    if error is not None:
+        print(f"Error: {error}", file=sys.stderr)
         return 1
     return 0
 

@@ -92,12 +92,13 @@ class _Search:
 
     def skip_reason(self, path: Path) -> str | None:
         name = path.name
+        # A virtualenv is named as such even when hidden (.venv): that is the useful reason.
+        if venv.is_venv(path):
+            return "virtualenv"
         if name.startswith("."):
             return "hidden"
         if name in SKIPPED_DIRS:
             return name
-        if venv.is_venv(path):
-            return "virtualenv"
         return None
 
 
