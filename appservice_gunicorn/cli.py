@@ -132,7 +132,12 @@ def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
     error = None
     if config.strict and plan.detection.startup_error:
         error = strict_error(plan.detection.startup_error)
-    print(explain.render_json(plan, error) if as_json else explain.render_text(plan, error))
+    try:
+        print(explain.render_json(plan, error) if as_json else explain.render_text(plan, error))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # ``--explain | head``: the reader is gone; keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     if error is not None:
         print(f"Error: {error}", file=sys.stderr)
         return 1
