@@ -17,7 +17,8 @@ from .. import __version__
 from ..detect import Detection
 from ..environment import flag
 
-DOCS_URL = "https://pypi.org/project/appservice-gunicorn/"
+# The README of the release that is running, so the advice matches the launcher's behaviour.
+DOCS_URL = f"https://pypi.org/project/appservice-gunicorn/{__version__}/"
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from appservice_gunicorn import detect
+from appservice_gunicorn import __version__, detect
 from appservice_gunicorn.defaultsite import create_app, public_reason
 from tests.helpers import write
 
@@ -201,3 +201,9 @@ def test_readme_has_the_sections_the_page_links_to(folder: Path) -> None:
     for anchor in anchors:
         assert anchor in headings, anchor  # GitHub's heading anchors
         assert anchor in named, anchor  # PyPI strips heading ids; explicit anchors survive
+
+
+def test_links_go_to_the_readme_of_the_running_version(folder: Path) -> None:
+    page = call(create_app(detect(folder), {}), "/")[2].decode()
+    links = set(re.findall(r'href="(https?://[^"#]+)#', page))
+    assert links == {f"https://pypi.org/project/appservice-gunicorn/{__version__}/"}
