@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from . import __version__, environment, explain
-from .config import LauncherConfig, LaunchError, Plan, make_plan
+from .config import LauncherConfig, LaunchError, Plan, make_plan, strict_error
 
 log = logging.getLogger("appservice_gunicorn")
 
@@ -31,7 +31,8 @@ STARTUP is App Service's startup command: the name of a file in the app folder (
 holding the command, or the command itself, e.g. 'gunicorn --workers=4 hello:myapp'.
 Environment: APP_PATH, PORT, WEBSITES_PORT, GUNICORN_CMD_ARGS, WEB_CONCURRENCY,
 PYTHON_ENABLE_GUNICORN_MULTIWORKERS, PYTHON_GUNICORN_CUSTOM_WORKER_NUM,
-PYTHON_GUNICORN_CUSTOM_THREAD_NUM, APPSVC_VIRTUAL_ENV, APPSVC_DJANGO_ASGI, APPSVC_STRICT.
+PYTHON_GUNICORN_CUSTOM_THREAD_NUM, APPSVC_VIRTUAL_ENV, APPSVC_DJANGO_ASGI, APPSVC_STRICT,
+APPSVC_DEFAULTSITE_QUIET.
 """
 
 
@@ -124,14 +125,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
+    """Print the trace and plan; exit status as serving would start (0) or stop (1)."""
     try:
         plan = make_plan(dataclasses.replace(config, strict=False), run_config_file=False)
     except LaunchError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
-    print(explain.render_json(plan) if as_json else explain.render_text(plan))
+    error = None
     if config.strict and plan.detection.startup_error:
-        print(f"Error: {plan.detection.startup_error} (strict mode)", file=sys.stderr)
+        error = strict_error(plan.detection.startup_error)
+    try:
+        print(explain.render_json(plan, error) if as_json else explain.render_text(plan, error))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # ``--explain | head``: the reader is gone; keep Python from complaining at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    if error is not None:
+        print(f"Error: {error}", file=sys.stderr)
         return 1
     return 0
 

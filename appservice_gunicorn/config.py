@@ -16,6 +16,11 @@ class LaunchError(Exception):
     """The launcher cannot go on; the message says why and what to do."""
 
 
+def strict_error(startup_error: str) -> str:
+    """The one line that ``--strict`` stops with, when serving and with ``--explain``."""
+    return f"{startup_error} (strict mode: not falling back)"
+
+
 @dataclass(frozen=True)
 class LauncherConfig:
     """Everything the launcher was told: folder, startup command, strictness, environment."""
@@ -59,7 +64,7 @@ def make_plan(config: LauncherConfig, *, run_config_file: bool = True) -> Plan:
         )
     detection = detect(config.app_dir, config.startup, config.env)
     if config.strict and detection.startup_error:
-        raise LaunchError(f"{detection.startup_error} (strict mode: not falling back)")
+        raise LaunchError(strict_error(detection.startup_error))
     try:
         settings = layer_settings(detection, config.env, run_config_file=run_config_file)
     except SettingsError as exc:

@@ -93,12 +93,13 @@ class _Search:
 
     def skip_reason(self, path: Path) -> str | None:
         name = path.name
+        # A virtualenv is named as such even when hidden (.venv): that is the useful reason.
+        if venv.is_venv(path):
+            return "virtualenv"
         if name.startswith("."):
             return "hidden"
         if name in SKIPPED_DIRS:
             return name
-        if venv.is_venv(path):
-            return "virtualenv"
         return None
 
 
@@ -352,10 +353,7 @@ def _app_file(app_dir: Path) -> _Found | str:
         variable = scan.choose()
         if variable is None:
             seen = ", ".join(scan.names[:8]) or "none"
-            reasons.append(
-                f"{name}: no app object (app, application, Flask(...), FastAPI(...), ... or "
-                f"create_app()); names seen: {seen}"
-            )
+            reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
             continue
         kind = scan.kind_of(variable.removesuffix("()"))
         return _Found(

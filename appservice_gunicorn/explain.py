@@ -67,7 +67,8 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     )
 
 
-def as_dict(plan: Plan) -> dict[str, Any]:
+def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
+    """The plan as JSON-ready data; ``strict_error`` is the line ``--strict`` stops with."""
     detection = plan.detection
     return {
         "app_dir": str(detection.app_dir),
@@ -86,6 +87,8 @@ def as_dict(plan: Plan) -> dict[str, Any]:
         },
         "notes": [*detection.notes, *plan.settings.notes],
         "errors": list(plan.settings.errors),
+        "strict_error": strict_error,
+        "exit_status": 1 if strict_error else 0,
     }
 
 
@@ -99,17 +102,24 @@ def _jsonable(value: Any) -> Any:
     return getattr(value, "__qualname__", None) or repr(value)
 
 
-def render_json(plan: Plan) -> str:
-    return json.dumps(as_dict(plan), indent=2)
+def render_json(plan: Plan, strict_error: str | None = None) -> str:
+    return json.dumps(as_dict(plan, strict_error), indent=2)
 
 
-def render_text(plan: Plan) -> str:
-    data = as_dict(plan)
+def render_text(plan: Plan, strict_error: str | None = None) -> str:
+    data = as_dict(plan, strict_error)
     lines = [f"App folder: {data['app_dir']}", "", "Detection chain:"]
     for rule in data["rules"]:
         mark = "MATCH" if rule["matched"] else "no   "
         lines.append(f"  [{mark}] {rule['name']:<13} {rule['reason']}")
-    lines += ["", f"Decision: {decision(plan.detection)}"]
+    if strict_error:
+        lines += [
+            "",
+            f"Decision: stop with exit status 1: {strict_error}",
+            f"Without --strict / APPSVC_STRICT: {decision(plan.detection)}",
+        ]
+    else:
+        lines += ["", f"Decision: {decision(plan.detection)}"]
     if data["app"]:
         lines.append(f"  app:          {data['app']}")
         lines.append(f"  kind:         {data['kind']}")

@@ -68,6 +68,10 @@ class LayeredSettings:
         defaults = Config()
         changed: dict[str, Setting] = {}
         for name, setting in sorted(self.values.items()):
+            if is_hook(name) and isinstance(setting.value, str):
+                # Validating "module.function" would import it: a named hook always differs.
+                changed[name] = setting
+                continue
             reference = Config()
             reference.set(name, setting.value)
             default = ENV_FREE_DEFAULTS.get(name, defaults.settings[name].get())
@@ -114,8 +118,8 @@ def layer_settings(
             values, computed = read_config_literals(config_path)
             if computed:
                 layered.notes.append(
-                    f"{source}: {', '.join(computed)} computed at run time, "
-                    "not evaluated by --explain"
+                    f"{source}: {', '.join(computed)} not evaluated by --explain "
+                    "(computed at run time, or a hook)"
                 )
         for name, value in values.items():
             _put_checked(layered, name, value, source)
@@ -187,10 +191,22 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
             if not isinstance(target, ast.Name) or target.id not in known:
                 continue
             try:
-                values[target.id] = ast.literal_eval(node.value)
-            except ValueError:
+                value = ast.literal_eval(node.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 computed.append(target.id)
+                continue
+            if is_hook(target.id):
+                # A hook named as "module.function": gunicorn's validator would import it.
+                computed.append(target.id)
+                continue
+            values[target.id] = value
     return values, computed
+
+
+def is_hook(name: str) -> bool:
+    """A setting whose value is a callable (server hooks): checking it imports code."""
+    setting = Config().settings.get(name)
+    return setting is not None and (setting.type is callable or "Hooks" in (setting.section or ""))
 
 
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:

@@ -7,6 +7,7 @@ URL path, so no request path ever reaches the file system.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from string import Template
@@ -16,7 +17,8 @@ from .. import __version__
 from ..detect import Detection
 from ..environment import flag
 
-DOCS_URL = "https://pypi.org/project/appservice-gunicorn/"
+# The README of the release that is running, so the advice matches the launcher's behaviour.
+DOCS_URL = f"https://pypi.org/project/appservice-gunicorn/{__version__}/"
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
@@ -49,15 +51,33 @@ def load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
-def public_reason(reason: str, detection: Detection) -> str:
-    """A rule's reason with the app folder's absolute path made relative."""
-    root = str(detection.app_dir)
-    return reason.replace(root + "/", "").replace(root, ".")
+# An absolute path that is not under the app folder: "/etc/x", "(/srv/y)", "'/z'".
+_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/-])/[^\s'\"(),;:]+")
+# Environment values shorter than this are words ("1", "true", "app") rather than secrets.
+_MIN_SECRET_LENGTH = 6
+HIDDEN = "(hidden)"
 
 
-def render_reasons(detection: Detection, quiet: bool) -> str:
+def public_reason(reason: str, detection: Detection, env: Mapping[str, str] | None = None) -> str:
+    """A rule's reason fit for a public page: paths relative to the app folder, any other
+    absolute path and any environment value replaced by "(hidden)"."""
+    text = reason
+    for root in sorted({str(detection.app_dir), str(detection.app_dir.resolve())}, key=len)[::-1]:
+        text = text.replace(root + "/", "").replace(root, ".")
+    text = _ABSOLUTE_PATH.sub(HIDDEN, text)
+    values = {v.strip() for v in (env or {}).values() if len(v.strip()) >= _MIN_SECRET_LENGTH}
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, HIDDEN)
+    return text
+
+
+def render_reasons(detection: Detection, quiet: bool, env: Mapping[str, str]) -> str:
     if quiet:
-        return "<p>The reasons are hidden (APPSVC_DEFAULTSITE_QUIET is set).</p>"
+        return (
+            '<p class="quiet">The reasons are hidden on this site '
+            "(<code>APPSVC_DEFAULTSITE_QUIET</code> is set). Run "
+            "<code>python -m appservice_gunicorn --explain</code> in the container to see them.</p>"
+        )
     items = []
     for rule in detection.rules:
         if rule.name == "default-site":
@@ -67,20 +87,22 @@ def render_reasons(detection: Detection, quiet: bool) -> str:
         items.append(
             f'<li><span class="rule-name">{html.escape(rule.name)}'
             f'<span class="status {css}">{status}</span></span>'
-            f"<span>{html.escape(public_reason(rule.reason, detection))}</span></li>"
+            f'<span class="reason">{html.escape(public_reason(rule.reason, detection, env))}'
+            "</span></li>"
         )
     return (
-        '<h3>What was looked for</h3>\n<ul class="rules" id="reasons">\n'
+        '<h3 id="reasons-title">What was looked for, in order</h3>\n'
+        '<ol class="rules" id="reasons" aria-labelledby="reasons-title">\n'
         + "\n".join(items)
-        + "\n</ul>"
+        + "\n</ol>"
     )
 
 
-def render_page(detection: Detection, quiet: bool) -> bytes:
+def render_page(detection: Detection, quiet: bool, env: Mapping[str, str] | None = None) -> bytes:
     template = Template((resources.files(__name__) / "index.html").read_text("utf-8"))
     page = template.substitute(
         version=html.escape(__version__),
-        reasons=render_reasons(detection, quiet),
+        reasons=render_reasons(detection, quiet, env or {}),
         docs=DOCS_URL,
     )
     return page.encode("utf-8")
@@ -89,7 +111,7 @@ def render_page(detection: Detection, quiet: bool) -> bytes:
 def create_app(detection: Detection, env: Mapping[str, str]) -> WSGIApp:
     quiet = flag(env, "APPSVC_DEFAULTSITE_QUIET")
     routes = load_static()
-    page = render_page(detection, quiet)
+    page = render_page(detection, quiet, env)
     routes["/"] = routes["/index.html"] = (page, HTML)
     not_found = b"<!doctype html><title>Not found</title><h1>404 Not found</h1>\n"
 

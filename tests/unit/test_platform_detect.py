@@ -63,7 +63,7 @@ def test_no_app_object_reports_the_names_seen(tmp_path: Path) -> None:
     found = detect(tmp_path, env=NO_ENV)
     assert found.kind == "default"
     reason = next(rule.reason for rule in found.rules if rule.name == "app-file")
-    assert "app.py: no app object" in reason
+    assert "app.py: no Flask/FastAPI object found" in reason
     assert "names seen: helper, VALUE" in reason
 
 

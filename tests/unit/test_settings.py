@@ -68,7 +68,7 @@ def test_explain_reads_the_config_file_without_running_it(tmp_path: Path) -> Non
     settings = layer_settings(detection, {}, run_config_file=False)
     assert settings.value("workers") == 5
     assert "threads" not in settings.values
-    assert any("threads computed at run time" in note for note in settings.notes)
+    assert any("threads not evaluated by --explain" in note for note in settings.notes)
     assert not marker.exists()
 
 

@@ -1,0 +1,135 @@
+"""The testing API for framework authors: ``detect``, ``testing.serve`` and the fixture."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import appservice_gunicorn
+from appservice_gunicorn.testing import LauncherFailed, serve
+from tests.helpers import flask_app, write
+
+TRAP = "open(__file__ + '.ran', 'w').close()\nraise SystemExit('imported')\n"
+
+
+def processes_for(folder: Path) -> list[int]:
+    """Live processes whose command line names ``folder`` (the launcher and its workers)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if str(folder).encode() in cmdline.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def test_detect_is_exported_pure_and_frozen(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": TRAP + flask_app(), "pkg/__init__.py": TRAP})
+    before = set(sys.modules)
+    detection = appservice_gunicorn.detect(tmp_path)
+    assert "detect" in appservice_gunicorn.__all__
+    assert (detection.kind, detection.app, detection.rule) == ("wsgi", "app:app", "app-file")
+    assert detection.pythonpath == tmp_path
+    assert [r.name for r in detection.rules] == ["startup", "django", "app-file"]
+    assert list(tmp_path.rglob("*.ran")) == []
+    assert {"app", "pkg"} & (set(sys.modules) - before) == set()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        detection.app = "other:app"  # type: ignore[misc]
+
+
+def test_detect_with_a_startup_command(tmp_path: Path) -> None:
+    write(tmp_path, {"hello.py": flask_app("myapp")})
+    detection = appservice_gunicorn.detect(tmp_path, "gunicorn --workers=2 hello:myapp")
+    assert (detection.kind, detection.app, detection.rule) == ("wsgi", "hello:myapp", "startup")
+
+
+def test_serve_a_flask_folder_answers_and_stops(tmp_path: Path) -> None:
+    write(tmp_path, {"application.py": flask_app("app", "template works")})
+    with serve(tmp_path) as url:
+        assert url.startswith("http://127.0.0.1:")
+        assert get(url + "/") == "template works"
+        running = processes_for(tmp_path)
+        assert running, "the launcher's processes were not found"
+    assert processes_for(tmp_path) == []
+    with pytest.raises(urllib.error.URLError):
+        get(url + "/")
+
+
+def test_serve_passes_startup_and_env(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "hello.py": "import os\n"
+            + flask_app("myapp", "x").replace('"x"', 'os.environ["GREETING"]')
+        },
+    )
+    with serve(tmp_path, "gunicorn hello:myapp", env={"GREETING": "hi from env"}) as url:
+        assert get(url + "/") == "hi from env"
+
+
+def test_serve_of_a_broken_app_raises_with_the_log(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "raise RuntimeError('DATABASE_URL is not set')\napp = None\n"})
+    with pytest.raises(LauncherFailed) as failure, serve(tmp_path, timeout=60):
+        pytest.fail("serve() yielded for an app that cannot be imported")
+    message = str(failure.value)
+    assert "launcher exited with status" in message
+    assert "RuntimeError: DATABASE_URL is not set" in message
+    assert processes_for(tmp_path) == []
+
+
+def test_fixture_serves(appservice_server: Callable[..., str], tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": flask_app("app", "fixture works")})
+    url = appservice_server(tmp_path)
+    assert get(url + "/") == "fixture works"
+
+
+def test_fixture_stops_servers_at_teardown(tmp_path: Path) -> None:
+    """Run the fixture in a pytest of its own and look for its server afterwards."""
+    app_dir = write(tmp_path / "app", {"app.py": flask_app("app", "inner")})
+    url_file = tmp_path / "url.txt"
+    test_file = tmp_path / "test_inner.py"
+    test_file.write_text(
+        textwrap.dedent(
+            f"""
+            import urllib.request
+
+            def test_inner(appservice_server):
+                url = appservice_server({str(app_dir)!r})
+                assert urllib.request.urlopen(url).read() == b"inner"
+                open({str(url_file)!r}, "w").write(url)
+            """
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test_file)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTEST_ADDOPTS": ""},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
+    url = url_file.read_text()
+    assert url.startswith("http://127.0.0.1:")
+    assert processes_for(app_dir) == []
+    with pytest.raises(urllib.error.URLError):
+        get(url)

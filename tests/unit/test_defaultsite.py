@@ -1,0 +1,209 @@
+"""The default site's WSGI app, called directly (it is the launcher's own code)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appservice_gunicorn import __version__, detect
+from appservice_gunicorn.defaultsite import create_app, public_reason
+from tests.helpers import write
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "s3cr3t-Pa55w0rd-do-not-show"
+
+
+class Response:
+    def __init__(self) -> None:
+        self.status = ""
+        self.headers: dict[str, str] = {}
+
+    def __call__(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        self.status = status
+        self.headers = dict(headers)
+
+
+def call(app: Any, path: str, method: str = "GET") -> tuple[str, dict[str, str], bytes]:
+    response = Response()
+    environ = {"REQUEST_METHOD": method, "PATH_INFO": path, "SERVER_PROTOCOL": "HTTP/1.1"}
+    body: Iterable[bytes] = app(environ, response)
+    return response.status, response.headers, b"".join(body)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "wwwroot",
+        {
+            "app.py": "def create():\n    pass\n\nsettings = {}\n",
+            "project/.venv/pyvenv.cfg": "home = /usr/bin\n",
+        },
+    )
+
+
+def test_page_lists_each_rule_with_its_reason(folder: Path) -> None:
+    detection = detect(folder)
+    status, headers, body = call(create_app(detection, {}), "/")
+    page = body.decode()
+    assert status == "200 OK"
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert headers["Content-Length"] == str(len(body))
+    items = re.findall(r"<li><span class=\"rule-name\">(.*?)</li>", page, re.S)
+    assert [item.split("<")[0] for item in items] == ["startup", "django", "app-file"]
+    tried = [rule for rule in detection.rules if rule.name != "default-site"]
+    for rule, item in zip(tried, items, strict=True):
+        assert public_reason(rule.reason, detection) in item.replace("&#x27;", "'")
+    assert "app.py: no Flask/FastAPI object found; names seen: create, settings" in page
+    assert "skipped project/.venv: virtualenv" in page
+
+
+def test_page_shows_relative_paths_and_no_environment_values(folder: Path) -> None:
+    # The startup command puts an environment value into the reason (gunicorn's validator
+    # quotes it), and another refers to a file outside the app folder.
+    env = {"DB_PASSWORD": SECRET, "PORT": "8000"}
+    detection = detect(folder, "gunicorn --workers=$DB_PASSWORD app:app", env)
+    assert SECRET in detection.rules[0].reason  # the trace itself is not censored
+    page = call(create_app(detection, env), "/")[2].decode()
+    assert SECRET not in page
+    assert str(folder) not in page
+    assert "(hidden)" in page
+
+    outside = detect(folder, "/etc/hostname.txt", env)
+    assert "/etc" in outside.rules[0].reason
+    page = call(create_app(outside, env), "/")[2].decode()
+    assert "/etc" not in page and str(folder) not in page
+    assert "startup file" in page
+
+
+def test_public_reason_makes_app_paths_relative(folder: Path) -> None:
+    detection = detect(folder)
+    reason = f"{folder}/pkg/wsgi.py names {folder}; see /srv/other/file.py"
+    assert public_reason(reason, detection) == "pkg/wsgi.py names .; see (hidden)"
+
+
+def test_quiet_hides_the_reasons(folder: Path) -> None:
+    detection = detect(folder)
+    page = call(create_app(detection, {"APPSVC_DEFAULTSITE_QUIET": "1"}), "/")[2].decode()
+    assert "APPSVC_DEFAULTSITE_QUIET" in page
+    assert 'id="reasons"' not in page
+    assert "no Flask/FastAPI object" not in page
+    assert "How to serve your app" in page
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/static/style.css", "text/css; charset=utf-8"),
+        ("/static/logo.svg", "image/svg+xml"),
+        ("/", "text/html; charset=utf-8"),
+        ("/index.html", "text/html; charset=utf-8"),
+    ],
+)
+def test_assets_have_their_content_type_and_head_has_no_body(
+    folder: Path, path: str, content_type: str
+) -> None:
+    app = create_app(detect(folder), {})
+    status, headers, body = call(app, path)
+    assert (status, headers["Content-Type"]) == ("200 OK", content_type)
+    assert len(body) > 100
+    head_status, head_headers, head_body = call(app, path, "HEAD")
+    assert head_status == "200 OK"
+    assert head_headers["Content-Length"] == str(len(body))
+    assert head_body == b""
+
+
+def test_every_asset_the_page_links_is_served(folder: Path) -> None:
+    app = create_app(detect(folder), {})
+    page = call(app, "/")[2].decode()
+    links = re.findall(r'(?:href|src)="(/[^"]*)"', page)
+    assert "/static/style.css" in links and "/static/logo.svg" in links
+    for link in links:
+        assert call(app, link)[0] == "200 OK", link
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/nope",
+        "/static/",
+        "/static/../pyproject.toml",
+        "/static/../../../../etc/passwd",
+        "/static/../__init__.py",
+        "/static/..%2f__init__.py",
+        "/static/%2e%2e/__init__.py",
+        "/static/%252e%252e/__init__.py",
+        "/static//style.css",
+        "/static/./style.css",
+        "/../index.html",
+        "/index.html/",
+        "/static/style.css\x00.txt",
+    ],
+)
+def test_unknown_paths_and_traversal_are_404(folder: Path, path: str) -> None:
+    status, headers, body = call(create_app(detect(folder), {}), path)
+    assert status == "404 Not Found"
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    assert b"import" not in body and b"root:" not in body
+
+
+def test_other_methods_are_405(folder: Path) -> None:
+    status, headers, _ = call(create_app(detect(folder), {}), "/", "POST")
+    assert status == "405 Method Not Allowed"
+    assert headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize("path", ["/", "/static/style.css", "/missing"])
+def test_security_headers_everywhere(folder: Path, path: str) -> None:
+    _, headers, _ = call(create_app(detect(folder), {}), path)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    csp = headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives["default-src"] == "'none'"
+    assert "script-src" not in directives  # so no script at all, inline or not
+    assert "'unsafe-inline'" not in csp
+
+
+def test_page_has_no_script_and_no_inline_style(folder: Path) -> None:
+    page = call(create_app(detect(folder), {}), "/")[2].decode().lower()
+    assert "<script" not in page
+    assert " style=" not in page and "<style" not in page
+    assert re.search(r" on[a-z]+=", page) is None
+
+
+def test_page_is_accessible_by_construction(folder: Path) -> None:
+    page = call(create_app(detect(folder), {}), "/")[2].decode()
+    assert '<html lang="en">' in page
+    assert 'name="viewport"' in page
+    assert len(re.findall(r"<h1[ >]", page)) == 1
+    for img in re.findall(r"<img [^>]*>", page):
+        assert "alt=" in img
+    for labelled in re.findall(r'aria-labelledby="([^"]+)"', page):
+        assert f'id="{labelled}"' in page
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_readme_has_the_sections_the_page_links_to(folder: Path) -> None:
+    page = call(create_app(detect(folder), {}), "/")[2].decode()
+    anchors = re.findall(r'href="https?://[^"#]+#([^"]+)"', page)
+    assert sorted(anchors) == ["detection-chain", "startup-command", "troubleshooting"]
+    readme = (ROOT / "README.md").read_text()
+    headings = {slug(h) for h in re.findall(r"^#+ (.+)$", readme, re.M)}
+    named = set(re.findall(r'<a name="([^"]+)"></a>', readme))
+    for anchor in anchors:
+        assert anchor in headings, anchor  # GitHub's heading anchors
+        assert anchor in named, anchor  # PyPI strips heading ids; explicit anchors survive
+
+
+def test_links_go_to_the_readme_of_the_running_version(folder: Path) -> None:
+    page = call(create_app(detect(folder), {}), "/")[2].decode()
+    links = set(re.findall(r'href="(https?://[^"#]+)#', page))
+    assert links == {f"https://pypi.org/project/appservice-gunicorn/{__version__}/"}

@@ -1,0 +1,303 @@
+"""``--explain`` and ``--json`` through the CLI's ``main``, in-process."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from appservice_gunicorn.cli import main
+from tests.helpers import fastapi_app, flask_app, write
+
+# The documented contract of ``--explain --json`` (README, "--explain and --json").
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["rules", "app", "kind", "command", "worker_class", "settings"],
+    "properties": {
+        "rules": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "type": "object",
+                "required": ["name", "matched", "reason"],
+                "additionalProperties": False,
+                "properties": {
+                    "name": {"enum": ["startup", "django", "app-file", "default-site"]},
+                    "matched": {"type": "boolean"},
+                    "reason": {"type": "string", "minLength": 1},
+                },
+            },
+        },
+        "app": {"type": ["string", "null"], "pattern": "^[A-Za-z_][\\w.]*:.+$"},
+        "kind": {"enum": ["wsgi", "asgi", "default", "command"]},
+        "command": {"type": ["string", "null"]},
+        "worker_class": {"type": "string", "minLength": 1},
+        "settings": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["value", "source"],
+                "additionalProperties": False,
+                "properties": {"value": {}, "source": {"type": "string", "minLength": 1}},
+            },
+        },
+        "strict_error": {"type": ["string", "null"]},
+        "exit_status": {"enum": [0, 1]},
+    },
+    "allOf": [
+        {
+            "if": {"properties": {"kind": {"enum": ["wsgi", "asgi"]}}},
+            "then": {"properties": {"app": {"type": "string"}, "command": {"type": "null"}}},
+        },
+        {
+            "if": {"properties": {"kind": {"const": "command"}}},
+            "then": {"properties": {"app": {"type": "null"}, "command": {"type": "string"}}},
+        },
+        {
+            "if": {"properties": {"kind": {"const": "default"}}},
+            "then": {"properties": {"app": {"type": "null"}, "command": {"type": "null"}}},
+        },
+    ],
+}
+
+CLEAN_ENV = (
+    "PORT",
+    "WEBSITES_PORT",
+    "GUNICORN_CMD_ARGS",
+    "WEB_CONCURRENCY",
+    "PYTHON_ENABLE_GUNICORN_MULTIWORKERS",
+    "PYTHON_GUNICORN_CUSTOM_WORKER_NUM",
+    "PYTHON_GUNICORN_CUSTOM_THREAD_NUM",
+    "APPSVC_STRICT",
+    "APPSVC_VIRTUAL_ENV",
+    "APP_PATH",
+    "DJANGO_SETTINGS_MODULE",
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in CLEAN_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+def explain(capsys: pytest.CaptureFixture[str], folder: Path, *args: str) -> tuple[int, str, str]:
+    status = main(["--explain", "--app-dir", str(folder), *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def explain_json(
+    capsys: pytest.CaptureFixture[str], folder: Path, *args: str
+) -> tuple[int, dict[str, Any]]:
+    status, out, _ = explain(capsys, folder, "--json", *args)
+    data: dict[str, Any] = json.loads(out)
+    jsonschema.validate(data, SCHEMA)
+    return status, data
+
+
+FOLDERS: dict[str, tuple[dict[str, str], tuple[str, ...], str]] = {
+    "empty": ({}, (), "default"),
+    "flask": ({"app.py": flask_app()}, (), "wsgi"),
+    "fastapi": ({"main.py": fastapi_app()}, (), "asgi"),
+    "django-wsgi": (
+        {"mysite/__init__.py": "", "mysite/wsgi.py": "application = None\n"},
+        (),
+        "wsgi",
+    ),
+    "gunicorn-startup": ({"hello.py": flask_app("myapp")}, ("gunicorn", "hello:myapp"), "wsgi"),
+    "shell-startup": ({}, ("python -m http.server $PORT",), "command"),
+    "bad-startup": ({"startup.txt": "gunicorn --wrokers=4 x:y\n"}, ("startup.txt",), "default"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOLDERS))
+def test_json_matches_the_schema(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, case: str
+) -> None:
+    files, startup, kind = FOLDERS[case]
+    write(tmp_path, files)
+    status, data = explain_json(capsys, tmp_path, *startup)
+    assert status == 0
+    assert data["kind"] == kind
+    assert data["exit_status"] == 0
+    assert [rule["matched"] for rule in data["rules"]].count(True) == 1
+    assert data["rules"][-1]["matched"] is True
+
+
+def test_schema_rejects_what_the_contract_forbids() -> None:
+    good = {
+        "rules": [{"name": "default-site", "matched": True, "reason": "x"}],
+        "app": None,
+        "kind": "default",
+        "command": None,
+        "worker_class": "sync",
+        "settings": {"timeout": {"value": 600, "source": "launcher"}},
+    }
+    jsonschema.validate(good, SCHEMA)
+    for bad in (
+        {**good, "kind": "wsgi"},  # wsgi without an app
+        {**good, "kind": "other"},
+        {**good, "settings": {"timeout": {"value": 600}}},
+        {**good, "rules": [{"name": "default-site", "matched": "yes", "reason": "x"}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, SCHEMA)
+
+
+def test_reasons_say_why_each_rule_did_not_match(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    write(
+        tmp_path,
+        {
+            "startup.txt": "gunicorn --wrokers=4 hello:myapp\n",
+            ".venv/pyvenv.cfg": "home = /usr/bin\n",
+            ".venv/lib/site/wsgi.py": "application = None\n",
+            "app.py": "import os\n\nconfig = {}\n\ndef helper():\n    pass\n",
+        },
+    )
+    status, data = explain_json(capsys, tmp_path, "startup.txt")
+    assert status == 0
+    reasons = {rule["name"]: (rule["matched"], rule["reason"]) for rule in data["rules"]}
+    matched, reason = reasons["startup"]
+    assert not matched and reason.startswith("startup.txt: unknown gunicorn option '--wrokers")
+    matched, reason = reasons["django"]
+    assert not matched and "no wsgi.py" in reason and "skipped .venv: virtualenv" in reason
+    matched, reason = reasons["app-file"]
+    assert not matched
+    assert reason == "app.py: no Flask/FastAPI object found; names seen: config, helper"
+    assert reasons["default-site"][0] is True
+    assert data["kind"] == "default" and data["app"] is None
+
+
+def test_settings_that_differ_carry_their_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path,
+        {
+            "hello.py": flask_app("myapp"),
+            "gunicorn.conf.py": "keepalive = 7\nbacklog = 2048\n",
+        },
+    )
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--graceful-timeout 45 --limit-request-line 4094")
+    monkeypatch.setenv("PYTHON_GUNICORN_CUSTOM_WORKER_NUM", "5")
+    monkeypatch.setenv("PYTHON_GUNICORN_CUSTOM_THREAD_NUM", "3")
+    monkeypatch.setenv("PORT", "8123")
+    status, data = explain_json(
+        capsys, tmp_path, "gunicorn", "--max-requests", "100", "hello:myapp"
+    )
+    assert status == 0
+    sources = {name: (s["value"], s["source"]) for name, s in data["settings"].items()}
+    assert sources["timeout"] == (600, "launcher")
+    assert sources["bind"] == (["0.0.0.0:8123"], "launcher")
+    assert sources["keepalive"] == (7, "gunicorn.conf.py")
+    assert sources["graceful_timeout"] == (45, "GUNICORN_CMD_ARGS")
+    assert sources["workers"] == (5, "env:PYTHON_GUNICORN_CUSTOM_WORKER_NUM")
+    assert sources["threads"] == (3, "env:PYTHON_GUNICORN_CUSTOM_THREAD_NUM")
+    assert sources["max_requests"] == (100, "startup")
+    # gunicorn's own defaults are left out, wherever they were written.
+    assert "backlog" not in sources and "limit_request_line" not in sources
+    assert data["worker_class"] == "gthread"
+    assert (data["app"], data["kind"]) == ("hello:myapp", "wsgi")
+    assert data["pythonpath"] == str(tmp_path)
+
+
+def test_text_shows_rules_decision_and_sources(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {"main.py": fastapi_app(), "gunicorn.conf.py": "keepalive = 9\n"})
+    monkeypatch.setenv("PYTHON_GUNICORN_CUSTOM_WORKER_NUM", "2")
+    status, out, err = explain(capsys, tmp_path)
+    assert (status, err) == (0, "")
+    lines = out.splitlines()
+    assert "  [no   ] startup       no startup command given" in lines
+    assert any(line.startswith("  [no   ] django ") for line in lines)
+    assert "  [MATCH] app-file      main.py defines app (ASGI)" in lines
+    assert f"Decision: serve main:app (ASGI) from {tmp_path}" in lines
+    assert "  app:          main:app" in lines
+    assert "  kind:         asgi" in lines
+    assert f"  on sys.path:  {tmp_path}" in lines
+    assert "  worker class: asgi" in lines
+    setting_lines = {
+        line.split()[0]: line for line in lines if line.startswith("  ") and " = " in line
+    }
+    assert setting_lines["keepalive"].endswith("(gunicorn.conf.py)")
+    assert setting_lines["workers"].endswith("(env:PYTHON_GUNICORN_CUSTOM_WORKER_NUM)")
+    assert setting_lines["worker_class"].endswith("(launcher (asgi app))")
+    assert setting_lines["timeout"].endswith("(launcher)")
+
+
+def test_config_file_is_read_as_literals_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    write(
+        tmp_path,
+        {
+            "app.py": flask_app(),
+            "gunicorn.conf.py": """
+                import os
+                keepalive = 11
+                workers = int(os.environ.get("WORKERS", "3"))
+                on_starting = "hooks.on_starting"
+            """,
+        },
+    )
+    status, data = explain_json(capsys, tmp_path)
+    assert status == 0
+    assert data["settings"]["keepalive"] == {"value": 11, "source": "gunicorn.conf.py"}
+    assert "workers" not in data["settings"] and "on_starting" not in data["settings"]
+    assert data["notes"] == [
+        "gunicorn.conf.py: workers, on_starting not evaluated by --explain "
+        "(computed at run time, or a hook)"
+    ]
+
+
+@pytest.mark.parametrize("how", ["--strict", "APPSVC_STRICT=1"])
+def test_strict_exit_1_with_the_reason(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
+) -> None:
+    write(tmp_path, {"startup.txt": "gunicorn --wrokers=4 x:y\n", "app.py": flask_app()})
+    args = ["--json"]
+    if how == "--strict":
+        args.insert(0, how)
+    else:
+        monkeypatch.setenv("APPSVC_STRICT", "1")
+    status, out, err = explain(capsys, tmp_path, *args, "startup.txt")
+    data = json.loads(out)
+    jsonschema.validate(data, SCHEMA)
+    assert status == 1
+    assert data["exit_status"] == 1
+    assert data["strict_error"].startswith("startup.txt: unknown gunicorn option '--wrokers")
+    assert err == f"Error: {data['strict_error']}\n"
+
+
+def test_strict_text_names_the_stop(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    status, out, _ = explain(capsys, tmp_path, "--strict", "missing.txt")
+    assert status == 1
+    assert "Decision: stop with exit status 1: startup file 'missing.txt' not found" in out
+    assert "Without --strict / APPSVC_STRICT: serve the default site" in out
+
+
+def test_usable_startup_is_exit_0_in_strict_mode(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    write(tmp_path, {"hello.py": flask_app("myapp")})
+    status, data = explain_json(capsys, tmp_path, "--strict", "gunicorn", "hello:myapp")
+    assert (status, data["strict_error"], data["app"]) == (0, None, "hello:myapp")
+
+
+def test_unusable_configuration_is_exit_1(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    write(tmp_path, {"gunicorn.conf.py": "workers = (\n"})
+    status, out, err = explain(capsys, tmp_path)
+    assert (status, out) == (1, "")
+    assert err.startswith("Error: gunicorn.conf.py cannot be read")
