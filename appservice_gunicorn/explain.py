@@ -49,10 +49,16 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     if detection.kind == "default":
         tried = "; ".join(f"{r.name}: {r.reason}" for r in detection.rules if not r.matched)
         log.info(
-            "No app found in %s (%s): serving the default site on %s; %s",
+            "No app found in %s (%s): serving the default site on %s",
             detection.app_dir,
             tried,
             binds(plan),
+        )
+        log.info(
+            "To serve your app: deploy it into %s (a Django project with manage.py, or an "
+            "app.py/application.py holding 'app'), or give a startup command such as "
+            "'gunicorn hello:myapp'; %s",
+            detection.app_dir,
             EXPLAIN_HINT,
         )
         return
