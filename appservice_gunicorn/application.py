@@ -70,4 +70,5 @@ class AppServiceApplication(BaseApplication):
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
-        return import_app(detection.app, detection.pythonpath)
+        hint = detection.venv.mismatch() if detection.venv else None
+        return import_app(detection.app, detection.pythonpath, hint)
