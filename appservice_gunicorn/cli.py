@@ -103,6 +103,8 @@ def setup_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything loaded before the user's code (gunicorn.conf.py, a preloaded app) may run.
+    launcher_modules = frozenset(sys.modules)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
     config = LauncherConfig.from_env(args.app_dir, tuple(args.startup), args.strict)
@@ -118,7 +120,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: --explain never needs gunicorn's arbiter or the worker machinery.
     from .application import AppServiceApplication
 
-    AppServiceApplication(config, plan).run()
+    AppServiceApplication(config, plan, launcher_modules).run()
     return 0
 
 
