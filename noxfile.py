@@ -1,4 +1,4 @@
-"""``nox`` runs tests, lint and typecheck; ``bench``, ``load`` and ``browser`` run on demand."""
+"""``nox`` runs tests, lint, typecheck and load; ``bench`` and ``browser`` run on demand."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import shutil
 
 import nox
 
-nox.options.sessions = ["tests", "lint", "typecheck"]
+# "load" takes about 6 s of tests here (2 cores): cheap enough to run on every CI run.
+nox.options.sessions = ["tests", "lint", "typecheck", "load"]
 nox.options.reuse_existing_virtualenvs = True
 
 SOURCES = ["appservice_gunicorn", "tests", "benchmarks", "noxfile.py"]
@@ -17,6 +18,13 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests against the installed wheel (not the checkout)."""
     session.install(".[test]")
     session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app."""
+    session.install(".[test]")
+    session.run("pytest", "tests/load", "-s", *session.posargs)
 
 
 @nox.session
