@@ -289,6 +289,23 @@ def test_sigint_and_sigquit_exit_quickly(pid1: StartPid1, tmp_path: Path, signum
     assert init.processes() == []
 
 
+def test_sigterm_while_starting_stops_pid1_at_once(pid1: StartPid1, tmp_path: Path) -> None:
+    """PID 1 ignores signals it has no handler for: the launcher has one from its start."""
+    app_dir = lifecycle_app(tmp_path)
+    write(
+        app_dir,
+        {"gunicorn.conf.py": "import time\nprint('CONFIG LOADING', flush=True)\ntime.sleep(30)\n"},
+    )
+    launcher, init = pid1(app_dir, wait=False)
+    wait_for(lambda: "CONFIG LOADING" in launcher.log(), 20, "gunicorn.conf.py to run")
+    init.kill(signal.SIGTERM)
+    status, elapsed = wait_exit(launcher, 10)
+    assert status == 0, launcher.log()
+    assert elapsed < 5
+    assert "SIGTERM received while starting; exiting" in launcher.log()
+    assert "Traceback" not in launcher.log()
+
+
 def test_dead_worker_is_reaped_and_replaced_and_orphans_are_reaped(
     pid1: StartPid1, tmp_path: Path
 ) -> None:
