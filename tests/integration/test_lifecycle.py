@@ -285,7 +285,9 @@ def test_sigint_and_sigquit_exit_quickly(pid1: StartPid1, tmp_path: Path, signum
     reader.join(5)
     assert status == 0, launcher.log()
     assert elapsed < 2, f"a quick shutdown took {elapsed:.1f} s"
-    assert len(outcome) == 1 and isinstance(outcome[0], http.client.IncompleteRead), outcome
+    # The request was cut, not finished.
+    assert len(outcome) == 1, outcome
+    assert isinstance(outcome[0], (http.client.IncompleteRead, ConnectionError)), outcome
     assert init.processes() == []
 
 

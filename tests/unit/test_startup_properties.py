@@ -281,7 +281,7 @@ def test_parsing_never_runs_anything(
     assert not marker.exists(), f"parsing {text!r} ran something"
 
 
-def test_marker_command_would_create_the_marker_if_run(marker_dir: Path, tmp_path: Path) -> None:
+def test_marker_command_would_create_the_marker_if_run(tmp_path: Path) -> None:
     """The marker commands are real: run through the shell, they create the file."""
     marker = tmp_path / "ran"
     command = resolve_startup([f"touch {marker}"], tmp_path, ENV)
