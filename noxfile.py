@@ -1,5 +1,5 @@
-"""``nox`` runs tests, lint, typecheck and, where Chromium is installed, the browser test;
-``bench``, ``load`` and ``browser`` run on demand (``nox -s browser`` installs Chromium)."""
+"""``nox`` runs tests, lint, typecheck, load and, where Chromium is installed, the browser
+test; ``bench`` runs on demand (``nox -s browser`` installs Chromium)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,17 @@ def has_chromium() -> bool:
     return shutil.which("chromium") is not None
 
 
-nox.options.sessions = ["tests", "lint", "typecheck", *(["browser"] if has_chromium() else [])]
+# "load" takes about 6 s of tests here (2 cores): cheap enough to run on every CI run.
+nox.options.sessions = [
+    "tests",
+    "lint",
+    "typecheck",
+    "load",
+    *(["browser"] if has_chromium() else []),
+]
 nox.options.reuse_existing_virtualenvs = True
 
+# benchmarks/ may be absent from a branch: ruff fails on a missing path.
 SOURCES = [
     p for p in ("appservice_gunicorn", "tests", "benchmarks", "noxfile.py") if Path(p).exists()
 ]
@@ -27,6 +35,13 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests against the installed wheel (not the checkout)."""
     session.install(".[test]")
     session.run("pytest", "tests/unit", "tests/integration", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app."""
+    session.install(".[test]")
+    session.run("pytest", "tests/load", "-s", *session.posargs)
 
 
 @nox.session

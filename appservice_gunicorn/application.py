@@ -3,10 +3,13 @@ worker imports the detected app.  SIGHUP re-runs detection (a redeploy)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -16,12 +19,23 @@ from .config import LauncherConfig, LaunchError, Plan, make_plan
 from .importer import import_app, prepend_paths
 
 log = logging.getLogger("appservice_gunicorn")
+# Never dropped on reload, even when installed in the app's own virtualenv.
+_LAUNCHER_PACKAGES = frozenset({"appservice_gunicorn", "gunicorn"})
 
 
 class AppServiceApplication(BaseApplication):
-    def __init__(self, config: LauncherConfig, plan: Plan | None = None) -> None:
+    def __init__(
+        self,
+        config: LauncherConfig,
+        plan: Plan | None = None,
+        launcher_modules: frozenset[str] | None = None,
+    ) -> None:
+        """``launcher_modules``: the modules loaded before any user code ran (never dropped)."""
         # BaseApplication.__init__ calls load_config(): everything it needs is set first.
         self.config = config
+        self.launcher_modules = (
+            frozenset(sys.modules) if launcher_modules is None else launcher_modules
+        )
         self._next_plan = plan
         self.plan: Plan | None = None
         super().__init__(
@@ -53,8 +67,36 @@ class AppServiceApplication(BaseApplication):
                 plan.detection.command,
             )
             plan = self._current()
+        if plan is not self.plan:
+            self._forget_user_code(plan)
         self._next_plan = plan
         super().reload()
+
+    def _forget_user_code(self, new: Plan) -> None:
+        """Drop the modules of the user's code that this (master) process imported.
+
+        The master imports the app only with ``preload_app`` (or when ``gunicorn.conf.py``
+        imports it): without this, new workers would be forked with the old modules in
+        ``sys.modules`` and gunicorn would keep the old app object.
+        """
+        roots = {str(p) for plan in (self.plan, new) if plan is not None for p in _roots(plan)}
+        stale = [
+            name
+            for name, module in list(sys.modules.items())
+            if name not in self.launcher_modules
+            and name.partition(".")[0] not in _LAUNCHER_PACKAGES
+            and _under(module, roots)
+        ]
+        for name in stale:
+            del sys.modules[name]
+        importlib.invalidate_caches()
+        if self.callable is not None or stale:
+            self.callable = None
+            log.info(
+                "reload: dropped the app and %d of its modules imported by the master "
+                "(preload_app); the new app is imported afresh",
+                len(stale),
+            )
 
     def _current(self) -> Plan:
         assert self.plan is not None
@@ -70,4 +112,26 @@ class AppServiceApplication(BaseApplication):
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
-        return import_app(detection.app, detection.pythonpath)
+        hint = detection.venv.mismatch() if detection.venv else None
+        return import_app(detection.app, detection.pythonpath, hint)
+
+
+def _roots(plan: Plan) -> list[Path]:
+    """Folders whose modules are the user's: the app folder, import root and virtualenv."""
+    detection = plan.detection
+    roots = [detection.app_dir]
+    if detection.pythonpath is not None:
+        roots.append(detection.pythonpath)
+    if detection.venv is not None:
+        roots.append(detection.venv.path)
+    return roots
+
+
+def _under(module: ModuleType, roots: set[str]) -> bool:
+    files = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
+    for file in files:
+        if isinstance(file, str) and any(
+            file == root or file.startswith(root + os.sep) for root in roots
+        ):
+            return True
+    return False

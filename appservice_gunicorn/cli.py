@@ -7,6 +7,7 @@ import dataclasses
 import logging
 import os
 import shlex
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -105,6 +106,12 @@ def setup_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Everything loaded before the user's code (gunicorn.conf.py, a preloaded app) may run.
+    launcher_modules = frozenset(sys.modules)
+    # As a container's PID 1 a signal without a handler is ignored; gunicorn installs its
+    # own handlers once it runs, these cover the start (detection, gunicorn.conf.py).
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop_while_starting)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
     config = LauncherConfig.from_env(args.app_dir, tuple(args.startup), args.strict)
@@ -120,8 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Imported here: --explain never needs gunicorn's arbiter or the worker machinery.
     from .application import AppServiceApplication
 
-    AppServiceApplication(config, plan).run()
+    AppServiceApplication(config, plan, launcher_modules).run()
     return 0
+
+
+def _stop_while_starting(signum: int, frame: object) -> None:
+    name = signal.Signals(signum).name
+    print(f"appservice-gunicorn: {name} received while starting; exiting", file=sys.stderr)
+    raise SystemExit(0)
 
 
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:

@@ -247,9 +247,11 @@ def _from_manage(search: _Search, manage: Path, reasons: list[str]) -> _Found | 
         reasons.append(f"{rel} does not set DJANGO_SETTINGS_MODULE")
         return None
     if pysource.module_file(root, settings) is None:
+        expected = settings.replace(".", "/")
         message = (
-            f"{rel} names settings module {settings!r}, which is not in "
-            f"{_rel(search.app_dir, root)}; fix DJANGO_SETTINGS_MODULE in manage.py"
+            f"{rel} names settings module {settings!r}, but neither {expected}.py nor "
+            f"{expected}/__init__.py is in {root}; deploy the settings or fix "
+            "DJANGO_SETTINGS_MODULE in manage.py"
         )
         reasons.append(message)
         search.notes.append(message)

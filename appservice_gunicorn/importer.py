@@ -1,16 +1,35 @@
-"""Import the detected app in a gunicorn worker, with errors that say what to fix."""
+"""Import the detected app in a gunicorn worker, with errors that say what to fix.
+
+Every failure becomes gunicorn's ``AppImportError`` (the worker prints it and the
+server stops with exit status 4): a first line that says what was imported, from
+where, what went wrong and what to do, then, when the user's code raised, the
+traceback of the user's code only (no frames from the launcher, gunicorn or
+importlib).
+"""
 
 from __future__ import annotations
 
 import importlib
+import os
 import site
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+import gunicorn
 from gunicorn import util
 from gunicorn.errors import AppImportError
+
+from .startup import one_line
+
+# Frames from these files are machinery, not the user's code.
+_OWN_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (__file__, gunicorn.__file__, importlib.__file__)
+)
 
 
 def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None:
@@ -28,12 +47,49 @@ def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None
         sys.path.insert(0, entry)
 
 
-def import_app(spec: str, where: Path) -> Callable[..., Any]:
-    """Load gunicorn's ``module:variable`` (``variable`` may be a factory call)."""
+def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[..., Any]:
+    """Load gunicorn's ``module:variable`` (``variable`` may be a factory call).
+
+    ``hint`` (e.g. a virtualenv built for another Python) is added to import errors.
+    """
     module_name, _, expression = spec.partition(":")
     expression = expression or "application"
+    module = _import_module(spec, module_name, where, hint)
+    name = expression.split("(")[0].strip()
+    location = getattr(module, "__file__", None) or module_name
+    if name.isidentifier() and not hasattr(module, name):
+        defined = sorted(k for k in vars(module) if not k.startswith("_"))[:10]
+        raise AppImportError(
+            f"App {spec!r} not found: module {module_name!r} ({location}) has no attribute "
+            f"{name!r}; it defines: {', '.join(defined) or 'nothing'}. Fix the name after ':' "
+            f"in {spec!r}"
+        )
+    if name == expression.strip():
+        app = getattr(module, name)
+    else:
+        try:
+            app = util.import_app(f"{module_name}:{expression}")
+        except AppImportError as exc:
+            raise AppImportError(one_line(f"App {spec!r} ({location}): {exc}")) from None
+        except Exception as exc:
+            raise AppImportError(
+                _user_failure(f"calling {expression} in {location}", spec, where, exc)
+            ) from None
+    if not callable(app):
+        kind = type(app).__name__
+        article = "an" if kind[:1].lower() in "aeiou" else "a"
+        raise AppImportError(
+            f"App {spec!r} is not callable: {name} in {location} is {article} {kind} "
+            f"({_short_repr(app)}), not a WSGI/ASGI app; point the name after ':' at the app "
+            "object (e.g. app = Flask(__name__))"
+        )
+    loaded: Callable[..., Any] = app
+    return loaded
+
+
+def _import_module(spec: str, module_name: str, where: Path, hint: str | None) -> ModuleType:
     try:
-        module = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         missing = exc.name or ""
         if module_name == missing or module_name.startswith(missing + "."):
@@ -42,19 +98,71 @@ def import_app(spec: str, where: Path) -> Callable[..., Any]:
                 f"{module_name.replace('.', '/')}.py in {where}; fix the module name or deploy "
                 "the file there"
             ) from None
-        raise
-    name = expression.split("(")[0].strip()
-    if name.isidentifier() and not hasattr(module, name):
-        defined = sorted(k for k in vars(module) if not k.startswith("_"))[:10]
         raise AppImportError(
-            f"Module {module_name!r} ({getattr(module, '__file__', '?')}) has no attribute "
-            f"{name!r}; it defines: {', '.join(defined) or 'nothing'}. Fix the name after ':' "
-            f"in {spec!r}"
-        )
-    app = util.import_app(f"{module_name}:{expression}")
-    if not callable(app):
+            _user_failure(f"importing {module_name!r}", spec, where, exc, hint)
+        ) from None
+    except ImportError as exc:
         raise AppImportError(
-            f"{spec!r} is a {type(app).__name__}, not a WSGI/ASGI callable; point it at the "
-            "app object (e.g. app = Flask(__name__))"
-        )
-    return app
+            _user_failure(f"importing {module_name!r}", spec, where, exc, hint)
+        ) from None
+    except Exception as exc:
+        raise AppImportError(
+            _user_failure(f"importing {module_name!r}", spec, where, exc)
+        ) from None
+
+
+def _user_failure(
+    action: str, spec: str, where: Path, exc: BaseException, hint: str | None = None
+) -> str:
+    """One line saying what failed and the fix, then the traceback of the user's code."""
+    if isinstance(exc, ModuleNotFoundError):
+        fix = f"deploy the module {exc.name!r} with the app or add its package to requirements.txt"
+    elif isinstance(exc, SyntaxError):
+        fix = "fix the syntax error"
+    elif isinstance(exc, PermissionError):
+        fix = "make the app's files readable by the user the launcher runs as (e.g. chmod a+r)"
+    else:
+        fix = "fix the error in your code"
+    summary = f"Could not load app {spec!r} from {where}: {action} raised {_describe(exc)}"
+    if hint:
+        summary += f" ({hint})"
+    summary = one_line(f"{summary}; {fix}", 1000)
+    details = user_traceback(exc)
+    if 'File "' not in details:
+        return summary  # nothing from the user's code to show beyond the summary
+    return f"{summary} (traceback below)\n{details}"
+
+
+def _describe(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        return f"SyntaxError: {exc.msg} ({where})"
+    return text[-1] if text else type(exc).__name__
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without frames of the launcher, gunicorn or importlib."""
+    tb_exc = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    pending: list[traceback.TracebackException | None] = [tb_exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        frames = [frame for frame in current.stack if not _machinery(frame.filename)]
+        current.stack = traceback.StackSummary.from_list(frames)
+        pending += [current.__cause__, current.__context__]
+    return "".join(tb_exc.format()).rstrip()
+
+
+def _machinery(filename: str) -> bool:
+    if filename.startswith("<frozen importlib"):
+        return True
+    return os.path.abspath(filename).startswith(_OWN_DIRS)
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return one_line(text if len(text) <= 60 else text[:57] + "...", 80)

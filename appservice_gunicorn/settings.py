@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from gunicorn.config import Config
-from gunicorn.errors import ConfigError
 
-from . import environment
+from . import environment, runtime
 from .detect import Detection
 from .startup import StartupError, parse_gunicorn_args
 
@@ -58,6 +57,10 @@ class LayeredSettings:
     def value(self, name: str, default: Any = None) -> Any:
         setting = self.values.get(name)
         return default if setting is None else setting.value
+
+    def source(self, name: str) -> str | None:
+        setting = self.values.get(name)
+        return None if setting is None else setting.source
 
     def apply(self, config: Config) -> None:
         for setting in self.values.values():
@@ -130,6 +133,10 @@ def layer_settings(
         layered.put(found.name, found.value, found.source)
     for name, value in startup_settings.items():
         layered.put(name, value, "startup")
+    try:
+        runtime.place_runtime_files(layered, env, detection.app_dir)
+    except runtime.RuntimeFilesError as exc:
+        raise SettingsError(str(exc)) from None
     return layered
 
 
@@ -212,7 +219,7 @@ def is_hook(name: str) -> bool:
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
     try:
         Config().set(name, value)
-    except (ValueError, TypeError, ConfigError) as exc:
+    except Exception as exc:  # gunicorn's validators raise ValueError, ConfigError, ...
         raise SettingsError(f"{source}: invalid value for {name}: {exc}") from None
     layered.put(name, value, source)
 

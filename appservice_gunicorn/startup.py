@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gunicorn.config import Config
-from gunicorn.errors import ConfigError
 
 from . import pysource
 
@@ -28,6 +27,8 @@ from . import pysource
 # so that a typo in the file name is reported rather than run as a command.
 FILE_SUFFIXES = frozenset({".txt", ".sh", ".cmd", ".conf", ".cfg", ".ini", ".bash"})
 MAX_FILE_BYTES = 1024 * 1024
+# shlex is quadratic in the length of a word: longer text is refused before splitting.
+MAX_COMMAND_CHARS = 64 * 1024
 SHELL_OPERATORS = frozenset("|&;<>()")
 PYTHON_RE = re.compile(r"^python(\d+(\.\d+)?)?$")
 ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -38,8 +39,31 @@ VAR_RE = re.compile(
 Kind = Literal["gunicorn", "shell", "script"]
 
 
+MAX_MESSAGE = 500
+# What str.splitlines() splits on.
+LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
 class StartupError(Exception):
     """A startup command that cannot be used; the message is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
+    """``message`` on one line (line breaks escaped) and at most ``limit`` characters."""
+    message = "".join(repr(ch)[1:-1] if ch in LINE_BREAKS else ch for ch in message)
+    if len(message) > limit:
+        message = message[: limit - 4] + " ..."
+    return message
+
+
+def show(value: str, limit: int = 60) -> str:
+    """A user-supplied value for a message: quoted, escaped, shortened."""
+    if len(value) > limit:
+        return repr(value[:limit]) + f"... ({len(value)} characters)"
+    return repr(value)
 
 
 @dataclass(frozen=True)
@@ -95,60 +119,86 @@ def _names_file(word: str, app_dir: Path) -> bool:
 def _startup_path(word: str, app_dir: Path) -> Path:
     """Where a startup file is, refusing anything that leaves the app folder."""
     root = app_dir.resolve()
+    name = show(word)
     if ".." in Path(word).parts:
         raise StartupError(
-            f"startup file {word!r}: '..' is not allowed; put the file inside the app folder "
-            f"{root} and name it relative to it"
+            f"startup file {name}: '..' leaves the app folder {root}; put the file in the app "
+            "folder and give its name relative to it (e.g. startup.txt)"
         )
     candidate = Path(word) if os.path.isabs(word) else root / word
-    resolved = candidate.resolve()
+    try:
+        resolved = candidate.resolve()
+        is_link = candidate.is_symlink()
+        exists = resolved.exists()
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise StartupError(
+            f"startup file {name}: cannot look it up in the app folder {root} ({reason}); "
+            "give the name of a file in the app folder, e.g. startup.txt"
+        ) from None
     if not resolved.is_relative_to(root):
-        where = "is a symlink that points" if candidate.is_symlink() else "is"
+        where = "is a symlink that points" if is_link else "is"
         raise StartupError(
-            f"startup file {word!r} {where} outside the app folder {root} ({resolved}); "
-            "move it into the app folder"
+            f"startup file {name} {where} outside the app folder {root} ({resolved}); "
+            "move the file into the app folder and name it relative to it"
         )
-    if not resolved.exists():
+    if not exists:
         raise StartupError(
-            f"startup file {word!r} not found in the app folder {root}; deploy it there "
+            f"startup file {name} not found in the app folder {root}; deploy it there "
             "or fix the startup command"
         )
+    if resolved.is_dir():
+        raise StartupError(
+            f"startup file {name} in the app folder {root} is a directory; name a text file "
+            "holding the command (e.g. startup.txt with 'gunicorn app:app')"
+        )
     if not resolved.is_file():
-        raise StartupError(f"startup file {word!r} is not a regular file; name a text file")
+        raise StartupError(
+            f"startup file {name} in the app folder {root} is not a regular file (a pipe, "
+            "socket or device); name a text file holding the command"
+        )
     return resolved
 
 
 def read_startup_file(path: Path, origin: str) -> str:
     """The command text of a startup file: decoded, checked, comments dropped."""
+    label = f"startup file {show(origin)} ({path})"
     try:
         with path.open("rb") as handle:
             data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        raise StartupError(f"startup file {origin!r} cannot be read: {exc.strerror}") from None
+        fix = (
+            "make it readable by the user the launcher runs as (e.g. chmod a+r)"
+            if isinstance(exc, PermissionError)
+            else "check that it is a text file"
+        )
+        raise StartupError(f"{label} cannot be read ({exc.strerror or exc}); {fix}") from None
     if len(data) > MAX_FILE_BYTES:
         raise StartupError(
-            f"startup file {origin!r} is larger than {MAX_FILE_BYTES // 1024} KiB; "
+            f"{label} is larger than {MAX_FILE_BYTES // 1024} KiB; "
             "a startup command is one line (or a short script)"
         )
-    if b"\0" in data:
+    nul = data.find(b"\0")
+    if nul >= 0:
         raise StartupError(
-            f"startup file {origin!r} is binary (contains NUL bytes); save it as text"
+            f"{label} is binary (NUL byte at offset {nul}); save the command in it as plain text"
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise StartupError(
-            f"startup file {origin!r} is not UTF-8 text (bad byte at offset {exc.start}); "
-            "save it as UTF-8"
+            f"{label} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
         ) from None
     if path.suffix == ".sh":
         if not text.strip():
-            raise StartupError(f"startup file {origin!r} is empty; write the command to run in it")
+            raise StartupError(
+                f"{label} is empty; write the commands to run in it, e.g. 'gunicorn app:app'"
+            )
         return text
     command = strip_comments(text)
     if not command:
         raise StartupError(
-            f"startup file {origin!r} is empty (or holds only comments); write the command in it, "
+            f"{label} is empty (or holds only comments); write the command in it, "
             "e.g. 'gunicorn hello:myapp'"
         )
     return command
@@ -172,7 +222,16 @@ def classify(
     if not text:
         raise StartupError(f"{origin}: the startup command is empty")
     if "\0" in text:
-        raise StartupError(f"{origin}: the startup command contains a NUL character")
+        raise StartupError(
+            f"{origin}: the startup command contains a NUL character; remove it "
+            "(was the file saved as UTF-16?)"
+        )
+    if len(text) > MAX_COMMAND_CHARS:
+        raise StartupError(
+            f"{origin}: the startup command is {len(text)} characters long, more than "
+            f"{MAX_COMMAND_CHARS}; a startup command is one line (put longer "
+            "scripts in a startup file ending in .sh)"
+        )
     if "\n" in text or _has_shell_syntax(text):
         return StartupCommand(origin=origin, text=text, kind="shell")
     words = _split(text, origin)
@@ -190,7 +249,7 @@ def _split(text: str, origin: str) -> list[str]:
         return shlex.split(text, comments=True)
     except ValueError as exc:
         raise StartupError(
-            f"{origin}: cannot split {text!r} into words ({exc}); check the quotes"
+            f"{origin}: cannot split {show(text)} into words ({exc}); check the quotes"
         ) from None
 
 
@@ -352,10 +411,10 @@ def parse_gunicorn_args(
     try:
         namespace, unknown = parser.parse_known_args(list(args))
     except (_ArgumentError, argparse.ArgumentError) as exc:
-        raise StartupError(f"{origin}: {exc}; see 'gunicorn --help'") from None
+        raise StartupError(f"{origin}: {exc}; fix it (see 'gunicorn --help')") from None
     if unknown:
         raise StartupError(
-            f"{origin}: unknown gunicorn option {unknown[0]!r}; fix or remove it "
+            f"{origin}: unknown gunicorn option {show(unknown[0])}; fix or remove it "
             "(see 'gunicorn --help')"
         )
     settings = {k: v for k, v in vars(namespace).items() if v is not None and k != "args"}
@@ -364,8 +423,10 @@ def parse_gunicorn_args(
     check_settings(settings, origin)
     positional: list[str] = namespace.args
     if len(positional) > 1:
+        found = ", ".join(show(word) for word in positional[:4])
         raise StartupError(
-            f"{origin}: expected one app module, found {len(positional)}: {' '.join(positional)}"
+            f"{origin}: expected one app module (module:variable), found {len(positional)}: "
+            f"{found}; keep one, and put options before it with their '--'"
         )
     return (positional[0] if positional else None), settings
 
@@ -374,8 +435,15 @@ def check_settings(settings: Mapping[str, Any], origin: str) -> None:
     """Let gunicorn's validators judge each value, as gunicorn itself would."""
     config = Config()
     for name, value in settings.items():
+        option = "--" + name.replace("_", "-")
         try:
             config.set(name, value)
-        except (ValueError, TypeError, ConfigError) as exc:
-            option = "--" + name.replace("_", "-")
+        except Exception as exc:  # gunicorn's validators raise ValueError, ConfigError, ...
             raise StartupError(f"{origin}: invalid value for {option}: {exc}") from None
+    for name, option in (("env", "--env"), ("paste_global_conf", "--paste-global")):
+        try:
+            getattr(config, name)
+        except RuntimeError as exc:
+            raise StartupError(
+                f"{origin}: invalid value for {option}: {exc}; write NAME=VALUE"
+            ) from None

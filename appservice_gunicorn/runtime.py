@@ -1,0 +1,106 @@
+"""Where gunicorn writes at run time, checked before it needs to.
+
+In a container with a read-only root filesystem (Kubernetes ``readOnlyRootFilesystem``)
+``HOME``, ``/tmp`` and the app folder are read-only.  gunicorn 27 would then fail to
+create its control socket (``$HOME/.gunicorn/gunicorn.ctl``: an error in the log, retried
+at every fork) and, worse, its workers' heartbeat files (in the temp folder): the master
+dies with a traceback.  The launcher looks first:
+
+- heartbeat files stay in the temp folder when one is writable, else go to ``/dev/shm``
+  (a tmpfs in containers, which gunicorn's docs recommend anyway); with no writable
+  folder at all the launcher stops with a message saying what to mount;
+- the control socket stays where gunicorn puts it when that folder is writable, else it
+  is disabled with a warning (``gunicornc`` is a convenience, serving is not).
+
+Only ``os.access`` is used: nothing is created, so ``--explain`` can show the outcome.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gunicorn.config import Config
+
+if TYPE_CHECKING:
+    from .settings import LayeredSettings
+
+TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
+TEMP_FOLDERS = ("/tmp", "/var/tmp", "/usr/tmp")
+SHM = "/dev/shm"
+
+
+class RuntimeFilesError(Exception):
+    """No writable place for a file gunicorn cannot run without."""
+
+
+def writable_dir(path: str | os.PathLike[str]) -> bool:
+    """Whether files can be created in ``path`` by this process."""
+    effective = os.access in os.supports_effective_ids
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK, effective_ids=effective)
+
+
+def creatable_in(path: Path) -> bool:
+    """Whether ``path`` (a folder) exists writable, or could be made in a writable parent."""
+    for folder in (path, *path.parents):
+        if folder.exists():
+            return writable_dir(folder)
+    return False
+
+
+def temp_candidates(env: Mapping[str, str]) -> list[str]:
+    """The folders Python's ``tempfile`` tries, in order (without its last resort, the cwd)."""
+    named = [env[name] for name in TEMP_VARIABLES if env.get(name)]
+    return [*named, *TEMP_FOLDERS]
+
+
+def place_worker_tmp(layered: LayeredSettings, env: Mapping[str, str]) -> None:
+    chosen = layered.value("worker_tmp_dir")
+    if chosen:
+        if not writable_dir(str(chosen)):
+            raise RuntimeFilesError(
+                f"worker_tmp_dir {chosen!r} (from {layered.source('worker_tmp_dir')}) is not a "
+                "writable folder; gunicorn keeps its workers' heartbeat files there. Point it "
+                f"at a writable folder such as {SHM}"
+            )
+        return
+    candidates = temp_candidates(env)
+    if any(writable_dir(folder) for folder in candidates):
+        return
+    if writable_dir(SHM):
+        layered.put("worker_tmp_dir", SHM, "launcher (the temp folders are read-only)")
+        layered.notes.append(
+            f"no writable temp folder ({', '.join(candidates)}): gunicorn's worker heartbeat "
+            f"files go to {SHM}"
+        )
+        return
+    raise RuntimeFilesError(
+        "no writable folder for gunicorn's worker heartbeat files: "
+        f"{', '.join([*candidates, SHM])} are all read-only or missing; mount a writable "
+        "volume (e.g. a Kubernetes emptyDir) at /tmp, or set --worker-tmp-dir to a writable folder"
+    )
+
+
+def place_control_socket(layered: LayeredSettings, app_dir: Path) -> None:
+    if layered.value("control_socket_disable"):
+        return
+    source = layered.source("control_socket") or "gunicorn's default"
+    path = Path(str(layered.value("control_socket") or Config().control_socket))
+    if not path.is_absolute():
+        path = app_dir / path
+    if creatable_in(path.parent):
+        return
+    layered.put("control_socket_disable", True, f"launcher ({path.parent} is read-only)")
+    layered.notes.append(
+        f"gunicorn's control socket is disabled: {path} ({source}) cannot be created because "
+        f"{path.parent} is not writable (read-only filesystem?); gunicornc will not connect. "
+        "Set --control-socket to a path in a writable folder to use it"
+    )
+
+
+def place_runtime_files(layered: LayeredSettings, env: Mapping[str, str], app_dir: Path) -> None:
+    """Make sure gunicorn's run-time files have a writable home; raises ``RuntimeFilesError``."""
+    place_worker_tmp(layered, env)
+    place_control_socket(layered, app_dir)

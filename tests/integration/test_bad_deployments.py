@@ -1,0 +1,389 @@
+"""Issue 5: broken deployments give one clear line, a documented exit status, no launcher
+traceback, and leave the app folder exactly as it was.
+
+Exit statuses (see the README):
+
+- 1: ``--strict`` and the startup command cannot be used (the launcher stops before gunicorn);
+- 4: the app cannot be imported (gunicorn's "App failed to load"); the first line says what,
+  where and the fix, then comes the traceback of the user's code only;
+- without ``--strict`` a startup problem is one ``ERROR`` line and the chain goes on: the next
+  app is served, and SIGTERM ends it with 0.
+
+Python would write ``__pycache__`` into the app folder when importing it; the launcher runs
+with ``PYTHONPYCACHEPREFIX`` elsewhere so that "unchanged" means byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gunicorn
+import pytest
+
+import appservice_gunicorn
+from tests.helpers import write
+from tests.integration.conftest import Start
+
+PLAIN_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"fallback app"]
+"""
+DJANGO_WSGI = """
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+application = get_wsgi_application()
+"""
+MANAGE_PY = """
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(sys.argv)
+"""
+# Frames from these folders would be a traceback of the launcher (or gunicorn) itself.
+OWN_CODE = (
+    os.path.dirname(appservice_gunicorn.__file__) + os.sep,
+    os.path.dirname(gunicorn.__file__) + os.sep,
+)
+NO_DAC = ["--bounding-set=-dac_override,-dac_read_search", "--inh-caps=-all"]
+
+Setup = Callable[[Path], None]
+
+
+def nothing(app_dir: Path) -> None:
+    pass
+
+
+def mkdir(rel: str) -> Setup:
+    def setup(app_dir: Path) -> None:
+        (app_dir / rel).mkdir(parents=True)
+
+    return setup
+
+
+def symlink(rel: str, target: str) -> Setup:
+    def setup(app_dir: Path) -> None:
+        (app_dir / rel).symlink_to(target)
+
+    return setup
+
+
+def unreadable(rel: str) -> Setup:
+    def setup(app_dir: Path) -> None:
+        (app_dir / rel).chmod(0)
+
+    return setup
+
+
+def outside_file(app_dir: Path) -> None:
+    (app_dir.parent / "startup.txt").write_text("gunicorn application:app\n")
+
+
+def venv_for_python_38(app_dir: Path) -> None:
+    """A virtualenv built by Python 3.8: its compiled module cannot load in this Python."""
+    site = app_dir / "antenv" / "lib" / "python3.8" / "site-packages" / "fastjson"
+    site.mkdir(parents=True)
+    (app_dir / "antenv" / "pyvenv.cfg").write_text("home = /usr/bin\nversion = 3.8.18\n")
+    (site / "__init__.py").write_text("from ._speedups import dumps\n")
+    (site / "_speedups.cpython-38-x86_64-linux-gnu.so").write_bytes(b"\x7fELF" + bytes(60))
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    files: dict[str, str | bytes]
+    startup: list[str]
+    status: int | None  # None: the launcher serves the fallback app
+    message: list[str]  # fragments of the one line that explains the problem
+    strict: bool = True
+    setup: Setup = nothing
+    user_traceback: bool = False  # the user's code raised: its traceback is shown
+    command_prefix: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+CASES = [
+    Case(
+        "empty-startup-file",
+        {"startup.txt": ""},
+        ["startup.txt"],
+        1,
+        ["startup file 'startup.txt'", "wwwroot/startup.txt)", "is empty", "write the command"],
+    ),
+    Case(
+        "binary-startup-file",
+        {"startup.txt": "gunicorn application:app\n".encode("utf-16")},
+        ["startup.txt"],
+        1,
+        ["startup file 'startup.txt'", "is binary (NUL byte at offset 3)", "as plain text"],
+    ),
+    Case(
+        "startup-file-is-a-directory",
+        {},
+        ["startup.txt"],
+        1,
+        ["startup file 'startup.txt'", "wwwroot", "is a directory", "name a text file"],
+        setup=mkdir("startup.txt"),
+    ),
+    Case(
+        "symlink-escaping-the-app-folder",
+        {},
+        ["startup.txt"],
+        1,
+        ["startup file 'startup.txt'", "symlink that points outside the app folder", "/etc"],
+        setup=symlink("startup.txt", "/etc/hostname"),
+    ),
+    Case(
+        "dot-dot-path",
+        {},
+        ["../startup.txt"],
+        1,
+        ["startup file '../startup.txt'", "'..' leaves the app folder", "relative to it"],
+        setup=outside_file,
+    ),
+    Case(
+        "absolute-path-outside",
+        {},
+        ["/etc/hostname"],
+        1,
+        ["startup file '/etc/hostname'", "is outside the app folder", "move the file"],
+    ),
+    Case(
+        "unknown-option",
+        {"startup.txt": "gunicorn --wrokers=4 hello:app\n", "hello.py": PLAIN_APP},
+        ["startup.txt"],
+        1,
+        ["startup.txt", "unknown gunicorn option '--wrokers=4'", "fix or remove it"],
+    ),
+    Case(
+        "option-with-bad-value",
+        {"startup.txt": "gunicorn --workers=abc hello:app\n", "hello.py": PLAIN_APP},
+        ["startup.txt"],
+        1,
+        ["startup.txt", "--workers", "invalid int value: 'abc'", "gunicorn --help"],
+    ),
+    Case(
+        "missing-module",
+        {"hello.py": PLAIN_APP},
+        ["gunicorn", "nosuch:app"],
+        4,
+        ["Could not import module 'nosuch'", "no nosuch.py in", "wwwroot", "fix the module name"],
+    ),
+    Case(
+        "module-without-the-attribute",
+        {"hello.py": PLAIN_APP},
+        ["gunicorn", "hello:nothere"],
+        4,
+        [
+            "App 'hello:nothere' not found",
+            "wwwroot/hello.py",
+            "has no attribute 'nothere'",
+            "it defines: app",
+            "Fix the name after ':'",
+        ],
+    ),
+    Case(
+        "attribute-not-callable",
+        {"hello.py": "app = 42\n"},
+        ["gunicorn", "hello:app"],
+        4,
+        [
+            "App 'hello:app' is not callable",
+            "wwwroot/hello.py is an int (42)",
+            "point the name after ':' at the app object",
+        ],
+    ),
+    Case(
+        "syntax-error-in-wsgi-py",
+        {"mysite/__init__.py": "", "mysite/wsgi.py": "def application(environ:\n    pass\n"},
+        [],
+        4,
+        [
+            "Could not load app 'mysite.wsgi:application'",
+            "SyntaxError",
+            "wwwroot/mysite/wsgi.py, line 1",
+            "fix the syntax error",
+        ],
+        user_traceback=True,
+    ),
+    Case(
+        "unreadable-startup-file",
+        {"startup.txt": "gunicorn hello:app\n", "hello.py": PLAIN_APP},
+        ["startup.txt"],
+        1,
+        ["startup file 'startup.txt'", "cannot be read (Permission denied)", "chmod a+r"],
+        setup=unreadable("startup.txt"),
+        command_prefix=["setpriv", *NO_DAC],
+    ),
+    Case(
+        "unreadable-app-file",
+        {"application.py": PLAIN_APP},
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "PermissionError",
+            "wwwroot/application.py",
+            "chmod a+r",
+        ],
+        setup=unreadable("application.py"),
+        command_prefix=["setpriv", *NO_DAC],
+    ),
+    Case(
+        "manage-py-names-a-missing-settings-module",
+        {"manage.py": MANAGE_PY, "mysite/__init__.py": "", "mysite/wsgi.py": DJANGO_WSGI},
+        [],
+        4,
+        [
+            "Could not load app 'mysite.wsgi:application'",
+            "ModuleNotFoundError: No module named 'mysite.settings'",
+            "deploy the module",
+        ],
+        user_traceback=True,
+        warnings=[
+            "manage.py names settings module 'mysite.settings', but neither mysite/settings.py "
+            "nor mysite/settings/__init__.py is in"
+        ],
+    ),
+    Case(
+        "virtualenv-for-another-python",
+        {"application.py": "import fastjson\n" + PLAIN_APP},
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "No module named 'fastjson._speedups'",
+            "built for Python 3.8",
+            "rebuild it with this Python",
+        ],
+        setup=venv_for_python_38,
+        user_traceback=True,
+        warnings=["virtualenv 'antenv' was built for Python 3.8"],
+    ),
+    # Without --strict the chain goes on: one ERROR line, the next app is served.
+    Case(
+        "binary-startup-file-default-mode",
+        {"startup.txt": b"\x00\x01binary", "application.py": PLAIN_APP},
+        ["startup.txt"],
+        None,
+        ["startup file 'startup.txt'", "is binary", "looking for an app instead"],
+        strict=False,
+    ),
+    Case(
+        "symlink-escaping-default-mode",
+        {"application.py": PLAIN_APP},
+        ["startup.txt"],
+        None,
+        ["symlink that points outside the app folder", "looking for an app instead"],
+        strict=False,
+        setup=symlink("startup.txt", "/etc/hostname"),
+    ),
+]
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every entry under ``root`` (symlinks not followed): type, mode, mtime and content."""
+    entries: dict[str, str] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(folder, name)
+            info = path.lstat()
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                entries[rel] = f"link {os.readlink(path)}"
+            elif path.is_dir():
+                entries[rel] = f"dir {info.st_mode:o} {info.st_mtime_ns}"
+            else:
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except PermissionError:  # not root: a mode 000 file is compared by metadata
+                    digest = "unreadable"
+                entries[rel] = f"file {info.st_mode:o} {info.st_mtime_ns} {digest}"
+    return entries
+
+
+def frames_of_own_code(log: str) -> list[str]:
+    return [f for f in re.findall(r'File "([^"]+)"', log) if f.startswith(OWN_CODE)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_deployment(case: Case, launch: Start, tmp_path: Path) -> None:
+    if case.command_prefix and shutil.which(case.command_prefix[0]) is None:
+        pytest.skip(f"{case.command_prefix[0]} is not installed")
+    app_dir = tmp_path / "wwwroot"
+    app_dir.mkdir()
+    for rel, content in case.files.items():
+        if isinstance(content, bytes):
+            (app_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (app_dir / rel).write_bytes(content)
+        else:
+            write(app_dir, {rel: content})
+    case.setup(app_dir)
+    before = tree_digest(app_dir)
+    env = {"PYTHONPYCACHEPREFIX": str(tmp_path / "pycache")}
+    command = None
+    if case.command_prefix:
+        command = [*case.command_prefix, sys.executable, "-m", "appservice_gunicorn"]
+    launcher = launch(
+        app_dir,
+        case.startup,
+        env,
+        args=["--strict"] if case.strict else [],
+        wait=case.status is None,
+        command=command,
+    )
+    if case.status is None:
+        with urllib.request.urlopen(launcher.url + "/", timeout=10) as response:
+            assert response.read() == b"fallback app"
+        assert launcher.stop(signal.SIGTERM) == 0
+    else:
+        assert launcher.wait(timeout=60) == case.status, launcher.log()
+    log = launcher.log()
+    if os.environ.get("SHOW_BAD_DEPLOYMENT_LOGS"):
+        print(f"\n===== {case.id} (exit {launcher.process.returncode})\n{log}")
+
+    lines = [line for line in log.splitlines() if case.message[0] in line]
+    assert len(lines) == 1, f"expected one line with {case.message[0]!r}:\n{log}"
+    for fragment in case.message:
+        assert fragment in lines[0], f"{fragment!r} missing from:\n{lines[0]}\n\nlog:\n{log}"
+    for warning in case.warnings:
+        assert any("[WARNING]" in line and warning in line for line in log.splitlines()), log
+    assert frames_of_own_code(log) == [], f"a traceback of the launcher or gunicorn:\n{log}"
+    if case.user_traceback:
+        assert 'File "' in log, f"the user's traceback is missing:\n{log}"
+    else:
+        assert "Traceback" not in log, log
+    assert tree_digest(app_dir) == before, "the launcher changed the app folder"
+
+
+def test_unreadable_file_is_really_unreadable_for_the_launcher(tmp_path: Path) -> None:
+    """The capability-less root of the 'unreadable' cases is refused by the kernel."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv is not installed")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("x")
+    secret.chmod(0)
+    result = subprocess.run(
+        ["setpriv", *NO_DAC, sys.executable, "-c", f"open({str(secret)!r}).read()"],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 1
+    assert "PermissionError" in result.stderr
