@@ -35,6 +35,9 @@ SCRUBBED = (
     "WEB_CONCURRENCY",
     "WEBSITES_PORT",
     "DJANGO_SETTINGS_MODULE",
+    # Installed packages come with byte code; without this a checkout installed in editable
+    # mode would recompile the launcher at every start.
+    "PYTHONDONTWRITEBYTECODE",
 )
 
 
@@ -182,6 +185,18 @@ def rss_kib(pid: int) -> int:
 
 def tree_rss_kib(pid: int) -> int:
     return sum(rss_kib(p) for p in process_tree(pid))
+
+
+def cpu_ns(pid: int) -> int:
+    """Time a process has spent on a CPU so far (``/proc/PID/schedstat``), 0 when gone."""
+    try:
+        return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_cpu_ms(pid: int) -> float:
+    return sum(cpu_ns(p) for p in process_tree(pid)) / 1e6
 
 
 def wait_for_processes(server: Server, count: int, timeout: float = START_TIMEOUT) -> None:
