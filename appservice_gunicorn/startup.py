@@ -9,6 +9,7 @@ the fix.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shlex
@@ -242,6 +243,17 @@ def gunicorn_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# gunicorn's parser and Config take milliseconds to build, on the start-up path: one of
+# each serves every parse and check in the process (see benchmarks/, "Performance").
+_shared_parser = functools.cache(gunicorn_parser)
+
+
+@functools.cache
+def validation_config() -> Config:
+    """A ``Config`` to run gunicorn's validators on; values set on it are never read back."""
+    return Config()
+
+
 def parse_gunicorn_args(
     args: Sequence[str], origin: str, base: Path | None = None
 ) -> tuple[str | None, dict[str, Any]]:
@@ -249,7 +261,7 @@ def parse_gunicorn_args(
 
     A relative ``--chdir`` is made absolute against ``base`` when one is given.
     """
-    parser = gunicorn_parser()
+    parser = _shared_parser()
     try:
         namespace, unknown = parser.parse_known_args(list(args))
     except (_ArgumentError, argparse.ArgumentError) as exc:
@@ -273,7 +285,7 @@ def parse_gunicorn_args(
 
 def check_settings(settings: Mapping[str, Any], origin: str) -> None:
     """Let gunicorn's validators judge each value, as gunicorn itself would."""
-    config = Config()
+    config = validation_config()
     for name, value in settings.items():
         try:
             config.set(name, value)
