@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import nox
@@ -30,6 +31,19 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     session.install("-e", ".[test,typecheck]")
     session.run("mypy", "--strict", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against plain gunicorn; writes benchmarks/RESULTS.md (not a test)."""
+    session.install(".[test]", "pyinstrument>=4")
+    if shutil.which("wrk") is None and os.geteuid() == 0:
+        # Debian's wrk drives the throughput figure; a stale package list is refreshed once.
+        session.run("apt-get", "install", "-y", "wrk", external=True, success_codes=[0, 100])
+        if shutil.which("wrk") is None:
+            session.run("apt-get", "update", "-q", external=True)
+            session.run("apt-get", "install", "-y", "wrk", external=True)
+    session.run("python", "-m", "benchmarks.run", *session.posargs)
 
 
 def has_chromium() -> bool:

@@ -20,6 +20,8 @@ from typing import IO
 
 from appservice_gunicorn.testing import free_port
 
+__all__ = ["free_port"]
+
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
 POLL_INTERVAL = 0.002
@@ -58,10 +60,15 @@ class Server:
         return Path(self.log_file.name).read_text(errors="replace")[-4000:]
 
 
+def clean_env() -> dict[str, str]:
+    """This environment less the variables that would change what is measured."""
+    return {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+
+
 def server_env(port: int, workers: int) -> dict[str, str]:
     """The same environment for every variant: loopback bind and worker count through
     gunicorn's own ``GUNICORN_CMD_ARGS``, which the launcher and plain gunicorn both read."""
-    env = {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+    env = clean_env()
     env["PORT"] = str(port)
     env["GUNICORN_CMD_ARGS"] = f"--bind={HOST}:{port} --workers={workers}"
     env["PYTHONUNBUFFERED"] = "1"
@@ -76,6 +83,8 @@ def spawn(name: str, argv: Sequence[str], workers: int, log_dir: Path) -> Server
     started = time.perf_counter()
     process = subprocess.Popen(
         list(argv),
+        # Not the checkout: ``python -m appservice_gunicorn`` must load the installed package.
+        cwd=log_dir,
         stdin=subprocess.DEVNULL,
         stdout=log_file,
         stderr=subprocess.STDOUT,

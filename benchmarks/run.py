@@ -32,6 +32,7 @@ from .apps import VARIANTS, BenchApp, build_apps, command, flask_app
 from .harness import (
     BenchError,
     Server,
+    clean_env,
     http_status,
     median,
     running,
@@ -262,7 +263,9 @@ def explain(results: Sequence[TreeResult], repeats: int) -> None:
             for name in rotated(index, ("launcher", "naive")):
                 argv = [*argvs[name], "--app-dir", folder]
                 started = time.perf_counter()
-                subprocess.run(argv, check=True, capture_output=True, timeout=120)
+                subprocess.run(
+                    argv, check=True, capture_output=True, timeout=120, cwd=WORK, env=clean_env()
+                )
                 elapsed = (time.perf_counter() - started) * 1000
                 if index == 0:
                     continue  # warm-up
