@@ -235,23 +235,28 @@ def _raise(message: str) -> Any:
     raise _ArgumentError(message)
 
 
-def gunicorn_parser() -> argparse.ArgumentParser:
-    """gunicorn's own argument parser, made to raise instead of exiting."""
-    parser = Config(prog="gunicorn").parser()
+def gunicorn_parser(config: Config | None = None) -> argparse.ArgumentParser:
+    """gunicorn's own argument parser, made to raise instead of exiting.
+
+    The options come from ``config``'s settings (their definitions, not their values).
+    """
+    parser = (config or Config(prog="gunicorn")).parser()
     parser.exit_on_error = False
     parser.error = _raise  # type: ignore[method-assign]
     return parser
 
 
-# gunicorn's parser and Config take milliseconds to build, on the start-up path: one of
-# each serves every parse and check in the process (see benchmarks/, "Performance").
-_shared_parser = functools.cache(gunicorn_parser)
-
-
+# A gunicorn Config and its parser take milliseconds to build, on the start-up path: one
+# of each serves every parse and check in the process (see the README, "Performance").
 @functools.cache
 def validation_config() -> Config:
     """A ``Config`` to run gunicorn's validators on; values set on it are never read back."""
-    return Config()
+    return Config(prog="gunicorn")
+
+
+@functools.cache
+def _shared_parser() -> argparse.ArgumentParser:
+    return gunicorn_parser(validation_config())
 
 
 def parse_gunicorn_args(
