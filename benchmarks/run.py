@@ -177,9 +177,17 @@ def memory(app: BenchApp, workers: int, rounds: int) -> Row:
 # -- 3. throughput ------------------------------------------------------------------------
 
 WRK_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+WRK_COUNT = re.compile(r"(\d+) requests in")
 
 
-def wrk(port: int, seconds: float, connections: int) -> tuple[float, str]:
+@dataclass
+class WrkRun:
+    rate: float
+    requests: int
+    errors: str
+
+
+def wrk(port: int, seconds: float, connections: int) -> WrkRun:
     argv = [
         "wrk",
         "-t2",
@@ -190,34 +198,51 @@ def wrk(port: int, seconds: float, connections: int) -> tuple[float, str]:
         f"http://127.0.0.1:{port}/",
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60, check=True)
-    match = WRK_RATE.search(done.stdout)
-    if match is None:
+    rate, count = WRK_RATE.search(done.stdout), WRK_COUNT.search(done.stdout)
+    if rate is None or count is None:
         raise BenchError(f"wrk printed no rate:\n{done.stdout}\n{done.stderr}")
     errors = [line.strip() for line in done.stdout.splitlines() if "error" in line.lower()]
     errors += [line.strip() for line in done.stdout.splitlines() if "Non-2xx" in line]
-    return float(match.group(1)), "; ".join(errors)
+    return WrkRun(float(rate.group(1)), int(count.group(1)), "; ".join(errors))
 
 
-def throughput(app: BenchApp, workers: int, rounds: int, seconds: float, connections: int) -> Row:
+def throughput(
+    app: BenchApp, workers: int, rounds: int, seconds: float, connections: int
+) -> list[Row]:
+    """wrk's rate, and the requests served per CPU second of the server's process tree
+    (which other load on the machine slows down much less than the rate)."""
     samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    per_cpu: dict[str, list[float]] = {v: [] for v in VARIANTS}
     for index in range(rounds):
         for variant in rotated(index):
             with running(f"tp-{variant}", command(variant, app), workers, LOGS) as server:
                 wait_for_200(server)
                 wait_for_processes(server, workers + (2 if variant == "naive" else 1))
                 wrk(server.port, 2, connections)  # warm-up
-                rate, errors = wrk(server.port, seconds, connections)
-                if errors:
-                    say(f"  {variant}: wrk reported {errors}")
-                samples[variant].append(rate)
+                cpu_before = tree_cpu_ms(server.process.pid)
+                run = wrk(server.port, seconds, connections)
+                cpu_seconds = (tree_cpu_ms(server.process.pid) - cpu_before) / 1000
+                if run.errors:
+                    say(f"  {variant}: wrk reported {run.errors}")
+                samples[variant].append(run.rate)
+                per_cpu[variant].append(run.requests / cpu_seconds)
         say(f"  round {index + 1}/{rounds}: " + _last(samples, "req/s"))
-    return Row(
-        f"Throughput, {app.name}, {workers} workers, {connections} connections, {seconds:g} s",
-        "req/s",
-        samples,
-        THROUGHPUT_TARGET,
-        higher_is_better=True,
-    )
+    return [
+        Row(
+            f"Throughput, {app.name}, {workers} workers, {connections} connections, {seconds:g} s",
+            "req/s",
+            samples,
+            THROUGHPUT_TARGET,
+            higher_is_better=True,
+        ),
+        Row(
+            "Requests per CPU second of the server's processes, same runs",
+            "req/CPU s",
+            per_cpu,
+            None,
+            higher_is_better=True,
+        ),
+    ]
 
 
 # -- 4, 5. detection and --explain on big trees --------------------------------------------
@@ -303,6 +328,16 @@ def compared_table(rows: Sequence[Row]) -> list[str]:
     return lines
 
 
+def samples_list(rows: Sequence[Row]) -> list[str]:
+    lines = []
+    for row in rows:
+        lines.append(f"- {row.what} ({row.unit}):")
+        for variant in VARIANTS:
+            values = ", ".join(fmt(v, row.digits) for v in row.samples[variant])
+            lines.append(f"  - {LABELS[variant]}: {values}")
+    return lines
+
+
 def tree_table(results: Sequence[TreeResult]) -> list[str]:
     with_explain = any(r.explain_ms for r in results)
     head = (
@@ -358,6 +393,15 @@ def report(
     ]
     if rows:
         lines += ["## Against plain gunicorn", "", *compared_table(rows), ""]
+    if rows:
+        lines += [
+            "<details><summary>Every sample (in run order), to judge the noise</summary>",
+            "",
+            *samples_list(rows),
+            "",
+            "</details>",
+            "",
+        ]
     if trees:
         lines += [
             "## Detection on an app folder with a big virtualenv and node_modules",
@@ -426,7 +470,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += [memory(app, workers, memory_rounds) for workers in (1, 5)]
         if "throughput" in sections:
             say(f"Throughput: wrk, {args.connections} connections, {seconds:g} s")
-            rows.append(throughput(app, args.workers, throughput_rounds, seconds, args.connections))
+            rows += throughput(app, args.workers, throughput_rounds, seconds, args.connections)
     if {"detection", "explain"} & sections:
         say("Detection on big trees (generated once, kept in benchmarks/.work)")
         built = [make_tree(WORK, venv_files, node_files) for venv_files, node_files in sizes]
