@@ -258,22 +258,24 @@ def timed_ms(call: Callable[..., object], *args: Any, **kwargs: Any) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-def detection(trees: Sequence[Tree], repeats: int) -> list[TreeResult]:
-    results = []
-    for tree in trees:
-        result = TreeResult(tree, count_dirs(tree.folder))
-        env: dict[str, str] = {}
-        result.dirs_listed = detect(tree.folder, env=env).dirs_listed  # warm-up
-        result.naive_dirs_listed = naive_wrapper.find_app(str(tree.folder)).dirs_listed
-        for _ in range(repeats):
-            result.detect_ms.append(timed_ms(detect, tree.folder, env=env))
-            result.naive_ms.append(timed_ms(naive_wrapper.find_app, str(tree.folder)))
+def detection(trees: Sequence[Tree], repeats: int, naive_repeats: int) -> list[TreeResult]:
+    """In-process ``detect()`` (warm file system cache), the trees taken in turn."""
+    env: dict[str, str] = {}
+    results = [TreeResult(tree, count_dirs(tree.folder)) for tree in trees]
+    for result in results:  # warm-up, and the counts
+        result.dirs_listed = detect(result.tree.folder, env=env).dirs_listed
+        result.naive_dirs_listed = naive_wrapper.find_app(str(result.tree.folder)).dirs_listed
+    for index in range(repeats):
+        for result in results:
+            result.detect_ms.append(timed_ms(detect, result.tree.folder, env=env))
+            if index < naive_repeats:
+                result.naive_ms.append(timed_ms(naive_wrapper.find_app, str(result.tree.folder)))
+    for result in results:
         say(
-            f"  {tree.label} files: detect() {median(result.detect_ms):.2f} ms, "
+            f"  {result.tree.label} files: detect() {median(result.detect_ms):.2f} ms, "
             f"{result.dirs_listed} dirs listed; naive {median(result.naive_ms):.1f} ms, "
             f"{result.naive_dirs_listed} dirs listed"
         )
-        results.append(result)
     return results
 
 
@@ -340,13 +342,16 @@ def samples_list(rows: Sequence[Row]) -> list[str]:
 
 def tree_table(results: Sequence[TreeResult]) -> list[str]:
     with_explain = any(r.explain_ms for r in results)
+    first = results[0]
     head = (
-        "| venv + node_modules files | folders in tree | detect() ms | folders listed "
-        "| naive walk ms | naive folders listed |"
+        f"| venv + node_modules files | folders in tree | detect() ms (median of "
+        f"{len(first.detect_ms)}) | folders listed | naive walk ms (median of "
+        f"{len(first.naive_ms)}) | naive folders listed |"
     )
     rule = "| ---: | ---: | ---: | ---: | ---: | ---: |"
     if with_explain:
-        head += " `--explain` ms | naive `--explain` ms |"
+        runs = len(first.explain_ms)
+        head += f" `--explain` wall ms (median of {runs}) | naive `--explain` wall ms |"
         rule += " ---: | ---: |"
     lines = [head, rule]
     for r in results:
@@ -474,7 +479,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if {"detection", "explain"} & sections:
         say("Detection on big trees (generated once, kept in benchmarks/.work)")
         built = [make_tree(WORK, venv_files, node_files) for venv_files, node_files in sizes]
-        trees = detection(built, 5 if args.quick else 21)
+        trees = detection(built, 21 if args.quick else 101, 3 if args.quick else 7)
         if "explain" in sections:
             explain(trees, 3 if args.quick else 7)
 
