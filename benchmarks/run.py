@@ -27,7 +27,7 @@ from typing import Any
 
 from appservice_gunicorn import detect
 
-from . import naive_wrapper
+from . import naive_wrapper, profile_start
 from .apps import VARIANTS, BenchApp, build_apps, command, flask_app
 from .harness import (
     BenchError,
@@ -440,6 +440,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="workers for throughput")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "RESULTS.md")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also write pyinstrument profiles of the start-up path (benchmarks/.work)",
+    )
     return parser.parse_args(argv)
 
 
@@ -483,6 +488,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "explain" in sections:
             explain(trees, 3 if args.quick else 7)
 
+    if args.profile:
+        profile_start.main([])
     elapsed = time.monotonic() - started
     settings = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
