@@ -20,8 +20,6 @@ from typing import IO
 
 from appservice_gunicorn.testing import free_port
 
-__all__ = ["free_port"]
-
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0
 POLL_INTERVAL = 0.002

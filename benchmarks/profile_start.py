@@ -15,8 +15,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from appservice_gunicorn.testing import free_port
+
 from .apps import flask_app
-from .harness import clean_env, free_port
+from .harness import clean_env
 
 WORK = Path(__file__).resolve().parent / ".work"
 
@@ -39,8 +41,11 @@ try:
 except SystemExit:
     pass
 profiler.stop()
+shown = {"show_regex": r".*(appservice_gunicorn|dataclasses|gunicorn/config).*"}
 with open(output, "w") as handle:
-    handle.write(profiler.output_text(unicode=True, show_all=False))
+    handle.write(profiler.output_text(unicode=True, processor_options=shown))
+    handle.write("\\nSelf time by function:\\n")
+    handle.write(profiler.output_text(unicode=True, flat=True, processor_options=shown))
 """
 
 
@@ -48,7 +53,9 @@ def profile(module: str, args: Sequence[str], output: Path) -> None:
     env = clean_env()
     env["GUNICORN_CMD_ARGS"] = f"--bind=127.0.0.1:{free_port()} --workers=1"
     argv = [sys.executable, "-c", CODE, str(output), module, *args]
-    subprocess.run(argv, check=True, env=env, cwd=WORK, timeout=120, capture_output=True)
+    done = subprocess.run(argv, env=env, cwd=WORK, timeout=120, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"profiling {module} failed:\n{done.stderr[-3000:]}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
