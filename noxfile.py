@@ -76,3 +76,16 @@ def browser(session: nox.Session) -> None:
         )
     session.install(".[test]")
     session.run("pytest", "-m", "browser", "tests/browser", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against plain gunicorn; writes benchmarks/RESULTS.md (not a test)."""
+    session.install(".[test]", "pyinstrument>=4")
+    if shutil.which("wrk") is None and os.geteuid() == 0:
+        # Debian's wrk drives the throughput figure; a stale package list is refreshed once.
+        session.run("apt-get", "install", "-y", "wrk", external=True, success_codes=[0, 100])
+        if shutil.which("wrk") is None:
+            session.run("apt-get", "update", "-q", external=True)
+            session.run("apt-get", "install", "-y", "wrk", external=True)
+    session.run("python", "-m", "benchmarks.run", *session.posargs)

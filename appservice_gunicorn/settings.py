@@ -21,7 +21,7 @@ from gunicorn.config import Config
 
 from . import environment, runtime
 from .detect import Detection
-from .startup import StartupError, parse_gunicorn_args
+from .startup import StartupError, parse_gunicorn_args, validation_config
 
 LAUNCHER = "launcher"
 CONFIG_FILE = "gunicorn.conf.py"
@@ -68,14 +68,15 @@ class LayeredSettings:
 
     def differing(self) -> dict[str, Setting]:
         """The settings whose value is not gunicorn's documented default."""
-        defaults = Config()
+        # Each name is set once on ``reference`` and read back right away, so one Config
+        # serves them all.
+        defaults, reference = Config(), Config()
         changed: dict[str, Setting] = {}
         for name, setting in sorted(self.values.items()):
             if is_hook(name) and isinstance(setting.value, str):
                 # Validating "module.function" would import it: a named hook always differs.
                 changed[name] = setting
                 continue
-            reference = Config()
             reference.set(name, setting.value)
             default = ENV_FREE_DEFAULTS.get(name, defaults.settings[name].get())
             if reference.settings[name].get() != default:
@@ -177,7 +178,7 @@ def run_config(path: Path) -> dict[str, Any]:
     except Exception as exc:
         detail = "".join(traceback.format_exception(exc)).rstrip()
         raise SettingsError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
-    known = Config().settings
+    known = validation_config().settings
     return {k: v for k, v in namespace.items() if k in known}
 
 
@@ -188,7 +189,7 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
             tree = ast.parse(handle.read(), filename=str(path))
     except (SyntaxError, ValueError, OSError) as exc:
         raise SettingsError(f"{path.name} cannot be read: {exc}") from None
-    known = Config().settings
+    known = validation_config().settings
     values: dict[str, Any] = {}
     computed: list[str] = []
     for node in tree.body:
@@ -218,7 +219,7 @@ def is_hook(name: str) -> bool:
 
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
     try:
-        Config().set(name, value)
+        validation_config().set(name, value)
     except Exception as exc:  # gunicorn's validators raise ValueError, ConfigError, ...
         raise SettingsError(f"{source}: invalid value for {name}: {exc}") from None
     layered.put(name, value, source)

@@ -9,6 +9,7 @@ the fix.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import re
 import shlex
@@ -392,12 +393,39 @@ def _raise(message: str) -> Any:
     raise _ArgumentError(message)
 
 
-def gunicorn_parser() -> argparse.ArgumentParser:
-    """gunicorn's own argument parser, made to raise instead of exiting."""
-    parser = Config(prog="gunicorn").parser()
+def gunicorn_parser(config: Config | None = None) -> argparse.ArgumentParser:
+    """gunicorn's own argument parser, made to raise instead of exiting.
+
+    The options come from ``config``'s settings (their definitions, not their values).
+    """
+    parser = (config or Config(prog="gunicorn")).parser()
     parser.exit_on_error = False
     parser.error = _raise  # type: ignore[method-assign]
+    # --help and --version print and exit: in a startup command they are a mistake.
+    parser._print_message = _quiet  # type: ignore[method-assign]
+    parser.exit = _refuse_exit  # type: ignore[method-assign]
     return parser
+
+
+def _quiet(message: str, file: Any = None) -> None:
+    return None
+
+
+def _refuse_exit(status: int = 0, message: str | None = None) -> Any:
+    raise _ArgumentError("-h/--help and -v/--version only print; remove them")
+
+
+# A gunicorn Config and its parser take milliseconds to build, on the start-up path: one
+# of each serves every parse and check in the process (see the README, "Performance").
+@functools.cache
+def validation_config() -> Config:
+    """A ``Config`` to run gunicorn's validators on; values set on it are never read back."""
+    return Config(prog="gunicorn")
+
+
+@functools.cache
+def _shared_parser() -> argparse.ArgumentParser:
+    return gunicorn_parser(validation_config())
 
 
 def parse_gunicorn_args(
@@ -407,7 +435,7 @@ def parse_gunicorn_args(
 
     A relative ``--chdir`` is made absolute against ``base`` when one is given.
     """
-    parser = gunicorn_parser()
+    parser = _shared_parser()
     try:
         namespace, unknown = parser.parse_known_args(list(args))
     except (_ArgumentError, argparse.ArgumentError) as exc:
@@ -433,14 +461,20 @@ def parse_gunicorn_args(
 
 def check_settings(settings: Mapping[str, Any], origin: str) -> None:
     """Let gunicorn's validators judge each value, as gunicorn itself would."""
-    config = Config()
+    config = validation_config()
     for name, value in settings.items():
         option = "--" + name.replace("_", "-")
         try:
             config.set(name, value)
         except Exception as exc:  # gunicorn's validators raise ValueError, ConfigError, ...
             raise StartupError(f"{origin}: invalid value for {option}: {exc}") from None
-    for name, option in (("env", "--env"), ("paste_global_conf", "--paste-global")):
+    derived = (
+        ("raw_env", "env", "--env"),
+        ("raw_paste_global_conf", "paste_global_conf", "--paste-global"),
+    )
+    for setting, name, option in derived:
+        if setting not in settings:
+            continue  # the shared Config may still hold an earlier, refused value
         try:
             getattr(config, name)
         except RuntimeError as exc:

@@ -209,3 +209,19 @@ def test_classifying_runs_nothing(tmp_path: Path) -> None:
         classify(text, "x", ENV)
     assert not marker.exists()
     assert os.listdir(tmp_path) == []
+
+
+def test_a_refused_env_value_does_not_taint_the_next_command() -> None:
+    # gunicorn's validating Config is shared within a process: a bad -e must not stick.
+    with pytest.raises(StartupError, match="--env"):
+        classify("gunicorn -e NOEQUALS hello:app", "startup.txt", ENV)
+    assert classify("gunicorn -w 2 hello:app", "startup.txt", ENV).settings == {"workers": 2}
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help", "-v", "--version"])
+def test_help_and_version_flags_are_refused_not_obeyed(
+    flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(StartupError, match="only print; remove them"):
+        classify(f"gunicorn {flag} hello:app", "startup.txt", ENV)
+    assert capsys.readouterr() == ("", "")

@@ -1,0 +1,104 @@
+"""The apps under test and the three ways of serving them.
+
+- ``launcher``: ``python -m appservice_gunicorn --app-dir DIR``;
+- ``gunicorn``: ``python -m gunicorn`` started by hand with what the launcher would set
+  (the app module, ``--chdir``, ``--timeout 600``, access and error logs to ``-``);
+- ``naive``: ``naive_wrapper.py``, a Python script that finds the app and runs gunicorn in a
+  subprocess.
+
+Bind and worker count come from ``GUNICORN_CMD_ARGS`` for all three (see ``harness``).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+WSGI_DIR = BENCH_DIR / "wsgi"
+NAIVE = BENCH_DIR / "naive_wrapper.py"
+VARIANTS = ("launcher", "gunicorn", "naive")
+
+FLASK_APP = """\
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return "Hello from Flask"
+"""
+
+
+@dataclass(frozen=True)
+class BenchApp:
+    name: str
+    folder: Path
+    # What plain gunicorn is told: the app module and any extra arguments.
+    gunicorn_app: str
+    gunicorn_extra: tuple[str, ...] = ()
+
+
+def _fresh(folder: Path) -> Path:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def flask_app(work: Path) -> BenchApp:
+    folder = _fresh(work / "apps" / "flask")
+    (folder / "app.py").write_text(FLASK_APP)
+    return BenchApp("Flask", folder, "app:app")
+
+
+def django_app(work: Path) -> BenchApp:
+    folder = _fresh(work / "apps" / "django")
+    subprocess.run(
+        [sys.executable, "-m", "django", "startproject", "mysite", str(folder)],
+        check=True,
+        timeout=120,
+    )
+    return BenchApp("Django", folder, "mysite.wsgi:application")
+
+
+def default_site(work: Path) -> BenchApp:
+    folder = _fresh(work / "apps" / "empty")
+    return BenchApp("default site", folder, "defaultsite_wsgi:app", ("--pythonpath", str(WSGI_DIR)))
+
+
+def build_apps(work: Path) -> list[BenchApp]:
+    return [flask_app(work), django_app(work), default_site(work)]
+
+
+def command(variant: str, app: BenchApp) -> list[str]:
+    python = sys.executable
+    if variant == "launcher":
+        return [python, "-m", "appservice_gunicorn", "--app-dir", str(app.folder)]
+    if variant == "naive":
+        return [python, str(NAIVE), "--app-dir", str(app.folder)]
+    if variant == "gunicorn":
+        return [
+            python,
+            "-m",
+            "gunicorn",
+            "--timeout",
+            "600",
+            "--access-logfile",
+            "-",
+            "--error-logfile",
+            "-",
+            "--chdir",
+            str(app.folder),
+            *app.gunicorn_extra,
+            app.gunicorn_app,
+        ]
+    raise ValueError(f"unknown variant {variant!r}")
+
+
+def describe_commands(app: BenchApp) -> str:
+    return "\n".join(f"{v}: {' '.join(command(v, app))}" for v in VARIANTS)
