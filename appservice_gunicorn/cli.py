@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
 import os
 import shlex
@@ -140,7 +139,7 @@ def _stop_while_starting(signum: int, frame: object) -> None:
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
     """Print the trace and plan; exit status as serving would start (0) or stop (1)."""
     try:
-        plan = make_plan(dataclasses.replace(config, strict=False), run_config_file=False)
+        plan = make_plan(config._replace(strict=False), run_config_file=False)
     except LaunchError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from . import environment
 from .detect import Detection, detect
@@ -21,14 +21,13 @@ def strict_error(startup_error: str) -> str:
     return f"{startup_error} (strict mode: not falling back)"
 
 
-@dataclass(frozen=True)
-class LauncherConfig:
+class LauncherConfig(NamedTuple):
     """Everything the launcher was told: folder, startup command, strictness, environment."""
 
     app_dir: Path
     startup: tuple[str, ...] = ()
     strict: bool = False
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    env: Mapping[str, str] = os.environ
 
     @classmethod
     def from_env(
@@ -48,8 +47,7 @@ class LauncherConfig:
         )
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     config: LauncherConfig
     detection: Detection
     settings: LayeredSettings

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from . import environment, pysource, venv
 from .startup import StartupCommand, StartupError, resolve_startup
@@ -65,23 +65,22 @@ class Detection:
         return "asgi" if self.kind == "asgi" else None
 
 
-@dataclass
-class _Found:
+class _Found(NamedTuple):
     app: str
     kind: Literal["wsgi", "asgi"]
     pythonpath: Path
     reason: str
 
 
-@dataclass
 class _Search:
     """Shared state of one detection run: what was listed, noticed and skipped."""
 
-    app_dir: Path
-    env: Mapping[str, str]
-    notes: list[str] = field(default_factory=list)
-    dirs_listed: int = 0
-    want_asgi: bool = False
+    def __init__(self, app_dir: Path, env: Mapping[str, str], want_asgi: bool = False) -> None:
+        self.app_dir = app_dir
+        self.env = env
+        self.want_asgi = want_asgi
+        self.notes: list[str] = []
+        self.dirs_listed = 0
 
     def subdirs(self, path: Path) -> list[Path]:
         self.dirs_listed += 1

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 DEFAULT_PORT = "8000"
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
-@dataclass(frozen=True)
-class EnvSetting:
+class EnvSetting(NamedTuple):
     """A gunicorn setting taken from a platform variable (``source`` is ``env:NAME``)."""
 
     name: str

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
 Kind = Literal["wsgi", "asgi"]
 
@@ -28,12 +28,11 @@ FACTORY_FUNCTIONS = ("create_app", "make_app")
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
 
 
-@dataclass(frozen=True)
-class ModuleScan:
+class ModuleScan(NamedTuple):
     """What a module binds at top level, as far as its source tells."""
 
     path: Path
-    objects: dict[str, Kind | None] = field(default_factory=dict)
+    objects: Mapping[str, Kind | None] = MappingProxyType({})
     names: tuple[str, ...] = ()
     factories: tuple[str, ...] = ()
     asgi_imports: bool = False

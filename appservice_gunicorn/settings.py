@@ -13,9 +13,8 @@ import runpy
 import shlex
 import traceback
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gunicorn.config import Config
 
@@ -35,21 +34,20 @@ class SettingsError(Exception):
     """A configuration gunicorn would refuse; the message names the source and the fix."""
 
 
-@dataclass(frozen=True)
-class Setting:
+class Setting(NamedTuple):
     name: str
     value: Any
     source: str
 
 
-@dataclass
 class LayeredSettings:
     """The effective settings (``values``) and the problems met while layering them."""
 
-    values: dict[str, Setting] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    config_file: Path | None = None
+    def __init__(self) -> None:
+        self.values: dict[str, Setting] = {}
+        self.errors: list[str] = []
+        self.notes: list[str] = []
+        self.config_file: Path | None = None
 
     def put(self, name: str, value: Any, source: str) -> None:
         self.values[name] = Setting(name, value, source)

@@ -11,16 +11,15 @@ import os
 import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 VENV_NAMES = ("antenv", ".venv", "venv")
 _VERSION_RE = re.compile(r"^\s*(?:version|version_info)\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
 _LIB_RE = re.compile(r"^python(\d+)\.(\d+)t?$")
 
 
-@dataclass(frozen=True)
-class VirtualEnv:
+class VirtualEnv(NamedTuple):
     path: Path
     site_packages: tuple[Path, ...]
     python: tuple[int, int] | None
