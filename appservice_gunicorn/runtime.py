@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gunicorn.config import Config
+from gunicorn.config import ControlSocket
 
 if TYPE_CHECKING:
     from .settings import LayeredSettings
@@ -87,7 +87,7 @@ def place_control_socket(layered: LayeredSettings, app_dir: Path) -> None:
     if layered.value("control_socket_disable"):
         return
     source = layered.source("control_socket") or "gunicorn's default"
-    path = Path(str(layered.value("control_socket") or Config().control_socket))
+    path = Path(str(layered.value("control_socket") or ControlSocket.default))
     if not path.is_absolute():
         path = app_dir / path
     if creatable_in(path.parent):

@@ -211,7 +211,7 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
 
 def is_hook(name: str) -> bool:
     """A setting whose value is a callable (server hooks): checking it imports code."""
-    setting = Config().settings.get(name)
+    setting = validation_config().settings.get(name)
     return setting is not None and (setting.type is callable or "Hooks" in (setting.section or ""))
 
 
