@@ -17,6 +17,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .naive_wrapper import plain_gunicorn
+
 BENCH_DIR = Path(__file__).resolve().parent
 WSGI_DIR = BENCH_DIR / "wsgi"
 NAIVE = BENCH_DIR / "naive_wrapper.py"
@@ -82,21 +84,7 @@ def command(variant: str, app: BenchApp) -> list[str]:
     if variant == "naive":
         return [python, str(NAIVE), "--app-dir", str(app.folder)]
     if variant == "gunicorn":
-        return [
-            python,
-            "-m",
-            "gunicorn",
-            "--timeout",
-            "600",
-            "--access-logfile",
-            "-",
-            "--error-logfile",
-            "-",
-            "--chdir",
-            str(app.folder),
-            *app.gunicorn_extra,
-            app.gunicorn_app,
-        ]
+        return plain_gunicorn(str(app.folder), app.gunicorn_app, app.gunicorn_extra)
     raise ValueError(f"unknown variant {variant!r}")
 
 

@@ -65,17 +65,9 @@ def find_app(app_dir: str) -> Found:
     return Found("defaultsite_wsgi:app", ("--pythonpath", WSGI_DIR), listed)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--app-dir", default=os.environ.get("APP_PATH") or os.getcwd())
-    parser.add_argument("--explain", action="store_true")
-    args = parser.parse_args(argv)
-    app_dir = os.path.abspath(args.app_dir)
-    found = find_app(app_dir)
-    if args.explain:
-        print(f"app: {found.app}\ndirectories listed: {found.dirs_listed}")
-        return 0
-    command = [
+def plain_gunicorn(app_dir: str, app: str, extra: tuple[str, ...] = ()) -> list[str]:
+    """gunicorn started by hand with the launcher's defaults: the benchmarks' reference."""
+    return [
         sys.executable,
         "-m",
         "gunicorn",
@@ -87,9 +79,22 @@ def main(argv: list[str] | None = None) -> int:
         "-",
         "--chdir",
         app_dir,
-        *found.extra,
-        found.app,
+        *extra,
+        app,
     ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--app-dir", default=os.environ.get("APP_PATH") or os.getcwd())
+    parser.add_argument("--explain", action="store_true")
+    args = parser.parse_args(argv)
+    app_dir = os.path.abspath(args.app_dir)
+    found = find_app(app_dir)
+    if args.explain:
+        print(f"app: {found.app}\ndirectories listed: {found.dirs_listed}")
+        return 0
+    command = plain_gunicorn(app_dir, found.app, found.extra)
     child = subprocess.Popen(command)
 
     def forward(signum: int, frame: FrameType | None) -> None:
