@@ -14,9 +14,9 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import defaultsite, explain
-from .config import LauncherConfig, LaunchError, Plan, make_plan
-from .importer import import_app, prepend_paths
+from . import children, defaultsite, explain
+from .config import LauncherConfig, LaunchError, Plan, make_plan, with_settings
+from .importer import add_master_paths, import_app, prepend_paths
 
 log = logging.getLogger("appservice_gunicorn")
 # Never dropped on reload, even when installed in the app's own virtualenv.
@@ -47,7 +47,7 @@ class AppServiceApplication(BaseApplication):
         self._next_plan = None
         self.plan = plan
         explain.log_plan(plan, log)
-        assert self.cfg is not None
+        assert self.cfg is not None and plan.settings is not None
         # A relative --chdir or path in the settings means the app folder, as on App Service.
         os.chdir(plan.detection.app_dir)
         plan.settings.apply(self.cfg)
@@ -55,22 +55,34 @@ class AppServiceApplication(BaseApplication):
 
     def reload(self) -> None:
         """SIGHUP: detect again, so that a redeployed folder is served by the new workers."""
-        try:
-            plan = make_plan(self.config)
-        except LaunchError as exc:
-            log.error("reload: %s; keeping the app that is running", exc)
-            plan = self._current()
-        if plan.detection.kind == "command":
-            log.error(
-                "reload: the startup command is now a shell command (%s), which can only run "
-                "at start; restart the container to run it. Keeping the app that is running",
-                plan.detection.command,
-            )
-            plan = self._current()
+        plan = self._redeploy_plan()
         if plan is not self.plan:
             self._forget_user_code(plan)
         self._next_plan = plan
         super().reload()
+
+    def _redeploy_plan(self) -> Plan:
+        """The plan for the folder as it is now, after its pre-start steps; the running
+        plan when the new one cannot be served (each reason logged as one ERROR line)."""
+        current = self._current()
+        try:
+            plan = make_plan(self.config, settings=False)
+            if plan.supervised:
+                log.error(
+                    "reload: the startup command is now a command that is not gunicorn (%s), "
+                    "which can only run at start; restart the container to run it. Keeping "
+                    "the app that is running",
+                    plan.detection.command,
+                )
+                return current
+            if children.run_steps(plan, in_master=True) is not None:
+                log.error("reload: a pre-start step failed; keeping the app that is running")
+                return current
+            add_master_paths(plan.detection)
+            return with_settings(plan)
+        except LaunchError as exc:
+            log.error("reload: %s; keeping the app that is running", exc)
+            return current
 
     def _forget_user_code(self, new: Plan) -> None:
         """Drop the modules of the user's code that this (master) process imported.

@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import shlex
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
 
-from . import __version__, environment, explain
-from .config import LauncherConfig, LaunchError, Plan, make_plan, strict_error
+from . import __version__, children, explain
+from .config import LauncherConfig, LaunchError, make_plan, strict_error, with_settings
+from .importer import add_master_paths
 
 log = logging.getLogger("appservice_gunicorn")
 
@@ -31,8 +30,8 @@ STARTUP is App Service's startup command: the name of a file in the app folder (
 holding the command, or the command itself, e.g. 'gunicorn --workers=4 hello:myapp'.
 Environment: APP_PATH, PORT, WEBSITES_PORT, GUNICORN_CMD_ARGS, WEB_CONCURRENCY,
 PYTHON_ENABLE_GUNICORN_MULTIWORKERS, PYTHON_GUNICORN_CUSTOM_WORKER_NUM,
-PYTHON_GUNICORN_CUSTOM_THREAD_NUM, APPSVC_VIRTUAL_ENV, APPSVC_DJANGO_ASGI, APPSVC_STRICT,
-APPSVC_DEFAULTSITE_QUIET.
+PYTHON_GUNICORN_CUSTOM_THREAD_NUM, PRE_RUN_COMMAND, APPSVC_VIRTUAL_ENV, APPSVC_DJANGO_ASGI,
+APPSVC_STRICT, APPSVC_GRACEFUL_TIMEOUT, APPSVC_DEFAULTSITE_QUIET.
 """
 
 
@@ -117,12 +116,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.explain:
         return run_explain(config, as_json=args.json)
     try:
-        plan = make_plan(config)
+        plan = make_plan(config, settings=False)
+        if plan.supervised:
+            explain.log_plan(plan, log)
+            return children.run_supervised(plan)
+        stop = children.run_steps(plan)
+        if stop is not None:
+            return stop
+        add_master_paths(plan.detection)
+        plan = with_settings(plan)
     except LaunchError as exc:
         log.error("%s", exc)
         return 1
-    if plan.detection.kind == "command":
-        exec_command(plan)
     # Imported here: --explain never needs gunicorn's arbiter or the worker machinery.
     from .application import AppServiceApplication
 
@@ -156,39 +161,3 @@ def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
         print(f"Error: {error}", file=sys.stderr)
         return 1
     return 0
-
-
-def exec_command(plan: Plan) -> NoReturn:
-    """Replace this process with the startup command, as App Service runs it."""
-    detection = plan.detection
-    assert detection.startup is not None
-    env = dict(plan.config.env)
-    env.setdefault("PORT", environment.port(env))
-    # "python", "gunicorn", "uvicorn" in the command mean the launcher's own, as they do
-    # when the launcher is the container's Python (and as classifying the command assumed).
-    launcher_bin = os.path.dirname(sys.executable)
-    paths = env.get("PATH", os.defpath).split(os.pathsep)
-    if launcher_bin and launcher_bin not in paths:
-        env["PATH"] = os.pathsep.join([launcher_bin, *paths])
-    if detection.venv is not None:
-        # What activating the virtualenv would do, plus App Service's PYTHONPATH.
-        env["VIRTUAL_ENV"] = str(detection.venv.path)
-        env["PATH"] = os.pathsep.join([str(detection.venv.path / "bin"), env.get("PATH", "")])
-        paths = [str(p) for p in detection.venv.site_packages]
-        if env.get("PYTHONPATH"):
-            paths.append(env["PYTHONPATH"])
-        env["PYTHONPATH"] = os.pathsep.join(paths)
-    argv = detection.startup.shell_argv()
-    log.info(
-        "Running the startup command from %s, replacing this process: %s",
-        detection.startup.origin,
-        " ".join(shlex.quote(arg) for arg in argv),
-    )
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.chdir(detection.app_dir)
-        os.execve(argv[0], argv, env)
-    except OSError as exc:
-        log.error("cannot run %s: %s", argv[0], exc.strerror)
-        sys.exit(1)

@@ -10,6 +10,9 @@ from typing import NamedTuple
 from . import environment
 from .detect import Detection, detect
 from .settings import LayeredSettings, SettingsError, layer_settings
+from .shell import Step
+
+PRE_RUN_VARIABLE = "PRE_RUN_COMMAND"
 
 
 class LaunchError(Exception):
@@ -48,13 +51,24 @@ class LauncherConfig(NamedTuple):
 
 
 class Plan(NamedTuple):
+    """What runs: pre-start ``steps``, then gunicorn in-process with ``settings``, or,
+    for a ``command`` detection, the supervised command (``settings`` is then None)."""
+
     config: LauncherConfig
     detection: Detection
-    settings: LayeredSettings
+    settings: LayeredSettings | None
+    steps: tuple[Step, ...] = ()
+
+    @property
+    def supervised(self) -> bool:
+        return self.detection.kind == "command"
 
 
-def make_plan(config: LauncherConfig, *, run_config_file: bool = True) -> Plan:
-    """Detect and layer settings; raises ``LaunchError`` when there is nothing sane to do."""
+def make_plan(
+    config: LauncherConfig, *, settings: bool = True, run_config_file: bool = True
+) -> Plan:
+    """Detect, then (``settings``) layer gunicorn's settings; ``LaunchError`` when there is
+    nothing sane to do.  A supervised command never gets gunicorn settings."""
     if not config.app_dir.is_dir():
         raise LaunchError(
             f"app folder {config.app_dir} does not exist or is not a folder; "
@@ -63,8 +77,28 @@ def make_plan(config: LauncherConfig, *, run_config_file: bool = True) -> Plan:
     detection = detect(config.app_dir, config.startup, config.env)
     if config.strict and detection.startup_error:
         raise LaunchError(strict_error(detection.startup_error))
+    plan = Plan(config, detection, None, prestart_steps(config.env, detection))
+    if not settings or plan.supervised:
+        return plan
+    return with_settings(plan, run_config_file=run_config_file)
+
+
+def with_settings(plan: Plan, *, run_config_file: bool = True) -> Plan:
+    """``plan`` with gunicorn's layered settings (running ``gunicorn.conf.py`` if asked)."""
     try:
-        settings = layer_settings(detection, config.env, run_config_file=run_config_file)
+        layered = layer_settings(plan.detection, plan.config.env, run_config_file=run_config_file)
     except SettingsError as exc:
         raise LaunchError(str(exc)) from None
-    return Plan(config=config, detection=detection, settings=settings)
+    return plan._replace(settings=layered)
+
+
+def prestart_steps(env: Mapping[str, str], detection: Detection) -> tuple[Step, ...]:
+    """App Service's ``PRE_RUN_COMMAND`` (its failure is logged, the app starts anyway),
+    then the startup command's own steps."""
+    steps: list[Step] = []
+    pre_run = env.get(PRE_RUN_VARIABLE, "").strip()
+    if pre_run:
+        steps.append(Step(pre_run, stop_on_failure=False))
+    if detection.startup is not None:
+        steps.extend(detection.startup.steps)
+    return tuple(steps)

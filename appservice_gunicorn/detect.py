@@ -141,13 +141,14 @@ def detect(
     elif command is not None:
         if command.kind != "gunicorn":
             what = "shell script" if command.kind == "script" else "command"
-            rules.append(Rule("startup", True, f"{command.origin}: runs as a {what}"))
+            rules.append(Rule("startup", True, f"{command.origin}: runs as a supervised {what}"))
             return done("command", "startup", command=command.text, startup=command)
         app = command.app or command.settings.get("wsgi_app")
         if app:
             root = _startup_root(app_dir, command)
             kind = _kind_of(root, str(app))
-            rules.append(Rule("startup", True, f"{command.origin}: gunicorn serves {app}"))
+            steps = f" after {len(command.steps)} pre-start step(s)" if command.steps else ""
+            rules.append(Rule("startup", True, f"{command.origin}: gunicorn serves {app}{steps}"))
             return done(kind, "startup", app=str(app), pythonpath=root, startup=command)
         rules.append(
             Rule(

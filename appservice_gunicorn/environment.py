@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from .venv import VirtualEnv
 
 DEFAULT_PORT = "8000"
 TRUE = frozenset({"1", "true", "yes", "on"})
@@ -84,3 +89,34 @@ def platform_settings(
         # gunicorn itself turns the sync worker into gthread when threads > 1.
         found.append(EnvSetting("threads", threads, "env:PYTHON_GUNICORN_CUSTOM_THREAD_NUM"))
     return found
+
+
+def command_env(
+    env: Mapping[str, str], app_dir: Path, venv: VirtualEnv | None, tmp_dir: str | None
+) -> dict[str, str]:
+    """The environment of a supervised command or pre-start step, as App Service sets it.
+
+    ``PORT``, ``HOST`` (0.0.0.0 unless set) and ``APP_PATH``; the launcher's own ``bin``
+    on ``PATH`` ("python" and "gunicorn" mean the launcher's, as classifying assumed);
+    the virtualenv activated, its site-packages on ``PYTHONPATH`` as Oryx puts them;
+    ``TMPDIR`` when the usual temp folders are read-only.
+    """
+    child = dict(env)
+    child["PORT"] = port(env)
+    child.setdefault("HOST", "0.0.0.0")
+    child["APP_PATH"] = str(app_dir)
+    paths = child.get("PATH", os.defpath).split(os.pathsep)
+    launcher_bin = os.path.dirname(sys.executable)
+    if launcher_bin and launcher_bin not in paths:
+        paths.insert(0, launcher_bin)
+    if venv is not None:
+        child["VIRTUAL_ENV"] = str(venv.path)
+        paths.insert(0, str(venv.path / "bin"))
+        python_paths = [str(p) for p in venv.site_packages]
+        if child.get("PYTHONPATH"):
+            python_paths.append(child["PYTHONPATH"])
+        child["PYTHONPATH"] = os.pathsep.join(python_paths)
+    child["PATH"] = os.pathsep.join(paths)
+    if tmp_dir is not None:
+        child["TMPDIR"] = tmp_dir
+    return child

@@ -12,8 +12,10 @@ from .detect import Detection
 EXPLAIN_HINT = "run 'python -m appservice_gunicorn --explain' for the whole trace"
 
 
-def worker_class(plan: Plan) -> str:
-    """The worker class gunicorn will use, named as gunicorn names it."""
+def worker_class(plan: Plan) -> str | None:
+    """The worker class gunicorn will use, named as gunicorn names it (None: no gunicorn)."""
+    if plan.settings is None:
+        return None
     value = plan.settings.value("worker_class", "sync")
     name = value if isinstance(value, str) else getattr(value, "__name__", repr(value))
     threads = plan.settings.value("threads", 1)
@@ -23,12 +25,12 @@ def worker_class(plan: Plan) -> str:
 
 
 def binds(plan: Plan) -> str:
-    return ", ".join(plan.settings.value("bind", []))
+    return ", ".join(plan.settings.value("bind", []) if plan.settings else [])
 
 
 def decision(detection: Detection) -> str:
     if detection.kind == "command":
-        return f"run the startup command through the shell: {detection.command}"
+        return f"run the startup command as a supervised child: {detection.command}"
     if detection.kind == "default":
         return "serve the default site"
     return f"serve {detection.app} ({detection.kind.upper()}) from {detection.pythonpath}"
@@ -39,13 +41,16 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     detection = plan.detection
     if detection.startup_error:
         log.error("%s; looking for an app instead (--strict stops here)", detection.startup_error)
-    for error in plan.settings.errors:
+    for error in _settings_list(plan, "errors"):
         log.error("%s", error)
-    for note in (*detection.notes, *plan.settings.notes):
+    for note in (*detection.notes, *_settings_list(plan, "notes")):
         log.warning("%s", note)
     if detection.venv is not None:
         log.info("Using virtualenv %s: its site-packages go on the path", detection.venv.path.name)
     matched = next(rule for rule in detection.rules if rule.matched)
+    if plan.supervised:
+        log.info("Startup command (rule %s: %s)", detection.rule, matched.reason)
+        return
     if detection.kind == "default":
         tried = "; ".join(f"{r.name}: {r.reason}" for r in detection.rules if not r.matched)
         log.info(
@@ -84,18 +89,27 @@ def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
         "app": detection.app,
         "kind": detection.kind,
         "command": detection.command,
+        "runs": "supervised" if plan.supervised else "in-process",
+        "steps": [
+            {"command": step.command, "on_failure": "stop" if step.stop_on_failure else "go on"}
+            for step in plan.steps
+        ],
         "worker_class": worker_class(plan),
         "pythonpath": str(detection.pythonpath) if detection.pythonpath else None,
         "virtualenv": str(detection.venv.path) if detection.venv else None,
         "settings": {
             name: {"value": _jsonable(s.value), "source": s.source}
-            for name, s in plan.settings.differing().items()
+            for name, s in (plan.settings.differing().items() if plan.settings else ())
         },
-        "notes": [*detection.notes, *plan.settings.notes],
-        "errors": list(plan.settings.errors),
+        "notes": [*detection.notes, *_settings_list(plan, "notes")],
+        "errors": _settings_list(plan, "errors"),
         "strict_error": strict_error,
         "exit_status": 1 if strict_error else 0,
     }
+
+
+def _settings_list(plan: Plan, name: str) -> list[str]:
+    return list(getattr(plan.settings, name)) if plan.settings is not None else []
 
 
 def _jsonable(value: Any) -> Any:
@@ -126,17 +140,30 @@ def render_text(plan: Plan, strict_error: str | None = None) -> str:
         ]
     else:
         lines += ["", f"Decision: {decision(plan.detection)}"]
-    if data["app"]:
-        lines.append(f"  app:          {data['app']}")
-        lines.append(f"  kind:         {data['kind']}")
-        lines.append(f"  on sys.path:  {data['pythonpath']}")
-    if data["virtualenv"]:
-        lines.append(f"  virtualenv:   {data['virtualenv']}")
-    lines.append(f"  worker class: {data['worker_class']}")
-    lines += ["", "gunicorn settings that differ from gunicorn's defaults:"]
-    width = max((len(name) for name in data["settings"]), default=0)
-    for name, setting in data["settings"].items():
-        lines.append(f"  {name:<{width}} = {setting['value']!r:<28} ({setting['source']})")
+    if data["steps"]:
+        lines += ["", "Pre-start steps (each a supervised child, before the app starts):"]
+        for number, step in enumerate(data["steps"], 1):
+            lines.append(f"  {number}. {step['command']}  (if it fails: {step['on_failure']})")
+    if plan.supervised:
+        lines += [
+            "",
+            "The command runs as a supervised child of the launcher: signals forwarded to its",
+            "process group, its exit status passed on. No gunicorn settings apply.",
+        ]
+    else:
+        lines.append("")
+        lines.append("Served in-process by the launcher's gunicorn master:")
+        if data["app"]:
+            lines.append(f"  app:          {data['app']}")
+            lines.append(f"  kind:         {data['kind']}")
+            lines.append(f"  on sys.path:  {data['pythonpath']}")
+        if data["virtualenv"]:
+            lines.append(f"  virtualenv:   {data['virtualenv']}")
+        lines.append(f"  worker class: {data['worker_class']}")
+        lines += ["", "gunicorn settings that differ from gunicorn's defaults:"]
+        width = max((len(name) for name in data["settings"]), default=0)
+        for name, setting in data["settings"].items():
+            lines.append(f"  {name:<{width}} = {setting['value']!r:<28} ({setting['source']})")
     for title, items in (("Notes", data["notes"]), ("Errors", data["errors"])):
         if items:
             lines += ["", f"{title}:"] + [f"  - {item}" for item in items]

@@ -23,7 +23,8 @@ import gunicorn
 from gunicorn import util
 from gunicorn.errors import AppImportError
 
-from .startup import one_line
+from .detect import Detection
+from .messages import one_line
 
 # Frames from these files are machinery, not the user's code.
 _OWN_DIRS = tuple(
@@ -45,6 +46,16 @@ def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None
         if entry in sys.path:
             sys.path.remove(entry)
         sys.path.insert(0, entry)
+
+
+def add_master_paths(detection: Detection) -> None:
+    """The app's folder and virtualenv on the master's path, before ``gunicorn.conf.py``
+    runs and the worker class is loaded (gunicorn's own ``chdir()`` adds the folder; Oryx
+    puts the virtualenv on ``PYTHONPATH``).  Modules the launcher has imported, gunicorn
+    first, stay the launcher's: a virtualenv pinning another gunicorn does not replace it.
+    """
+    site_dirs = detection.venv.site_packages if detection.venv else ()
+    prepend_paths([detection.app_dir], site_dirs)
 
 
 def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[..., Any]:

@@ -56,6 +56,13 @@ def temp_candidates(env: Mapping[str, str]) -> list[str]:
     return [*named, *TEMP_FOLDERS]
 
 
+def temp_fallback(env: Mapping[str, str]) -> str | None:
+    """A writable folder for ``TMPDIR`` when none of the usual temp folders is writable."""
+    if any(writable_dir(folder) for folder in temp_candidates(env)):
+        return None
+    return SHM if writable_dir(SHM) else None
+
+
 def place_worker_tmp(layered: LayeredSettings, env: Mapping[str, str]) -> None:
     chosen = layered.value("worker_tmp_dir")
     if chosen:

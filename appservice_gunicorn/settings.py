@@ -18,9 +18,9 @@ from typing import Any, NamedTuple
 
 from gunicorn.config import Config
 
-from . import environment, runtime
+from . import environment, gunicorn_options, runtime
 from .detect import Detection
-from .startup import StartupError, parse_gunicorn_args, validation_config
+from .gunicorn_options import SETTINGS, OptionError, is_hook
 
 LAUNCHER = "launcher"
 CONFIG_FILE = "gunicorn.conf.py"
@@ -144,9 +144,11 @@ def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        _, values = parse_gunicorn_args(shlex.split(raw), "GUNICORN_CMD_ARGS")
-    except (StartupError, ValueError) as exc:
-        raise SettingsError(str(exc).removesuffix("; see 'gunicorn --help'")) from None
+        _, values = gunicorn_options.parse(shlex.split(raw), "GUNICORN_CMD_ARGS")
+    except ValueError as exc:
+        raise SettingsError(f"GUNICORN_CMD_ARGS: cannot split it into words ({exc})") from None
+    except OptionError as exc:
+        raise SettingsError(str(exc)) from None
     return values
 
 
@@ -176,8 +178,7 @@ def run_config(path: Path) -> dict[str, Any]:
     except Exception as exc:
         detail = "".join(traceback.format_exception(exc)).rstrip()
         raise SettingsError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
-    known = validation_config().settings
-    return {k: v for k, v in namespace.items() if k in known}
+    return {k: v for k, v in namespace.items() if k in SETTINGS}
 
 
 def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -187,14 +188,13 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
             tree = ast.parse(handle.read(), filename=str(path))
     except (SyntaxError, ValueError, OSError) as exc:
         raise SettingsError(f"{path.name} cannot be read: {exc}") from None
-    known = validation_config().settings
     values: dict[str, Any] = {}
     computed: list[str] = []
     for node in tree.body:
         if not isinstance(node, ast.Assign):
             continue
         for target in node.targets:
-            if not isinstance(target, ast.Name) or target.id not in known:
+            if not isinstance(target, ast.Name) or target.id not in SETTINGS:
                 continue
             try:
                 value = ast.literal_eval(node.value)
@@ -209,17 +209,11 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
     return values, computed
 
 
-def is_hook(name: str) -> bool:
-    """A setting whose value is a callable (server hooks): checking it imports code."""
-    setting = validation_config().settings.get(name)
-    return setting is not None and (setting.type is callable or "Hooks" in (setting.section or ""))
-
-
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
     try:
-        validation_config().set(name, value)
-    except Exception as exc:  # gunicorn's validators raise ValueError, ConfigError, ...
-        raise SettingsError(f"{source}: invalid value for {name}: {exc}") from None
+        gunicorn_options.validate(name, value, source, as_option=False)
+    except OptionError as exc:
+        raise SettingsError(str(exc)) from None
     layered.put(name, value, source)
 
 

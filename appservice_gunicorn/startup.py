@@ -1,15 +1,15 @@
 """The startup command: App Service's "Startup Command" setting, as file or words.
 
-Reading and classifying never runs anything: a command becomes either gunicorn
-arguments (served in-process) or a shell command (exec'd later by the CLI), and
-anything unusable becomes one ``StartupError`` whose message names the file and
-the fix.
+Reading and classifying never runs anything.  A command becomes either gunicorn
+arguments (served in-process), possibly after pre-start steps (``migrate && gunicorn
+...``: each step runs as a supervised child first), or a command the launcher
+supervises as it runs (any other program, or shell text it cannot split with
+certainty).  Anything unusable becomes one ``StartupError`` whose message names the
+file and the fix.
 """
 
 from __future__ import annotations
 
-import argparse
-import functools
 import os
 import re
 import shlex
@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gunicorn.config import Config
-
-from . import pysource
+from . import gunicorn_options, pysource, shell
+from .messages import one_line, show
+from .shell import Step
 
 # Words with one of these endings name a startup file even when it is missing,
 # so that a typo in the file name is reported rather than run as a command.
@@ -30,19 +30,9 @@ FILE_SUFFIXES = frozenset({".txt", ".sh", ".cmd", ".conf", ".cfg", ".ini", ".bas
 MAX_FILE_BYTES = 1024 * 1024
 # shlex is quadratic in the length of a word: longer text is refused before splitting.
 MAX_COMMAND_CHARS = 64 * 1024
-SHELL_OPERATORS = frozenset("|&;<>()")
 PYTHON_RE = re.compile(r"^python(\d+(\.\d+)?)?$")
-ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-VAR_RE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
-)
 
 Kind = Literal["gunicorn", "shell", "script"]
-
-
-MAX_MESSAGE = 500
-# What str.splitlines() splits on.
-LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 class StartupError(Exception):
@@ -52,30 +42,13 @@ class StartupError(Exception):
         super().__init__(one_line(message))
 
 
-def one_line(message: str, limit: int = MAX_MESSAGE) -> str:
-    """``message`` on one line (line breaks escaped) and at most ``limit`` characters."""
-    message = "".join(repr(ch)[1:-1] if ch in LINE_BREAKS else ch for ch in message)
-    if len(message) > limit:
-        message = message[: limit - 4] + " ..."
-    return message
-
-
-def show(value: str, limit: int = 60) -> str:
-    """A user-supplied value for a message: quoted, escaped, shortened."""
-    if len(value) > limit:
-        return repr(value[:limit]) + f"... ({len(value)} characters)"
-    return repr(value)
-
-
 @dataclass(frozen=True)
 class StartupCommand:
     """A usable startup command.
 
-    ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process),
-    ``shell`` (``text`` runs through ``/bin/sh -c``) or ``script`` (``path``
-    runs through ``/bin/sh``).  The last program of a shell command is run with
-    ``exec`` when that is safe (see ``exec_last``), so that it replaces the shell
-    and receives the orchestrator's signals itself.
+    ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process, after the
+    pre-start ``steps``), ``shell`` (``text`` runs supervised through ``/bin/sh -c``) or
+    ``script`` (``path`` runs supervised through ``/bin/sh``).
     """
 
     origin: str
@@ -84,11 +57,13 @@ class StartupCommand:
     app: str | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    steps: tuple[Step, ...] = ()
 
     def shell_argv(self) -> list[str]:
+        """The command line of a supervised command."""
         if self.kind == "script":
             return ["/bin/sh", str(self.path)]
-        return ["/bin/sh", "-c", exec_last(self.text) or self.text]
+        return ["/bin/sh", "-c", self.text]
 
 
 def resolve_startup(
@@ -102,10 +77,27 @@ def resolve_startup(
         origin = words[0]
         text = read_startup_file(path, origin)
         if path.suffix == ".sh":
-            return StartupCommand(origin=origin, text=text, kind="script", path=path)
+            command = _in_process(text, origin, env, app_dir, errexit=shell.shebang_errexit(text))
+            return command or StartupCommand(origin=origin, text=text, kind="script", path=path)
         return classify(text, origin, env, app_dir)
-    text = " ".join(words) if len(words) > 1 else words[0]
-    return classify(text, "startup command", env, app_dir)
+    if len(words) == 1:
+        return classify(words[0], "startup command", env, app_dir)
+    # Several words are an argv (a Docker exec-form CMD): each stays one word, never split
+    # again; only $NAME in a word is replaced, as App Service's shell would.
+    try:
+        words = [shell.VAR_RE.sub(lambda m: _value(m, env), word) for word in words]
+    except shell.UnsetVariable as exc:
+        raise StartupError(
+            f"startup command: ${exc} is not set in the environment; set it or write it"
+        ) from None
+    return classify(shlex.join(words), "startup command", env, app_dir)
+
+
+def _value(match: re.Match[str], env: Mapping[str, str]) -> str:
+    name = match.group("braced") or match.group("plain")
+    if name not in env:
+        raise shell.UnsetVariable(name)
+    return env[name]
 
 
 def _names_file(word: str, app_dir: Path) -> bool:
@@ -215,7 +207,8 @@ def strip_comments(text: str) -> str:
 def classify(
     text: str, origin: str, env: Mapping[str, str], app_dir: Path | None = None
 ) -> StartupCommand:
-    """Decide whether a command is gunicorn's (in-process) or the shell's (exec).
+    """Decide whether a command is gunicorn's (in-process, maybe after pre-start steps)
+    or another program's (supervised).
 
     A relative ``--chdir`` is taken from ``app_dir``, where App Service runs the command.
     """
@@ -233,16 +226,65 @@ def classify(
             f"{MAX_COMMAND_CHARS}; a startup command is one line (put longer "
             "scripts in a startup file ending in .sh)"
         )
-    if "\n" in text or _has_shell_syntax(text):
-        return StartupCommand(origin=origin, text=text, kind="shell")
+    if "\n" in text or shell.has_syntax(text):
+        command = _in_process(text, origin, env, app_dir)
+        return command or StartupCommand(origin=origin, text=text, kind="shell")
     words = _split(text, origin)
     if not words:
         raise StartupError(f"{origin}: the startup command is empty (only a comment)")
     if _gunicorn_args(words, app_dir) is None:
         return StartupCommand(origin=origin, text=text, kind="shell")
+    return _gunicorn_command(text, origin, env, app_dir)
+
+
+def _gunicorn_command(
+    text: str,
+    origin: str,
+    env: Mapping[str, str],
+    app_dir: Path | None,
+    steps: tuple[Step, ...] = (),
+    full_text: str | None = None,
+) -> StartupCommand:
     expanded = _gunicorn_args(_split(expand_vars(text, env, origin), origin), app_dir) or []
     app, settings = parse_gunicorn_args(expanded, origin, app_dir)
-    return StartupCommand(origin=origin, text=text, kind="gunicorn", app=app, settings=settings)
+    return StartupCommand(
+        origin=origin,
+        text=full_text or text,
+        kind="gunicorn",
+        app=app,
+        settings=settings,
+        steps=steps,
+    )
+
+
+def _in_process(
+    text: str,
+    origin: str,
+    env: Mapping[str, str],
+    app_dir: Path | None,
+    *,
+    errexit: bool = False,
+) -> StartupCommand | None:
+    """A command list whose last command is gunicorn: pre-start steps, then gunicorn.
+
+    None when the list is anything else, or uses shell grammar that cannot be split
+    with certainty (it then runs supervised, whole).
+    """
+    split = shell.split_steps(text, errexit=errexit)
+    if split is None:
+        return None
+    steps, final = split
+    words = shell.words_of(final)
+    if not words or shell.has_syntax(final) or not _names_gunicorn(words):
+        return None
+    return _gunicorn_command(final, origin, env, app_dir, steps, full_text=text.strip())
+
+
+def _names_gunicorn(words: list[str]) -> bool:
+    first = os.path.basename(words[0])
+    if first == "gunicorn":
+        return True
+    return bool(PYTHON_RE.match(first)) and words[1:3] == ["-m", "gunicorn"]
 
 
 def _split(text: str, origin: str) -> list[str]:
@@ -252,76 +294,6 @@ def _split(text: str, origin: str) -> list[str]:
         raise StartupError(
             f"{origin}: cannot split {show(text)} into words ({exc}); check the quotes"
         ) from None
-
-
-# Words that cannot follow "exec": the shell's reserved words and the builtins that
-# change the shell itself.
-NOT_EXECUTABLE = frozenset(
-    (  # noqa: SIM905 - a word list reads best as words
-        "! { } case do done elif else esac fi for if in then until while function select "
-        ". : alias bg break cd command continue eval exec exit export fg getopts hash jobs "
-        "local read readonly return set shift source times trap type ulimit umask unalias "
-        "unset wait"
-    ).split()
-)
-
-
-def exec_last(text: str) -> str | None:
-    """``text`` with ``exec`` before its last command, or None when that is not safe.
-
-    Only lists of plain commands qualify: commands joined by ``&&``, ``;`` or new lines,
-    whose last one runs a program.  Pipes, ``||``, redirections, background jobs,
-    subshells, command substitution, comments and leading ``VAR=value`` words are left
-    to the shell as written.
-    """
-    quote: str | None = None
-    start = 0
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if quote is not None:
-            if char == quote:
-                quote = None
-            elif char == "\\" and quote == '"':
-                index += 1
-        elif char in "'\"":
-            quote = char
-        elif char == "\\":
-            index += 1
-        elif char in "|<>()`#" or text.startswith("$(", index) or text.startswith(";;", index):
-            return None
-        elif text.startswith("&&", index):
-            index += 1
-            start = index + 1
-        elif char == "&":
-            return None
-        elif char in ";\n":
-            start = index + 1
-        index += 1
-    last = text[start:]
-    try:
-        words = shlex.split(last)
-    except ValueError:
-        return None
-    if quote is not None or not words or words[0] in NOT_EXECUTABLE:
-        return None
-    if ASSIGNMENT_RE.match(words[0]):
-        return None
-    stripped = last.lstrip()
-    return text[:start] + last[: len(last) - len(stripped)] + "exec " + stripped
-
-
-def _has_shell_syntax(text: str) -> bool:
-    if "`" in text or "$(" in text:
-        return True
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        tokens = list(lexer)
-    except ValueError:
-        return False
-    return any(token and set(token) <= SHELL_OPERATORS for token in tokens)
 
 
 def _gunicorn_args(words: list[str], app_dir: Path | None = None) -> list[str] | None:
@@ -334,7 +306,7 @@ def _gunicorn_args(words: list[str], app_dir: Path | None = None) -> list[str] |
         return words[3:] if words[1:3] == ["-m", "gunicorn"] else None
     if words[0].startswith("-") or ":" in words[0]:
         return words
-    if ASSIGNMENT_RE.match(words[0]) or "/" in words[0] or is_program(words[0]):
+    if shell.ASSIGNMENT_RE.match(words[0]) or "/" in words[0] or is_program(words[0]):
         return None
     # A bare word is gunicorn's app module: dotted ("mysite.wsgi") or a module in the app folder.
     if "." in words[0] or app_dir is None or pysource.module_file(app_dir, words[0]) is not None:
@@ -347,137 +319,21 @@ def is_program(word: str) -> bool:
     return bool(shutil.which(word) or shutil.which(word, path=os.path.dirname(sys.executable)))
 
 
-def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
-    """Expand ``$VAR`` and ``${VAR}`` as a shell would, except inside single quotes.
-
-    A value is inserted as one word (quoted), never re-read as shell syntax; an unset
-    variable is an error rather than a silent empty string.
-    """
-    out: list[str] = []
-    quote: str | None = None
-    index = 0
-    while index < len(text):
-        char = text[index]
-        if char == "\\" and quote != "'":
-            out.append(text[index : index + 2])
-            index += 2
-            continue
-        if char in "'\"" and quote in (None, char):
-            quote = None if quote == char else char
-        elif char == "$" and quote != "'":
-            match = VAR_RE.match(text, index)
-            if match:
-                value = _lookup(match.group("braced") or match.group("plain"), env, origin)
-                if quote is None:
-                    out.append(shlex.quote(value))
-                else:
-                    out.append(re.sub(r'(["\\$`])', r"\\\1", value))
-                index = match.end()
-                continue
-        out.append(char)
-        index += 1
-    return "".join(out)
-
-
-def _lookup(name: str, env: Mapping[str, str], origin: str) -> str:
-    if name not in env:
-        raise StartupError(f"{origin}: ${name} is not set in the environment; set it or write it")
-    return env[name]
-
-
-class _ArgumentError(Exception):
-    pass
-
-
-def _raise(message: str) -> Any:
-    raise _ArgumentError(message)
-
-
-def gunicorn_parser(config: Config | None = None) -> argparse.ArgumentParser:
-    """gunicorn's own argument parser, made to raise instead of exiting.
-
-    The options come from ``config``'s settings (their definitions, not their values).
-    """
-    parser = (config or Config(prog="gunicorn")).parser()
-    parser.exit_on_error = False
-    parser.error = _raise  # type: ignore[method-assign]
-    # --help and --version print and exit: in a startup command they are a mistake.
-    parser._print_message = _quiet  # type: ignore[method-assign]
-    parser.exit = _refuse_exit  # type: ignore[method-assign]
-    return parser
-
-
-def _quiet(message: str, file: Any = None) -> None:
-    return None
-
-
-def _refuse_exit(status: int = 0, message: str | None = None) -> Any:
-    raise _ArgumentError("-h/--help and -v/--version only print; remove them")
-
-
-# A gunicorn Config and its parser take milliseconds to build, on the start-up path: one
-# of each serves every parse and check in the process (see the README, "Performance").
-@functools.cache
-def validation_config() -> Config:
-    """A ``Config`` to run gunicorn's validators on; values set on it are never read back."""
-    return Config(prog="gunicorn")
-
-
-@functools.cache
-def _shared_parser() -> argparse.ArgumentParser:
-    return gunicorn_parser(validation_config())
-
-
 def parse_gunicorn_args(
     args: Sequence[str], origin: str, base: Path | None = None
 ) -> tuple[str | None, dict[str, Any]]:
-    """Parse gunicorn arguments into (app module, {setting: value}), validating each value.
-
-    A relative ``--chdir`` is made absolute against ``base`` when one is given.
-    """
-    parser = _shared_parser()
+    """gunicorn's own parsing and validation, with its errors as ``StartupError``."""
     try:
-        namespace, unknown = parser.parse_known_args(list(args))
-    except (_ArgumentError, argparse.ArgumentError) as exc:
-        raise StartupError(f"{origin}: {exc}; fix it (see 'gunicorn --help')") from None
-    if unknown:
-        raise StartupError(
-            f"{origin}: unknown gunicorn option {show(unknown[0])}; fix or remove it "
-            "(see 'gunicorn --help')"
-        )
-    settings = {k: v for k, v in vars(namespace).items() if v is not None and k != "args"}
-    if base is not None and "chdir" in settings and not os.path.isabs(settings["chdir"]):
-        settings["chdir"] = str(base / settings["chdir"])
-    check_settings(settings, origin)
-    positional: list[str] = namespace.args
-    if len(positional) > 1:
-        found = ", ".join(show(word) for word in positional[:4])
-        raise StartupError(
-            f"{origin}: expected one app module (module:variable), found {len(positional)}: "
-            f"{found}; keep one, and put options before it with their '--'"
-        )
-    return (positional[0] if positional else None), settings
+        return gunicorn_options.parse(args, origin, base)
+    except gunicorn_options.OptionError as exc:
+        raise StartupError(str(exc)) from None
 
 
-def check_settings(settings: Mapping[str, Any], origin: str) -> None:
-    """Let gunicorn's validators judge each value, as gunicorn itself would."""
-    config = validation_config()
-    for name, value in settings.items():
-        option = "--" + name.replace("_", "-")
-        try:
-            config.set(name, value)
-        except Exception as exc:  # gunicorn's validators raise ValueError, ConfigError, ...
-            raise StartupError(f"{origin}: invalid value for {option}: {exc}") from None
-    derived = (
-        ("raw_env", "env", "--env"),
-        ("raw_paste_global_conf", "paste_global_conf", "--paste-global"),
-    )
-    for setting, name, option in derived:
-        if setting not in settings:
-            continue  # the shared Config may still hold an earlier, refused value
-        try:
-            getattr(config, name)
-        except RuntimeError as exc:
-            raise StartupError(
-                f"{origin}: invalid value for {option}: {exc}; write NAME=VALUE"
-            ) from None
+def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
+    """``shell.expand_vars`` with an unset variable reported as a ``StartupError``."""
+    try:
+        return shell.expand_vars(text, env)
+    except shell.UnsetVariable as exc:
+        raise StartupError(
+            f"{origin}: ${exc} is not set in the environment; set it or write it"
+        ) from None

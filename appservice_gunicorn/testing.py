@@ -90,6 +90,8 @@ def launcher_env(port: int, env: Mapping[str, str] | None = None) -> dict[str, s
     cmd_args = merged.get("GUNICORN_CMD_ARGS", "")
     if "--bind" not in cmd_args and "-b " not in cmd_args:
         merged["GUNICORN_CMD_ARGS"] = f"--bind=127.0.0.1:{port} {cmd_args}".strip()
+    # And HOST, which the launcher gives to a supervised command (uvicorn --host $HOST).
+    merged.setdefault("HOST", "127.0.0.1")
     merged.setdefault("PYTHONUNBUFFERED", "1")
     return merged
 

@@ -12,8 +12,6 @@ import importlib.util
 import json
 import os
 import re
-import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -327,78 +325,6 @@ def test_dot_venv_holding_django_does_not_hide_the_flask_app(launch: Start, tmp_
     log = launcher.log()
     assert "Serving app:app (WSGI, rule app-file" in log
     assert "Using virtualenv .venv" in log
-
-
-# --- startup commands that are not gunicorn arguments -----------------------------------------
-
-
-def test_startup_sh_is_executed_and_replaces_the_launcher(launch: Start, tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        {
-            # Not a Flask-style name: only the script can serve it.
-            "hello.py": flask_app("myapp", "served by startup.sh"),
-            "startup.sh": """
-                #!/bin/sh
-                echo "startup.sh ran in $(pwd) on port $PORT"
-                exec gunicorn --workers 1 hello:myapp
-            """,
-        },
-    )
-    launcher = launch(tmp_path, "startup.sh")
-    assert get(launcher.url + "/") == (200, "served by startup.sh")
-    log = launcher.log()
-    assert "Running the startup command from startup.sh, replacing this process: /bin/sh" in log
-    assert f"startup.sh ran in {tmp_path} on port {launcher.port}" in log
-    # exec, not a child: the launcher's pid is now gunicorn's master.
-    argv = cmdline(launcher.process.pid)
-    assert not any("appservice_gunicorn" in arg for arg in argv), argv
-    assert any("gunicorn" in arg for arg in argv), argv
-    assert launcher.stop() == 0
-
-
-def test_python_m_uvicorn_command_is_executed(launch: Start, tmp_path: Path) -> None:
-    write(tmp_path, {"main.py": fastapi_app("app", "served by uvicorn")})
-    command = "python -m uvicorn main:app --host 127.0.0.1 --port $PORT"
-    launcher = launch(tmp_path, command)
-    status, body = get(launcher.url + "/")
-    assert (status, json.loads(body)) == (200, {"text": "served by uvicorn"})
-    log = launcher.log()
-    assert f"replacing this process: /bin/sh -c 'exec {command}'" in log
-    assert f"Uvicorn running on http://127.0.0.1:{launcher.port}" in log
-    # The launcher's process became uvicorn itself (exec'd by the launcher, then by sh)...
-    assert f"Started server process [{launcher.process.pid}]" in log
-    assert cmdline(launcher.process.pid)[1:4] == ["-m", "uvicorn", "main:app"]
-    # ...so the orchestrator's SIGTERM reaches uvicorn, which shuts down gracefully (and
-    # then re-raises the signal, as uvicorn does).
-    assert launcher.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
-    assert f"Finished server process [{launcher.process.pid}]" in launcher.log()
-
-
-def test_migrate_then_gunicorn_runs_the_migration_then_serves(
-    launch: Start, tmp_path: Path
-) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "django", "startproject", "mysite", str(tmp_path)], check=True
-    )
-    settings = tmp_path / "mysite" / "settings.py"
-    settings.write_text(settings.read_text() + "\nALLOWED_HOSTS = ['127.0.0.1']\n")
-    database = tmp_path / "db.sqlite3"
-    assert not database.exists()
-    launcher = launch(tmp_path, "python manage.py migrate --noinput && gunicorn mysite.wsgi")
-    status, page = get(launcher.url + "/")
-    assert status == 200 and "The install worked successfully" in page
-    assert "Applying auth.0001_initial... OK" in launcher.log()
-    with sqlite3.connect(database) as connection:
-        tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master")}
-        applied = connection.execute("SELECT COUNT(*) FROM django_migrations").fetchone()[0]
-    assert {"django_migrations", "auth_user", "django_session"} <= tables
-    assert applied > 0
-    # The last command was exec'd: gunicorn's master is the launcher's process, and stops
-    # cleanly on the orchestrator's SIGTERM.
-    argv = cmdline(launcher.process.pid)
-    assert "mysite.wsgi" in argv and "manage.py" not in argv, argv
-    assert launcher.stop(signal.SIGTERM) == 0
 
 
 # --- worker counts from the platform's variables ----------------------------------------------

@@ -15,7 +15,7 @@ from tests.helpers import fastapi_app, flask_app, write
 # The documented contract of ``--explain --json`` (README, "--explain and --json").
 SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["rules", "app", "kind", "command", "worker_class", "settings"],
+    "required": ["rules", "app", "kind", "command", "runs", "steps", "worker_class", "settings"],
     "properties": {
         "rules": {
             "type": "array",
@@ -34,7 +34,20 @@ SCHEMA: dict[str, Any] = {
         "app": {"type": ["string", "null"], "pattern": "^[A-Za-z_][\\w.]*:.+$"},
         "kind": {"enum": ["wsgi", "asgi", "default", "command"]},
         "command": {"type": ["string", "null"]},
-        "worker_class": {"type": "string", "minLength": 1},
+        "runs": {"enum": ["in-process", "supervised"]},
+        "steps": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["command", "on_failure"],
+                "additionalProperties": False,
+                "properties": {
+                    "command": {"type": "string", "minLength": 1},
+                    "on_failure": {"enum": ["stop", "go on"]},
+                },
+            },
+        },
+        "worker_class": {"type": ["string", "null"], "minLength": 1},
         "settings": {
             "type": "object",
             "additionalProperties": {
@@ -54,7 +67,18 @@ SCHEMA: dict[str, Any] = {
         },
         {
             "if": {"properties": {"kind": {"const": "command"}}},
-            "then": {"properties": {"app": {"type": "null"}, "command": {"type": "string"}}},
+            "then": {
+                "properties": {
+                    "app": {"type": "null"},
+                    "command": {"type": "string"},
+                    "runs": {"const": "supervised"},
+                    "worker_class": {"type": "null"},
+                    "settings": {"maxProperties": 0},
+                }
+            },
+            "else": {
+                "properties": {"runs": {"const": "in-process"}, "worker_class": {"type": "string"}}
+            },
         },
         {
             "if": {"properties": {"kind": {"const": "default"}}},
@@ -110,6 +134,11 @@ FOLDERS: dict[str, tuple[dict[str, str], tuple[str, ...], str]] = {
     ),
     "gunicorn-startup": ({"hello.py": flask_app("myapp")}, ("gunicorn", "hello:myapp"), "wsgi"),
     "shell-startup": ({}, ("python -m http.server $PORT",), "command"),
+    "prestart-steps": (
+        {"hello.py": flask_app("myapp")},
+        ("true && echo ok; gunicorn hello:myapp",),
+        "wsgi",
+    ),
     "bad-startup": ({"startup.txt": "gunicorn --wrokers=4 x:y\n"}, ("startup.txt",), "default"),
 }
 
@@ -134,12 +163,18 @@ def test_schema_rejects_what_the_contract_forbids() -> None:
         "app": None,
         "kind": "default",
         "command": None,
+        "runs": "in-process",
+        "steps": [],
         "worker_class": "sync",
         "settings": {"timeout": {"value": 600, "source": "launcher"}},
     }
     jsonschema.validate(good, SCHEMA)
     for bad in (
         {**good, "kind": "wsgi"},  # wsgi without an app
+        {**good, "runs": "supervised"},  # the default site is served in-process
+        # A supervised command has no gunicorn settings or worker class.
+        {**good, "kind": "command", "command": "x", "runs": "supervised"},
+        {**good, "steps": [{"command": "x", "on_failure": "maybe"}]},
         {**good, "kind": "other"},
         {**good, "settings": {"timeout": {"value": 600}}},
         {**good, "rules": [{"name": "default-site", "matched": "yes", "reason": "x"}]},
@@ -301,3 +336,41 @@ def test_unusable_configuration_is_exit_1(
     status, out, err = explain(capsys, tmp_path)
     assert (status, out) == (1, "")
     assert err.startswith("Error: gunicorn.conf.py cannot be read")
+
+
+def test_explain_shows_the_pre_start_steps_and_the_in_process_server(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PRE_RUN_COMMAND", "echo warming up")
+    write(tmp_path, {"hello.py": flask_app("myapp")})
+    command = "python manage.py migrate --noinput && gunicorn hello:myapp"
+    status, data = explain_json(capsys, tmp_path, command)
+    assert status == 0
+    assert (data["runs"], data["app"], data["worker_class"]) == (
+        "in-process",
+        "hello:myapp",
+        "sync",
+    )
+    assert data["steps"] == [
+        {"command": "echo warming up", "on_failure": "go on"},
+        {"command": "python manage.py migrate --noinput", "on_failure": "stop"},
+    ]
+    assert data["settings"]["timeout"] == {"value": 600, "source": "launcher"}
+    status, out, _ = explain(capsys, tmp_path, command)
+    assert "  2. python manage.py migrate --noinput  (if it fails: stop)" in out
+    assert "Served in-process by the launcher's gunicorn master:" in out
+
+
+def test_explain_lists_no_gunicorn_settings_for_a_supervised_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Neither GUNICORN_CMD_ARGS (broken here) nor gunicorn.conf.py concern uvicorn.
+    monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers=lots")
+    write(tmp_path, {"main.py": fastapi_app(), "gunicorn.conf.py": "workers = 'many'\n"})
+    status, data = explain_json(capsys, tmp_path, "python -m uvicorn main:app")
+    assert status == 0
+    assert (data["runs"], data["kind"], data["worker_class"]) == ("supervised", "command", None)
+    assert (data["settings"], data["errors"], data["steps"]) == ({}, [], [])
+    _, out, _ = explain(capsys, tmp_path, "python -m uvicorn main:app")
+    assert "runs as a supervised child of the launcher" in out
+    assert "settings that differ" not in out and "worker class" not in out

@@ -16,6 +16,7 @@ from gunicorn.config import Config
 
 from appservice_gunicorn import detect, environment, venv
 from appservice_gunicorn.settings import layer_settings
+from appservice_gunicorn.shell import Step
 from appservice_gunicorn.startup import classify, resolve_startup
 from tests.helpers import fastapi_app, flask_app, write
 
@@ -443,55 +444,49 @@ def test_gunicorn_commands_stay_in_process(tmp_path: Path, command: str) -> None
 
 
 @pytest.mark.parametrize(
-    ("command", "run"),
+    "command",
     [
-        # One program: exec'd by the shell, so that it gets the signals.
-        (
-            "python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
-            "exec python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
-        ),
+        "python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
         # A Python that is not on PATH is still a program, not gunicorn's arguments.
-        ("python3.99 -m uvicorn main:app", "exec python3.99 -m uvicorn main:app"),
-        ("uvicorn main:app --port $PORT", "exec uvicorn main:app --port $PORT"),
-        # A list of commands: the last one is exec'd.
-        (
-            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
-            "python manage.py migrate --noinput && exec gunicorn mysite.wsgi",
-        ),
-        ("cd src; gunicorn main:app", "cd src; exec gunicorn main:app"),
-        ("echo 'a && b'", "exec echo 'a && b'"),
-        # Anything else runs exactly as written.
-        ("gunicorn main:app | tee log.txt", "gunicorn main:app | tee log.txt"),
-        ("gunicorn main:app > log.txt 2>&1", "gunicorn main:app > log.txt 2>&1"),
-        ("gunicorn main:app &", "gunicorn main:app &"),
-        ("FLASK_ENV=production gunicorn main:app", "FLASK_ENV=production gunicorn main:app"),
-        ("echo $(date) && gunicorn main:app", "echo $(date) && gunicorn main:app"),
-        ("true && cd src", "true && cd src"),
-        ("if true; then gunicorn main:app; fi", "if true; then gunicorn main:app; fi"),
+        "python3.99 -m uvicorn main:app",
+        "uvicorn main:app --port $PORT",
+        "cd src; gunicorn main:app",
+        "gunicorn main:app | tee log.txt",
+        "gunicorn main:app > log.txt 2>&1",
+        "gunicorn main:app &",
+        "FLASK_ENV=production gunicorn main:app",
+        "echo $(date) && gunicorn main:app",
+        "true && cd src",
+        "if true; then gunicorn main:app; fi",
     ],
 )
-def test_other_commands_run_through_the_shell(tmp_path: Path, command: str, run: str) -> None:
+def test_other_commands_are_supervised_as_written(tmp_path: Path, command: str) -> None:
     found = detect(tmp_path, command, env=NO_ENV)
     assert (found.rule, found.kind) == ("startup", "command")
     assert found.command == command  # as written: the shell expands $PORT
     assert found.startup is not None
-    assert found.startup.shell_argv() == ["/bin/sh", "-c", run]
+    assert found.startup.shell_argv() == ["/bin/sh", "-c", command]
+    assert "runs as a supervised command" in found.rules[0].reason
 
 
-def test_multi_line_startup_file_is_a_shell_command(tmp_path: Path) -> None:
+def test_steps_then_gunicorn_serve_in_process(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": flask_app("app")})
+    found = detect(tmp_path, "python manage.py migrate && gunicorn main:app", env=NO_ENV)
+    assert (found.rule, found.kind, found.app) == ("startup", "wsgi", "main:app")
+    assert found.startup is not None
+    assert found.startup.steps == (Step("python manage.py migrate", True),)
+    assert found.rules[0].reason.endswith("gunicorn serves main:app after 1 pre-start step(s)")
+
+
+def test_multi_line_startup_file_is_steps_then_gunicorn(tmp_path: Path) -> None:
     write(
         tmp_path,
         {"startup.txt": "# prepare\npython manage.py collectstatic --noinput\ngunicorn a:b\n"},
     )
     found = detect(tmp_path, "startup.txt", env=NO_ENV)
-    assert found.kind == "command"
-    assert found.command == "python manage.py collectstatic --noinput\ngunicorn a:b"
+    assert (found.kind, found.app) == ("wsgi", "a:b")
     assert found.startup is not None
-    assert found.startup.shell_argv() == [
-        "/bin/sh",
-        "-c",
-        "python manage.py collectstatic --noinput\nexec gunicorn a:b",
-    ]
+    assert found.startup.steps == (Step("python manage.py collectstatic --noinput", False),)
 
 
 def test_one_line_startup_file_with_gunicorn_stays_in_process(tmp_path: Path) -> None:
@@ -506,7 +501,7 @@ def test_one_line_startup_file_with_gunicorn_stays_in_process(tmp_path: Path) ->
 
 
 def test_sh_startup_file_is_a_script(tmp_path: Path) -> None:
-    write(tmp_path, {"startup.sh": "#!/bin/sh\nexec gunicorn main:app\n"})
+    write(tmp_path, {"startup.sh": "#!/bin/sh\nexec gunicorn main:app 2>&1 | cat\n"})
     found = detect(tmp_path, "startup.sh", env=NO_ENV)
     assert found.kind == "command"
     assert found.startup is not None and found.startup.kind == "script"

@@ -12,6 +12,7 @@ from appservice_gunicorn.config import LauncherConfig, LaunchError, make_plan
 def plan_settings(tmp_path: Path, cmd_args: str) -> dict[str, tuple[object, str]]:
     env = {"GUNICORN_CMD_ARGS": cmd_args, "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     plan = make_plan(LauncherConfig(app_dir=tmp_path, env=env), run_config_file=False)
+    assert plan.settings is not None
     return {name: (s.value, s.source) for name, s in plan.settings.values.items()}
 
 

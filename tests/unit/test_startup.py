@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from appservice_gunicorn.shell import Step, split_steps
 from appservice_gunicorn.startup import StartupError, classify, resolve_startup
 
 ENV = {"PORT": "8123", "HOME": "/home/site"}
@@ -103,30 +104,110 @@ def test_unusable_commands_raise_one_line(text: str, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "script"),
+    "text",
     [
-        (
-            "python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
-            "exec python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
-        ),
-        (
-            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
-            "python manage.py migrate --noinput && exec gunicorn mysite.wsgi",
-        ),
-        ("gunicorn hello:app | tee log", "gunicorn hello:app | tee log"),
-        ("gunicorn hello:app; echo done", "gunicorn hello:app; exec echo done"),
-        ("echo $(whoami)", "echo $(whoami)"),
-        ("echo `whoami`", "echo `whoami`"),
-        ("./run.sh", "exec ./run.sh"),
-        ("python3 server.py", "exec python3 server.py"),
+        "python -m uvicorn main:app --host 0.0.0.0 --port $PORT",
+        "gunicorn hello:app | tee log",
+        "gunicorn hello:app; echo done",
+        "migrate && gunicorn hello:app > log",
+        "migrate && FLASK_ENV=production gunicorn hello:app",
+        "migrate; python -m uvicorn main:app",
+        "echo $(whoami)",
+        "echo `whoami`",
+        "./run.sh",
+        "python3 server.py",
     ],
 )
-def test_other_commands_run_through_the_shell(text: str, script: str) -> None:
-    # The last program is exec'd where that is safe, so it gets the launcher's signals.
+def test_other_commands_are_supervised_as_written(text: str) -> None:
     command = classify(text, "x", ENV)
-    assert command.kind == "shell"
-    assert command.text == text
-    assert command.shell_argv() == ["/bin/sh", "-c", script]
+    assert (command.kind, command.text, command.steps) == ("shell", text, ())
+    assert command.shell_argv() == ["/bin/sh", "-c", text]
+
+
+@pytest.mark.parametrize(
+    ("text", "steps", "final"),
+    [
+        (
+            "python manage.py migrate --noinput && gunicorn mysite.wsgi",
+            [("python manage.py migrate --noinput", True)],
+            "gunicorn mysite.wsgi",
+        ),
+        ("a; b && gunicorn x:y", [("a", False), ("b", True)], "gunicorn x:y"),
+        ("a && b; gunicorn x:y", [("a && b", False)], "gunicorn x:y"),
+        ("a || true; gunicorn x:y", [("a || true", False)], "gunicorn x:y"),
+        ("a 2>&1 | tee log && gunicorn x:y", [("a 2>&1 | tee log", True)], "gunicorn x:y"),
+        # Operators inside quotes are words.
+        ("echo 'a && b; c' && gunicorn x:y", [("echo 'a && b; c'", True)], "gunicorn x:y"),
+        (
+            'echo "x;y|z" ; python -m gunicorn x:y',
+            [('echo "x;y|z"', False)],
+            "python -m gunicorn x:y",
+        ),
+        # Comments, blank lines, a new line after '&&', 'exec' before the last command.
+        (
+            "# prepare\nmigrate\n\ngunicorn x:y # serve",
+            [("migrate", False)],
+            "gunicorn x:y # serve",
+        ),
+        ("a &&\n  exec gunicorn x:y", [("a", True)], "gunicorn x:y"),
+        # set -e makes every later step stop the start when it fails.
+        (
+            "a\nset -eu\nb\nc\ngunicorn x:y",
+            [("a", False), ("b", True), ("c", True)],
+            "gunicorn x:y",
+        ),
+        ("gunicorn x:y", [], "gunicorn x:y"),
+    ],
+)
+def test_command_lists_split_into_steps_and_a_final_command(
+    text: str, steps: list[tuple[str, bool]], final: str
+) -> None:
+    assert split_steps(text) == (tuple(Step(*step) for step in steps), final)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cat <<EOF\nx\nEOF\ngunicorn x:y",  # a here-document
+        "(a; b) && gunicorn x:y",
+        "{ a; b; } && gunicorn x:y",
+        "if true; then a; fi; gunicorn x:y",
+        "for x in 1 2; do a; done; gunicorn x:y",
+        "echo $(date) && gunicorn x:y",
+        "a & gunicorn x:y",  # a background job
+        "gunicorn x:y &",
+        "a && gunicorn x:y || b",
+        "cd src && gunicorn x:y",  # what the shell itself remembers is lost between steps
+        "export A=1; gunicorn x:y",
+        "A=1; gunicorn x:y",
+        "set -o pipefail; gunicorn x:y",
+        "a && && gunicorn x:y",
+        "a &&",
+        "echo 'unclosed && gunicorn x:y",
+    ],
+)
+def test_lists_the_splitter_cannot_follow_are_refused(text: str) -> None:
+    assert split_steps(text) is None
+
+
+def test_a_list_ending_in_gunicorn_is_served_in_process_after_its_steps() -> None:
+    command = classify("python manage.py migrate && gunicorn -w 2 mysite.wsgi", "x", ENV)
+    assert (command.kind, command.app, command.settings) == (
+        "gunicorn",
+        "mysite.wsgi",
+        {"workers": 2},
+    )
+    assert command.steps == (Step("python manage.py migrate", True),)
+
+
+def test_separate_words_are_an_argv_not_shell_text(tmp_path: Path) -> None:
+    # What a Docker exec-form CMD passes: quoted as words, never split differently.
+    command = resolve_startup(["gunicorn", "-w", "1", "app:create_app()"], tmp_path, ENV)
+    assert command is not None and command.kind == "gunicorn"
+    assert (command.app, command.settings) == ("app:create_app()", {"workers": 1})
+    words = resolve_startup(["python", "-c", "print('a && b')"], tmp_path, ENV)
+    assert words is not None and words.kind == "shell"
+    assert words.text == """python -c 'print('"'"'a && b'"'"')'"""
 
 
 def test_startup_file_content_is_the_command(tmp_path: Path) -> None:
@@ -148,15 +229,24 @@ def test_a_file_named_by_absolute_path_inside_the_app_folder(tmp_path: Path) -> 
     assert command is not None and command.app == "hello:myapp"
 
 
-def test_a_multi_line_file_is_a_script_for_the_shell(tmp_path: Path) -> None:
+def test_a_multi_line_file_ending_in_gunicorn_has_pre_start_steps(tmp_path: Path) -> None:
     (tmp_path / "startup.txt").write_text("python manage.py migrate\ngunicorn mysite.wsgi\n")
     command = resolve_startup(["startup.txt"], tmp_path, ENV)
-    assert command is not None and command.kind == "shell"
-    assert command.text == "python manage.py migrate\ngunicorn mysite.wsgi"
+    assert command is not None and (command.kind, command.app) == ("gunicorn", "mysite.wsgi")
+    assert command.steps == (Step("python manage.py migrate", False),)
 
 
-def test_a_sh_file_is_run_as_a_script(tmp_path: Path) -> None:
-    (tmp_path / "startup.sh").write_text("#!/bin/sh\nexec gunicorn hello:myapp\n")
+def test_a_sh_file_of_plain_commands_ending_in_gunicorn_is_served_in_process(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "startup.sh").write_text("#!/bin/sh -e\nmigrate\nexec gunicorn hello:myapp\n")
+    command = resolve_startup(["startup.sh"], tmp_path, ENV)
+    assert command is not None and (command.kind, command.app) == ("gunicorn", "hello:myapp")
+    assert command.steps == (Step("migrate", True),)  # -e on the #! line: a failure stops
+
+
+def test_any_other_sh_file_is_run_as_a_supervised_script(tmp_path: Path) -> None:
+    (tmp_path / "startup.sh").write_text("#!/bin/sh\ncd src\nexec gunicorn hello:myapp\n")
     command = resolve_startup(["startup.sh"], tmp_path, ENV)
     assert command is not None and command.kind == "script"
     assert command.shell_argv() == ["/bin/sh", str((tmp_path / "startup.sh").resolve())]

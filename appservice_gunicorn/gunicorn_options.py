@@ -1,0 +1,113 @@
+"""gunicorn's command-line options: its own parser, and its validators as pure functions.
+
+Every setting class in ``gunicorn.config.KNOWN_SETTINGS`` carries its validator; calling it
+checks a value exactly as gunicorn would, without a ``Config`` whose state could leak from
+one check into the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gunicorn.config import KNOWN_SETTINGS, Config
+
+from .messages import show
+
+SETTINGS: Mapping[str, Any] = {str(cls.name): cls for cls in KNOWN_SETTINGS}
+# Settings whose value gunicorn parses again when it is read (Config.env and friends).
+_PAIRS = {"raw_env": "--env", "raw_paste_global_conf": "--paste-global"}
+
+
+class OptionError(Exception):
+    """A gunicorn option or value gunicorn would refuse; the message is one line."""
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+def _raise(message: str) -> Any:
+    raise _ArgumentError(message)
+
+
+def _quiet(message: str, file: Any = None) -> None:
+    return None
+
+
+def _refuse_exit(status: int = 0, message: str | None = None) -> Any:
+    raise _ArgumentError("-h/--help and -v/--version only print; remove them")
+
+
+# Built once per process (it takes milliseconds, on the start-up path); only read after.
+@functools.cache
+def parser() -> argparse.ArgumentParser:
+    """gunicorn's own argument parser, made to raise instead of printing and exiting."""
+    built = Config(prog="gunicorn").parser()
+    built.exit_on_error = False
+    built.error = _raise  # type: ignore[method-assign]
+    # --help and --version print and exit: in a startup command they are a mistake.
+    built._print_message = _quiet  # type: ignore[method-assign]
+    built.exit = _refuse_exit  # type: ignore[method-assign]
+    return built
+
+
+def parse(
+    args: Sequence[str], origin: str, base: Path | None = None
+) -> tuple[str | None, dict[str, Any]]:
+    """gunicorn arguments -> (app module, {setting: value}), each value validated.
+
+    A relative ``--chdir`` is made absolute against ``base`` when one is given.
+    """
+    try:
+        namespace, unknown = parser().parse_known_args(list(args))
+    except (_ArgumentError, argparse.ArgumentError) as exc:
+        raise OptionError(f"{origin}: {exc}; fix it (see 'gunicorn --help')") from None
+    if unknown:
+        raise OptionError(
+            f"{origin}: unknown gunicorn option {show(unknown[0])}; fix or remove it "
+            "(see 'gunicorn --help')"
+        )
+    settings = {k: v for k, v in vars(namespace).items() if v is not None and k != "args"}
+    if base is not None and "chdir" in settings and not os.path.isabs(settings["chdir"]):
+        settings["chdir"] = str(base / settings["chdir"])
+    for name, value in settings.items():
+        validate(name, value, origin)
+    positional: list[str] = namespace.args
+    if len(positional) > 1:
+        found = ", ".join(show(word) for word in positional[:4])
+        raise OptionError(
+            f"{origin}: expected one app module (module:variable), found {len(positional)}: "
+            f"{found}; keep one, and put options before it with their '--'"
+        )
+    return (positional[0] if positional else None), settings
+
+
+def validate(name: str, value: Any, origin: str, *, as_option: bool = True) -> Any:
+    """``value`` as gunicorn's validator for ``name`` returns it; ``OptionError`` if refused.
+
+    The message names the option (``--name``), or with ``as_option=False`` the setting.
+    """
+    option = "--" + name.replace("_", "-") if as_option else name
+    try:
+        checked = SETTINGS[name].validator(value)
+    except Exception as exc:  # gunicorn's validators raise ValueError, TypeError, ...
+        raise OptionError(f"{origin}: invalid value for {option}: {exc}") from None
+    if name in _PAIRS and checked:
+        for item in checked:
+            if "=" not in str(item):
+                raise OptionError(
+                    f"{origin}: invalid value for {_PAIRS[name]}: {show(str(item))} is not "
+                    "NAME=VALUE; write NAME=VALUE"
+                )
+    return checked
+
+
+def is_hook(name: str) -> bool:
+    """A setting whose value is a callable (server hooks): checking a name imports code."""
+    setting = SETTINGS.get(name)
+    return setting is not None and (setting.type is callable or "Hooks" in (setting.section or ""))

@@ -1,0 +1,255 @@
+"""The little shell grammar the launcher needs, and nothing more.
+
+``split_list`` cuts a command list at its top-level operators (``&&``, ``||``, ``;``, new
+lines, ``|``, ``&``) so that the startup command can be run as pre-start steps and a final
+gunicorn command.  Anything it does not follow with certainty (here-documents, subshells,
+groups, command substitution, compound commands, functions) makes it answer ``None``:
+such text is left to ``/bin/sh`` whole, as a supervised command.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from collections.abc import Mapping
+from typing import NamedTuple
+
+OPERATORS = ("&&", "||", ";", "\n", "|", "&")
+# Reserved words that open or close compound commands: their bodies hold operators too.
+RESERVED = frozenset(
+    "! { } [[ ]] case do done elif else esac fi for function if in select then until while".split()  # noqa: SIM905
+)
+SHELL_OPERATORS = frozenset("|&;<>()")
+# Builtins whose effect (on the shell itself) would be lost between two steps: a list
+# that uses one is supervised whole.  ``set -e`` is understood (it makes ';' stop).
+STATEFUL = frozenset(
+    (  # noqa: SIM905 - a word list reads best as words
+        ". alias bg cd command declare eval exit export fg getopts hash jobs local read "
+        "readonly return set shift source trap typeset ulimit umask unalias unset wait"
+    ).split()
+)
+ASSIGNMENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+VAR_RE = re.compile(
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+)
+ERREXIT_RE = re.compile(r"-[ux]*e[eux]*")
+
+
+class Piece(NamedTuple):
+    """One command of a list: its text (stripped) and the operator after it ("" at the end)."""
+
+    text: str
+    op: str
+
+
+def split_list(text: str) -> list[Piece] | None:
+    """The top-level commands of ``text``, or None where the grammar is beyond this reader."""
+    pieces: list[Piece] = []
+    quote: str | None = None
+    start = index = 0
+    word_start = True
+    while index < len(text):
+        char = text[index]
+        if quote == "'":
+            quote = None if char == "'" else quote
+            index += 1
+            continue
+        if quote == '"':
+            if char == "\\":
+                index += 2
+                continue
+            if char == "`" or text.startswith("$(", index):
+                return None
+            quote = None if char == '"' else quote
+            index += 1
+            continue
+        if char == "\\":
+            index += 2
+            word_start = False
+            continue
+        if char in "'\"":
+            quote = char
+        elif char == "`" or char in "()" or text.startswith("$(", index):
+            return None
+        elif text.startswith("<<", index) or text.startswith("&>", index):
+            return None  # here-documents; bash's &> (a background job to dash)
+        elif char == "#" and word_start:
+            end = text.find("\n", index)
+            index = len(text) if end < 0 else end
+            continue
+        elif char == "&" and index > 0 and text[index - 1] in "<>":
+            pass  # 2>&1: a redirection, not a background job
+        else:
+            op = next((op for op in OPERATORS if text.startswith(op, index)), None)
+            if op is not None:
+                if text.startswith(";;", index) or text.startswith("|&", index):
+                    return None
+                command = text[start:index].strip()
+                if words_of(command):  # a comment alone is no command
+                    pieces.append(Piece(command, op))
+                elif op != "\n":
+                    return None  # an operator with no command before it
+                index += len(op)
+                start = index
+                word_start = True
+                continue
+        word_start = char.isspace()
+        index += 1
+    if quote is not None:
+        return None
+    last = text[start:].strip()
+    if words_of(last):
+        pieces.append(Piece(last, ""))
+    elif pieces and pieces[-1].op in ("&&", "||", "|"):
+        return None  # a dangling operator: the shell's syntax error, not ours to guess
+    elif pieces and pieces[-1].op in (";", "\n"):
+        pieces[-1] = pieces[-1]._replace(op="")
+    for piece in pieces:
+        words = words_of(piece.text)
+        if words is None or (words and words[0] in RESERVED):
+            return None
+    return pieces
+
+
+def words_of(text: str) -> list[str] | None:
+    """``text`` split as the shell would split a simple command (None if it cannot)."""
+    try:
+        return shlex.split(text, comments=True)
+    except ValueError:
+        return None
+
+
+def has_syntax(text: str) -> bool:
+    """Whether ``text`` uses the shell beyond words: operators, substitution, redirection."""
+    if "`" in text or "$(" in text:
+        return True
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return False
+    return any(token and set(token) <= SHELL_OPERATORS for token in tokens)
+
+
+class Step(NamedTuple):
+    """A pre-start step: shell text run as a supervised child before gunicorn starts."""
+
+    command: str
+    stop_on_failure: bool  # joined by '&&' (or under 'set -e'), not by ';' or a new line
+
+
+def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | None:
+    """(pre-start steps, final command) of a command list, or None if it cannot be split.
+
+    ``a; b && c && final``: ``a`` runs whatever happens (``;``, a new line), ``b`` and
+    ``c`` stop the start when they fail (``&&``); ``set -e`` makes every step stop it.
+    """
+    pieces = split_list(text)
+    if not pieces or any(piece.op == "&" for piece in pieces):
+        return None  # a background job: only a supervised shell can own it
+    items: list[list[Piece]] = [[]]
+    for piece in pieces:
+        items[-1].append(piece)
+        if piece.op in (";", "\n"):
+            items.append([])
+    if not items[-1]:
+        items.pop()
+    *before, last = items
+    if len(last) > 1 and last[-2].op != "&&":
+        return None  # the final command is part of a pipeline or of an '||'
+    steps: list[Step] = []
+    for item in before:
+        words = words_of(item[0].text) or []
+        if len(item) == 1 and words[:1] == ["set"]:
+            if not sets_errexit(words[1:]):
+                return None
+            errexit = True
+            continue
+        if any(_stateful(piece.text) for piece in item):
+            return None
+        steps.append(Step(_joined(item), errexit))
+    if any(_stateful(piece.text) for piece in last):
+        return None
+    if any(piece.op == "||" for piece in last):
+        # 'a || b && final' is '(a || b) && final': one step.
+        steps.append(Step(_joined(last[:-1]), True))
+    else:
+        # 'a | b && c && final': each pipeline is a step of its own.
+        pipeline: list[Piece] = []
+        for piece in last[:-1]:
+            pipeline.append(piece)
+            if piece.op == "&&":
+                steps.append(Step(_joined(pipeline), True))
+                pipeline = []
+    final = last[-1].text
+    if (words_of(final) or [])[:1] == ["exec"]:
+        final = final.split("exec", 1)[1].strip()
+    return tuple(steps), final
+
+
+def _joined(pieces: list[Piece]) -> str:
+    """The pieces as one command, without the operator after the last one."""
+    return " ".join([*(f"{p.text} {p.op}" for p in pieces[:-1]), pieces[-1].text])
+
+
+def _stateful(command: str) -> bool:
+    words = words_of(command) or []
+    if not words or words[0] in STATEFUL:
+        return True
+    return len(words) == 1 and bool(ASSIGNMENT_RE.match(words[0]))
+
+
+def sets_errexit(options: list[str]) -> bool:
+    """``set OPTIONS`` that turns on errexit and nothing that changes a step's meaning."""
+    return options == ["-o", "errexit"] or (
+        bool(options) and all(ERREXIT_RE.fullmatch(option) for option in options)
+    )
+
+
+def shebang_errexit(script: str) -> bool:
+    """A script whose ``#!`` line passes ``-e`` to its shell."""
+    first = script.lstrip("\ufeff").split("\n", 1)[0]
+    return first.startswith("#!") and any(
+        ERREXIT_RE.fullmatch(word) for word in first[2:].split()[1:]
+    )
+
+
+class UnsetVariable(Exception):
+    """``$NAME`` in a command whose value is not in the environment."""
+
+
+def expand_vars(text: str, env: Mapping[str, str]) -> str:
+    """Expand ``$VAR`` and ``${VAR}`` as a shell would, except inside single quotes.
+
+    A value is inserted as one word (quoted), never re-read as shell syntax; an unset
+    variable raises ``UnsetVariable`` rather than becoming a silent empty string.
+    """
+    out: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and quote != "'":
+            out.append(text[index : index + 2])
+            index += 2
+            continue
+        if char in "'\"" and quote in (None, char):
+            quote = None if quote == char else char
+        elif char == "$" and quote != "'":
+            match = VAR_RE.match(text, index)
+            if match:
+                name = match.group("braced") or match.group("plain")
+                if name not in env:
+                    raise UnsetVariable(name)
+                value = env[name]
+                if quote is None:
+                    out.append(shlex.quote(value))
+                else:
+                    out.append(re.sub(r'(["\\$`])', r"\\\1", value))
+                index = match.end()
+                continue
+        out.append(char)
+        index += 1
+    return "".join(out)
