@@ -8,6 +8,7 @@ started (pipes, background jobs, daemons that left the process group) survives.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -374,3 +375,44 @@ def test_sigterm_during_a_redeploy_step_stops_the_step_and_the_server(
     assert (status, elapsed < GRACE) == (0, True), launcher.log()
     assert "Shutting down: Master" in launcher.log()
     assert left_in(tmp_path) == []
+
+
+def venv_with(folder: Path, modules: list[str]) -> Path:
+    """A virtualenv (no pip) holding only ``modules``, linked from the test's own packages."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    site = folder / "lib" / RUNNING / "site-packages"
+    for name in modules:
+        spec = importlib.util.find_spec(name)
+        assert spec is not None and spec.origin is not None, name
+        source = Path(spec.origin)
+        source = source.parent if source.name == "__init__.py" else source
+        (site / source.name).symlink_to(source)
+    return folder / "bin" / "python"
+
+
+ASGI_APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"uvicorn worker from antenv"})
+"""
+
+
+def test_uvicorn_worker_installed_only_in_antenv_serves_the_app(
+    launch: Start, tmp_path: Path
+) -> None:
+    # The launcher's own Python has gunicorn and the launcher, not uvicorn: as on App Service,
+    # where uvicorn comes with the app's requirements.txt into antenv.
+    python = venv_with(tmp_path / "launcher", ["gunicorn", "appservice_gunicorn"])
+    app_dir = write(tmp_path / "wwwroot", {"main.py": ASGI_APP})
+    venv_with(app_dir / "antenv", ["uvicorn", "click", "h11"])
+    outside = subprocess.run([str(python), "-c", "import uvicorn"], capture_output=True, cwd="/")
+    assert outside.returncode != 0
+    launcher = launch(
+        app_dir,
+        "gunicorn -k uvicorn.workers.UvicornWorker main:app",
+        command=[str(python), "-m", "appservice_gunicorn"],
+    )
+    assert get(launcher.url + "/") == (200, "uvicorn worker from antenv")
+    assert "Using worker: uvicorn.workers.UvicornWorker" in launcher.log()
