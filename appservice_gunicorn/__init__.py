@@ -3,27 +3,34 @@
 ``detect(path, startup=None)`` is the detection chain as a pure function: it reads files
 (directory entries, text, Python AST), imports nothing from ``path``, and returns a frozen
 ``Detection`` holding the decision and the same rule trace as ``--explain``.
-"""
 
-from __future__ import annotations
+This module stays light and imports nothing but ``os`` and ``sys`` (both loaded with the
+interpreter): ``python -m appservice_gunicorn`` runs it before ``__main__`` installs the
+signal handlers a container's PID 1 needs.
+"""
 
 import os as _os
 import sys as _sys
 
-# ``python -m appservice_gunicorn`` puts the current folder first on sys.path while this
-# package is imported (sys.argv[0] is "-m" until __main__ runs).  --explain runs no user
-# code: started from the app folder, it must not look modules up there, or a json.py
-# deployed next to app.py would be run by the launcher's own imports.
-if (
-    _sys.argv[:1] == ["-m"]
-    and "--explain" in _sys.argv[1:]
-    and _sys.path
-    and _os.path.abspath(_sys.path[0] or ".") == _os.getcwd()
-):
+# ``python -m appservice_gunicorn`` run from the app folder puts that folder first on
+# sys.path (sys.argv[0] is "-m" until __main__ runs).  The launcher's own imports must
+# never find the user's modules there: a deployed email.py, random.py or signal.py would
+# replace the standard library's for gunicorn and the launcher.  The app folder goes on
+# the path only where the app is imported (see importer.py).
+if _sys.argv[:1] == ["-m"] and _sys.path and _os.path.abspath(_sys.path[0] or ".") == _os.getcwd():
     del _sys.path[0]
-
-from . import _preimport  # noqa: F401  (first: see its docstring)
-from .detect import Detection, Rule, detect
 
 __version__ = "0.1.0"
 __all__ = ["Detection", "Rule", "__version__", "detect"]
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .detection import Detection, Rule, detect
+
+
+def __getattr__(name: str) -> object:
+    if name in ("Detection", "Rule", "detect"):
+        from . import detection
+
+        return getattr(detection, name)
+    raise AttributeError(f"module 'appservice_gunicorn' has no attribute {name!r}")

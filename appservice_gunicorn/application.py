@@ -1,5 +1,6 @@
 """The gunicorn application: the plan's settings go into gunicorn's ``Config``; the
-worker imports the detected app.  SIGHUP re-runs detection (a redeploy)."""
+worker imports the detected app.  SIGHUP re-runs detection (a redeploy), which
+``master.LauncherArbiter`` applies only once it is proven."""
 
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ class AppServiceApplication(BaseApplication):
         )
         self._next_plan = plan
         self.plan: Plan | None = None
+        # Set by the master while a redeploy's workers start: each writes its pid there
+        # once it has imported the app.
+        self.ready_fd: int | None = None
         super().__init__(
             usage="appservice-gunicorn [OPTIONS] [STARTUP ...]", prog="appservice-gunicorn"
         )
@@ -53,13 +57,45 @@ class AppServiceApplication(BaseApplication):
         plan.settings.apply(self.cfg)
         os.chdir(self.cfg.chdir)
 
-    def reload(self) -> None:
-        """SIGHUP: detect again, so that a redeployed folder is served by the new workers."""
+    def run(self) -> None:
+        from .master import LauncherArbiter
+
+        try:
+            LauncherArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
+
+    def prepare_redeploy(self) -> bool:
+        """SIGHUP, before any worker changes: the folder as it is now, after its pre-start
+        steps, with its app imported once in a fresh interpreter.  False when the running
+        app is kept (the reason logged as one ERROR line)."""
         plan = self._redeploy_plan()
+        if plan is self.plan:
+            return False
+        problem = children.prove(plan)
+        if problem is not None:
+            log.error(
+                "reload: the new deployment was refused and the running app keeps serving: %s",
+                problem,
+            )
+            return False
+        self._next_plan = plan
+        return True
+
+    def reload(self) -> None:
+        """Apply the plan ``prepare_redeploy`` proved (gunicorn calls this on SIGHUP)."""
+        plan = self._next_plan or self._current()
         if plan is not self.plan:
             self._forget_user_code(plan)
         self._next_plan = plan
         super().reload()
+
+    def restore(self, plan: Plan) -> None:
+        """Back to ``plan`` after a redeploy whose workers failed to start."""
+        self._next_plan = plan
+        self.do_load_config()
 
     def _redeploy_plan(self) -> Plan:
         """The plan for the folder as it is now, after its pre-start steps; the running
@@ -125,7 +161,10 @@ class AppServiceApplication(BaseApplication):
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
         hint = detection.venv.mismatch() if detection.venv else None
-        return import_app(detection.app, detection.pythonpath, hint)
+        app = import_app(detection.app, detection.pythonpath, hint)
+        if self.ready_fd is not None:
+            os.write(self.ready_fd, f"{os.getpid()}\n".encode())
+        return app
 
 
 def _roots(plan: Plan) -> list[Path]:

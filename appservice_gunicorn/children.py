@@ -7,8 +7,9 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from pathlib import Path
 
-from . import environment, runtime, supervisor
+from . import check, environment, runtime, supervisor
 from .config import Plan
 
 log = logging.getLogger("appservice_gunicorn")
@@ -45,8 +46,7 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
             reap_all=not in_master,
         )
         if in_master:
-            for signum in (*result.deferred, *filter(None, [result.stopped_by])):
-                os.kill(os.getpid(), signum)  # gunicorn's own handlers take it from here
+            _hand_back(result)
         if result.stopped_by is not None:
             name = signal.Signals(result.stopped_by).name
             log.info("%s received during pre-start step %d/%d; stopping", name, number, total)
@@ -97,3 +97,45 @@ def run_supervised(plan: Plan) -> int:
             how += f" ({signal.Signals(with_signal).name})"
     log.info("The startup command %s; the launcher exits with the same status", how)
     return result.status
+
+
+def prove(plan: Plan) -> str | None:
+    """Inside gunicorn's master: import the plan's app in a fresh interpreter, as a worker
+    would.  None when it imports, else what went wrong (the importer's message)."""
+    detection = plan.detection
+    settings = plan.settings
+    if detection.app is None or detection.pythonpath is None or settings is None:
+        return None  # the default site: nothing of the user's to import
+    env = dict(os.environ)
+    for pair in settings.value("raw_env") or ():
+        name, _, value = str(pair).partition("=")
+        env[name] = value
+    extra = [Path(p).absolute() for p in str(settings.value("pythonpath") or "").split(",") if p]
+    site_dirs = detection.venv.site_packages if detection.venv else ()
+    read_end, write_end = os.pipe()
+    try:
+        result = supervisor.run(
+            check.command(detection.app, detection.pythonpath, extra, site_dirs),
+            env,
+            settings.value("chdir") or detection.app_dir,
+            grace_seconds=supervisor.grace(env),
+            forward=supervisor.STOPPING,
+            reap_all=False,
+            result_fd=write_end,
+        )
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        said = reader.read().decode(errors="replace").strip()
+    _hand_back(result)
+    if result.stopped_by is not None:
+        return f"{signal.Signals(result.stopped_by).name} received while checking the new app"
+    if result.status == 0 and said == check.PROVEN:
+        return None
+    return said or f"importing {detection.app} ended the process with status {result.status}"
+
+
+def _hand_back(result: supervisor.Result) -> None:
+    """Signals taken while a child ran inside gunicorn's master go back to gunicorn."""
+    for signum in (*result.deferred, *filter(None, [result.stopped_by])):
+        os.kill(os.getpid(), signum)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 from collections.abc import Sequence
 
@@ -106,10 +105,6 @@ def setup_logging() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     # Everything loaded before the user's code (gunicorn.conf.py, a preloaded app) may run.
     launcher_modules = frozenset(sys.modules)
-    # As a container's PID 1 a signal without a handler is ignored; gunicorn installs its
-    # own handlers once it runs, these cover the start (detection, gunicorn.conf.py).
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, _stop_while_starting)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
     config = LauncherConfig.from_env(args.app_dir, tuple(args.startup), args.strict)
@@ -123,22 +118,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop = children.run_steps(plan)
         if stop is not None:
             return stop
+        # Imported before the app's folder joins the path; --explain never needs them.
+        from .application import AppServiceApplication
+
         add_master_paths(plan.detection)
         plan = with_settings(plan)
     except LaunchError as exc:
         log.error("%s", exc)
         return 1
-    # Imported here: --explain never needs gunicorn's arbiter or the worker machinery.
-    from .application import AppServiceApplication
-
     AppServiceApplication(config, plan, launcher_modules).run()
     return 0
-
-
-def _stop_while_starting(signum: int, frame: object) -> None:
-    name = signal.Signals(signum).name
-    print(f"appservice-gunicorn: {name} received while starting; exiting", file=sys.stderr)
-    raise SystemExit(0)
 
 
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:

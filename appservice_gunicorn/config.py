@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from . import environment
-from .detect import Detection, detect
+from .detection import Detection, detect
 from .settings import LayeredSettings, SettingsError, layer_settings
 from .shell import Step
 

@@ -7,7 +7,7 @@ import logging
 from typing import Any
 
 from .config import Plan
-from .detect import Detection
+from .detection import Detection
 
 EXPLAIN_HINT = "run 'python -m appservice_gunicorn --explain' for the whole trace"
 

@@ -14,7 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+# isort: off
+from . import _preimport  # noqa: F401  (before gunicorn.config: see its docstring)
 from gunicorn.config import KNOWN_SETTINGS, Config
+# isort: on
 
 from .messages import show
 

@@ -23,7 +23,7 @@ import gunicorn
 from gunicorn import util
 from gunicorn.errors import AppImportError
 
-from .detect import Detection
+from .detection import Detection
 from .messages import one_line
 
 # Frames from these files are machinery, not the user's code.
@@ -51,11 +51,14 @@ def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None
 def add_master_paths(detection: Detection) -> None:
     """The app's folder and virtualenv on the master's path, before ``gunicorn.conf.py``
     runs and the worker class is loaded (gunicorn's own ``chdir()`` adds the folder; Oryx
-    puts the virtualenv on ``PYTHONPATH``).  Modules the launcher has imported, gunicorn
-    first, stay the launcher's: a virtualenv pinning another gunicorn does not replace it.
+    puts the virtualenv on ``PYTHONPATH``).  Appended, after the standard library and the
+    launcher's packages: a deployed ``ssl.py`` or a gunicorn pinned in the virtualenv never
+    replaces what the master imports (the worker puts the app first, for the app alone).
     """
-    site_dirs = detection.venv.site_packages if detection.venv else ()
-    prepend_paths([detection.app_dir], site_dirs)
+    for site_dir in detection.venv.site_packages if detection.venv else ():
+        site.addsitedir(str(site_dir))
+    if str(detection.app_dir) not in sys.path:
+        sys.path.append(str(detection.app_dir))
 
 
 def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[..., Any]:

@@ -22,7 +22,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# isort: off
+from . import _preimport  # noqa: F401  (before gunicorn.config: see its docstring)
 from gunicorn.config import ControlSocket
+# isort: on
+
 
 if TYPE_CHECKING:
     from .settings import LayeredSettings

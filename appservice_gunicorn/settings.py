@@ -19,7 +19,8 @@ from typing import Any, NamedTuple
 from gunicorn.config import Config
 
 from . import environment, gunicorn_options, runtime
-from .detect import Detection
+from .boot import Interrupted
+from .detection import Detection
 from .gunicorn_options import SETTINGS, OptionError, is_hook
 
 LAUNCHER = "launcher"
@@ -175,6 +176,14 @@ def run_config(path: Path) -> dict[str, Any]:
     """Execute a gunicorn config file as gunicorn does and keep its settings."""
     try:
         namespace = runpy.run_path(str(path), run_name="__config__")
+    except Interrupted:
+        raise
+    except SystemExit as exc:
+        # gunicorn would exit here, silently with status 0: say why instead.
+        raise SettingsError(
+            f"{path.name} called sys.exit({exc.code!r}) while the launcher read its settings; "
+            "a gunicorn config file only sets values: remove the exit"
+        ) from None
     except Exception as exc:
         detail = "".join(traceback.format_exception(exc)).rstrip()
         raise SettingsError(f"{path.name} failed to load: {exc!r}\n{detail}") from None

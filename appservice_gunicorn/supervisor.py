@@ -65,23 +65,25 @@ def run(
     grace_seconds: float = DEFAULT_GRACE,
     forward: Collection[int] = FORWARDED,
     reap_all: bool = True,
+    result_fd: int | None = None,
 ) -> Result:
     """Run ``argv`` as a supervised child until it and everything it started are gone.
 
     Signals in ``forward`` go to the child's group; the others of ``FORWARDED`` are
     returned in ``deferred`` for the caller.  ``reap_all=False`` is for gunicorn's running
     master, whose workers are children too: this waits for its own child only and hands
-    SIGCHLD back to gunicorn afterwards.
+    SIGCHLD back to gunicorn afterwards.  ``result_fd``: a file descriptor the child gets as
+    its fd 3 (a pipe for a result, apart from what the child prints).
     """
     if not reap_all:
-        return _run_in_master(argv, env, cwd, grace_seconds, forward)
+        return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd)
     # The launcher alone, single-threaded: signals are blocked and taken with
     # sigtimedwait (as tini does), so that none is lost, even as PID 1.
     watched: set[int] = {*FORWARDED, signal.SIGCHLD}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     try:
         become_subreaper()
-        pid = _spawn(argv, env, cwd)
+        pid = _spawn(argv, env, cwd, result_fd)
 
         def next_signal(timeout: float) -> int | None:
             info = signal.sigtimedwait(watched, timeout)
@@ -98,6 +100,7 @@ def _run_in_master(
     cwd: str | os.PathLike[str],
     grace_seconds: float,
     forward: Collection[int],
+    result_fd: int | None,
 ) -> Result:
     """``run`` inside gunicorn's master, which has other threads (its control socket):
     a blocked signal could reach one of them and run gunicorn's handler anyway, whose
@@ -111,7 +114,7 @@ def _run_in_master(
     previous = {signum: signal.signal(signum, take) for signum in FORWARDED}
     previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        pid = _spawn(argv, env, cwd)
+        pid = _spawn(argv, env, cwd, result_fd)
 
         def next_signal(timeout: float) -> int | None:
             if not received:
@@ -126,7 +129,9 @@ def _run_in_master(
         os.kill(os.getpid(), signal.SIGCHLD)
 
 
-def _spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str]) -> int:
+def _spawn(
+    argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str], result_fd: int | None
+) -> int:
     previous = os.getcwd()
     os.chdir(cwd)
     try:
@@ -134,6 +139,7 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[s
             argv[0],
             list(argv),
             dict(env),
+            file_actions=[] if result_fd is None else [(os.POSIX_SPAWN_DUP2, result_fd, 3)],
             setpgroup=0,
             setsigmask=(),
             setsigdef=_RESET,

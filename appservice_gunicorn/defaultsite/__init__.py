@@ -14,7 +14,7 @@ from string import Template
 from typing import Any
 
 from .. import __version__
-from ..detect import Detection
+from ..detection import Detection
 from ..environment import flag
 
 # The README of the release that is running, so the advice matches the launcher's behaviour.

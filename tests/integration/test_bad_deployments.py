@@ -387,3 +387,36 @@ def test_unreadable_file_is_really_unreadable_for_the_launcher(tmp_path: Path) -
     )
     assert result.returncode == 1
     assert "PermissionError" in result.stderr
+
+
+# Standard-library names a deployed app folder may hold; each would stop the launcher if
+# its own imports found them (python -m puts the current folder first on sys.path).
+SHADOWING = (  # noqa: SIM905 - a word list reads best as words
+    "argparse ast asyncio base64 copy datetime email enum errno fcntl fnmatch glob grp hashlib "
+    "http inspect json locale logging pickle platform pwd queue random select selectors shlex "
+    "signal socket ssl string struct tempfile textwrap threading token tokenize traceback "
+    "typing urllib uuid"
+).split()
+PLAIN_WSGI = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"served despite the shadowing modules"]
+"""
+
+
+@pytest.mark.parametrize("entry", ["python-m-in-the-app-folder", "app-dir-from-elsewhere"])
+def test_modules_in_the_app_folder_never_replace_the_launchers(
+    launch: Start, tmp_path: Path, entry: str
+) -> None:
+    files = {
+        f"{name}.py": f"raise SystemExit('{name}.py of the app was imported')\n"
+        for name in SHADOWING
+    }
+    app_dir = write(tmp_path / "wwwroot", {**files, "application.py": PLAIN_WSGI})
+    cwd = app_dir if entry == "python-m-in-the-app-folder" else tmp_path
+    launcher = launch(app_dir, popen_kwargs={"cwd": str(cwd)})
+    with urllib.request.urlopen(launcher.url, timeout=10) as response:
+        assert response.read() == b"served despite the shadowing modules"
+    log = launcher.log()
+    assert "of the app was imported" not in log, log
+    assert launcher.stop() == 0

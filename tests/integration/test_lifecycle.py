@@ -13,7 +13,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from tests.integration.conftest import (
     UNSHARE,
     Start,
     StartPid1,
+    all_pids,
     stat,
     unshare_problem,
     wait_for,
@@ -41,6 +41,7 @@ CHUNK = b"x" * 5000
 # One WSGI app with a route per behaviour the tests need.
 LIFECYCLE_APP = """
 import os
+import re
 import time
 
 CHUNKS = {chunks}
@@ -216,119 +217,6 @@ def test_dead_worker_is_reaped_and_replaced_and_orphans_are_reaped(
     assert init.stop(signal.SIGTERM) == 0
 
 
-APP_A = {
-    "helper.py": 'TEXT = b"app A"\n',
-    "application.py": """
-        import os
-        import sys
-
-        from helper import TEXT
-
-        print(f"IMPORTED app A in pid {os.getpid()}", flush=True)
-
-
-        def app(environ, start_response):
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [TEXT]
-    """,
-}
-# Another app, found by another rule (a startup file), with a module of the same name.
-APP_B = {
-    "startup.txt": "gunicorn --workers=3 serve_b:app\n",
-    "helper.py": 'TEXT = b"app B, redeployed"\n',
-    "serve_b.py": """
-        import os
-
-        from helper import TEXT
-
-        print(f"IMPORTED app B in pid {os.getpid()}", flush=True)
-
-
-        def app(environ, start_response):
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [TEXT]
-    """,
-}
-
-
-class ClientLoop:
-    """Threads sending requests (a new connection each) until stopped; every answer kept."""
-
-    def __init__(self, launcher: Launcher, threads: int = 4) -> None:
-        self.launcher = launcher
-        self.answers: list[bytes] = []
-        self.failures: list[str] = []
-        self.lock = threading.Lock()
-        self.done = threading.Event()
-        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
-
-    def run(self) -> None:
-        while not self.done.is_set():
-            try:
-                status, body, _ = get(self.launcher, timeout=20)
-                with self.lock:
-                    if status == 200:
-                        self.answers.append(body)
-                    else:
-                        self.failures.append(f"status {status}: {body[:100]!r}")
-            except (OSError, http.client.HTTPException) as exc:
-                with self.lock:
-                    self.failures.append(repr(exc))
-
-    def __enter__(self) -> ClientLoop:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.done.set()
-        for thread in self.threads:
-            thread.join(30)
-
-    def count(self, body: bytes) -> int:
-        with self.lock:
-            return self.answers.count(body)
-
-
-@pytest.mark.parametrize("preload", [False, True], ids=["import-in-workers", "preload"])
-def test_sighup_redeploys_with_zero_failed_requests(
-    pid1: StartPid1, tmp_path: Path, preload: bool
-) -> None:
-    app_dir = write(tmp_path / "wwwroot", APP_A)
-    env = {"GUNICORN_CMD_ARGS": "--workers=2" + (" --preload" if preload else "")}
-    launcher, init = pid1(app_dir, "startup.txt", env)
-    old_workers = init.wait_for_workers(2)
-    assert get(launcher)[1] == b"app A"
-
-    with ClientLoop(launcher) as loop:
-        wait_for(lambda: loop.count(b"app A") >= 20, 20, "answers from app A")
-        # Redeploy: the folder's whole content is replaced, then SIGHUP.
-        for entry in app_dir.iterdir():
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        write(app_dir, APP_B)
-        init.kill(signal.SIGHUP)
-        wait_for(lambda: loop.count(b"app B, redeployed") >= 50, 30, "answers from app B")
-    assert loop.failures == [], f"{len(loop.failures)} failed requests: {loop.failures[:5]}"
-    assert set(loop.answers) == {b"app A", b"app B, redeployed"}
-
-    new_workers = init.wait_for_workers(3)  # the startup file of app B asks for 3
-    assert not {w.pid for w in new_workers} & {w.pid for w in old_workers}
-    for _ in range(20):
-        assert get(launcher)[:2] == (200, b"app B, redeployed")
-    log = launcher.log()
-    master = re.search(r"Listening at: \S+ \((\d+)\)", log)
-    assert master is not None and master.group(1) == "1", log
-    importers = set(re.findall(r"IMPORTED app [AB] in pid (\d+)", log))
-    if preload:  # asked for: the master imports the app, and must drop it on SIGHUP
-        assert "1" in importers
-        assert re.search(r"IMPORTED app B in pid 1\b", log), log
-    else:
-        assert importers and "1" not in importers, "the master imported the user's code"
-    assert "serve_b:app" in log
-    assert init.stop(signal.SIGTERM) == 0
-    no_worker_killed(launcher.log())
-
-
 # Run inside a new mount namespace before the launcher: the root filesystem, the temp
 # folders, HOME and the app folder become read-only for the launcher only.
 READ_ONLY_SETUP = """
@@ -344,6 +232,7 @@ READ_ONLY = ["--mount", "sh", "-c", READ_ONLY_SETUP, "sh"]
 WRITE_PROBE_APP = """
 import json
 import os
+import re
 import tempfile
 
 
@@ -437,3 +326,44 @@ def _read_only_problem() -> str | None:
     if result.returncode != 0:
         return f"cannot make / read-only in a mount namespace: {result.stderr.strip()}"
     return None
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (SigCgt in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    found = re.search(r"^SigCgt:\s+([0-9a-f]+)$", status, re.MULTILINE)
+    return found is not None and bool(int(found.group(1), 16) & (1 << (signum - 1)))
+
+
+SLOW_START_CONF = "import time\ntime.sleep(2)\n"
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.02, 0.1, 0.3], ids=lambda d: f"{d * 1000:g}ms")
+def test_a_stop_signal_at_any_point_of_the_start_stops_pid1(
+    launch: Start, tmp_path: Path, delay: float
+) -> None:
+    """From the moment the handler exists (a few ms after the interpreter is up, before
+    gunicorn is imported: see test_boot.py) to gunicorn.conf.py, no SIGTERM is dropped."""
+    problem = unshare_problem()
+    if problem:
+        pytest.skip(problem)
+    app_dir = write(tmp_path / "wwwroot", {"application.py": LIFECYCLE_APP})
+    write(app_dir, {"gunicorn.conf.py": SLOW_START_CONF})
+    command = [*UNSHARE, sys.executable, "-m", "appservice_gunicorn"]
+    launcher = launch(app_dir, command=command, wait=False)
+    init = None
+    deadline = time.monotonic() + 20
+    while init is None or not catches(init.pid, signal.SIGTERM):  # no sleep: the earliest
+        assert time.monotonic() < deadline and launcher.process.poll() is None, launcher.log()
+        init = init or next(
+            (p for p in map(stat, all_pids()) if p and p.ppid == launcher.process.pid), None
+        )
+    time.sleep(delay)
+    os.kill(init.pid, signal.SIGTERM)
+    status = launcher.wait(10)
+    log = launcher.log()
+    assert status == 0, log
+    assert "Starting gunicorn" not in log, log

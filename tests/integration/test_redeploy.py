@@ -1,0 +1,293 @@
+"""SIGHUP redeploys, with the launcher as PID 1: the new app is proven before a worker
+changes, a broken deployment is refused while the running app keeps serving, old workers
+retire only once the new ones have imported the app, and a burst of SIGHUPs is one redeploy.
+"""
+
+from __future__ import annotations
+
+import http.client
+import itertools
+import re
+import shutil
+import signal
+import threading
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from appservice_gunicorn.testing import Launcher
+from tests.helpers import write
+from tests.integration.conftest import StartPid1, wait_for
+
+
+def get(launcher: Launcher, path: str = "/", timeout: float = 10) -> tuple[int, bytes, str]:
+    conn = http.client.HTTPConnection("127.0.0.1", launcher.port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("X-Worker-Pid", "")
+    finally:
+        conn.close()
+
+
+def replace_folder(app_dir: Path, files: dict[str, str]) -> None:
+    """A redeploy: the folder's whole content replaced."""
+    for entry in app_dir.iterdir():
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+    write(app_dir, files)
+
+
+def error_lines(log: str) -> list[str]:
+    return [line for line in log.splitlines() if "[ERROR]" in line]
+
+
+APP_A = {
+    "helper.py": 'TEXT = b"app A"\n',
+    "application.py": """
+        import os
+        import sys
+
+        from helper import TEXT
+
+        print(f"IMPORTED app A in pid {os.getpid()}", flush=True)
+
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [TEXT]
+    """,
+}
+# Another app, found by another rule (a startup file), with a module of the same name.
+APP_B = {
+    "startup.txt": "gunicorn --workers=3 serve_b:app\n",
+    "helper.py": 'TEXT = b"app B, redeployed"\n',
+    "serve_b.py": """
+        import os
+
+        from helper import TEXT
+
+        print(f"IMPORTED app B in pid {os.getpid()}", flush=True)
+
+
+        def app(environ, start_response):
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [TEXT]
+    """,
+}
+
+
+class ClientLoop:
+    """Threads sending requests (a new connection each) until stopped; every answer kept."""
+
+    def __init__(self, launcher: Launcher, threads: int = 4) -> None:
+        self.launcher = launcher
+        self.answers: list[bytes] = []
+        self.times: list[float] = []  # when each answer arrived (time.monotonic())
+        self.failures: list[str] = []
+        self.lock = threading.Lock()
+        self.done = threading.Event()
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+
+    def run(self) -> None:
+        while not self.done.is_set():
+            try:
+                status, body, _ = get(self.launcher, timeout=20)
+                with self.lock:
+                    if status == 200:
+                        self.answers.append(body)
+                        self.times.append(time.monotonic())
+                    else:
+                        self.failures.append(f"status {status}: {body[:100]!r}")
+            except (OSError, http.client.HTTPException) as exc:
+                with self.lock:
+                    self.failures.append(repr(exc))
+
+    def __enter__(self) -> ClientLoop:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.done.set()
+        for thread in self.threads:
+            thread.join(30)
+
+    def count(self, body: bytes) -> int:
+        with self.lock:
+            return self.answers.count(body)
+
+    def longest_silence(self) -> float:
+        """The longest time between two answers: how long nothing was served."""
+        with self.lock:
+            times = sorted(self.times)
+        return max((b - a for a, b in itertools.pairwise(times)), default=0.0)
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["import-in-workers", "preload"])
+def test_sighup_redeploys_with_zero_failed_requests(
+    pid1: StartPid1, tmp_path: Path, preload: bool
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", APP_A)
+    env = {"GUNICORN_CMD_ARGS": "--workers=2" + (" --preload" if preload else "")}
+    launcher, init = pid1(app_dir, "startup.txt", env)
+    old_workers = init.wait_for_workers(2)
+    assert get(launcher)[1] == b"app A"
+
+    with ClientLoop(launcher) as loop:
+        wait_for(lambda: loop.count(b"app A") >= 20, 20, "answers from app A")
+        # Redeploy: the folder's whole content is replaced, then SIGHUP.
+        for entry in app_dir.iterdir():
+            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        write(app_dir, APP_B)
+        init.kill(signal.SIGHUP)
+        wait_for(lambda: loop.count(b"app B, redeployed") >= 50, 30, "answers from app B")
+    assert loop.failures == [], f"{len(loop.failures)} failed requests: {loop.failures[:5]}"
+    assert set(loop.answers) == {b"app A", b"app B, redeployed"}
+
+    new_workers = init.wait_for_workers(3)  # the startup file of app B asks for 3
+    assert not {w.pid for w in new_workers} & {w.pid for w in old_workers}
+    for _ in range(20):
+        assert get(launcher)[:2] == (200, b"app B, redeployed")
+    log = launcher.log()
+    master = re.search(r"Listening at: \S+ \((\d+)\)", log)
+    assert master is not None and master.group(1) == "1", log
+    importers = set(re.findall(r"IMPORTED app [AB] in pid (\d+)", log))
+    if preload:  # asked for: the master imports the app, and must drop it on SIGHUP
+        assert "1" in importers
+        assert re.search(r"IMPORTED app B in pid 1\b", log), log
+    else:
+        assert importers and "1" not in importers, "the master imported the user's code"
+    assert "serve_b:app" in log
+    assert init.stop(signal.SIGTERM) == 0
+    assert "SIGKILL" not in launcher.log()
+
+
+def app_saying(text: str, *, import_seconds: float = 0.0) -> dict[str, str]:
+    return {
+        "application.py": f"""
+            import time
+
+            time.sleep({import_seconds})
+
+
+            def app(environ, start_response):
+                start_response("200 OK", [("Content-Type", "text/plain")])
+                return [b"{text}"]
+        """
+    }
+
+
+WSGI_APP = "\n\ndef app(environ, start_response):\n    return []\n"
+# Each breaks the deployment in a way that today's gunicorn turns into a dead server.
+BROKEN = {
+    "syntax-error": (
+        {"application.py": "def app(environ, start_response)\n    return []\n"},
+        "SyntaxError: expected ':'",
+    ),
+    "missing-module": (
+        {"application.py": "import no_such_module_xyz\napp = None\n"},
+        "No module named 'no_such_module_xyz'",
+    ),
+    "raises-at-import": (
+        {"application.py": "raise RuntimeError('database unreachable')\n" + WSGI_APP},
+        "RuntimeError: database unreachable",
+    ),
+    "exits-at-import": (
+        {"application.py": "import os\n\nos._exit(0)\n" + WSGI_APP},
+        "importing application:app ended the process with status 0",
+    ),
+    "config-raises": (
+        {**app_saying("never served"), "gunicorn.conf.py": "raise ValueError('bad conf')\n"},
+        "gunicorn.conf.py failed to load: ValueError('bad conf')",
+    ),
+    "config-exits": (
+        {**app_saying("never served"), "gunicorn.conf.py": "import sys\nsys.exit(3)\n"},
+        "gunicorn.conf.py called sys.exit(3)",
+    ),
+}
+
+
+@pytest.mark.parametrize("preload", [False, True], ids=["import-in-workers", "preload"])
+def test_broken_redeploys_are_refused_and_the_running_app_keeps_serving(
+    pid1: StartPid1, tmp_path: Path, preload: bool
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", app_saying("version 1"))
+    env = {"GUNICORN_CMD_ARGS": "--workers=2" + (" --preload" if preload else "")}
+    launcher, init = pid1(app_dir, env=env)
+    workers = {w.pid for w in init.wait_for_workers(2)}
+    with ClientLoop(launcher) as loop:
+        wait_for(lambda: loop.count(b"version 1") >= 10, 20, "answers from version 1")
+        for number, (files, why) in enumerate(BROKEN.values(), 1):
+            replace_folder(app_dir, files)
+            init.kill(signal.SIGHUP)
+            try:
+                wait_for(partial(refused, launcher, number), 30, f"refusal {number}")
+            except AssertionError:
+                raise AssertionError(launcher.log()) from None
+            assert why in refusals(launcher)[-1], launcher.log()
+            # Refused: the running workers were not even restarted.
+            assert {w.pid for w in init.workers()} == workers
+        replace_folder(app_dir, app_saying("version 2"))
+        init.kill(signal.SIGHUP)
+        wait_for(lambda: loop.count(b"version 2") >= 10, 30, "answers from version 2")
+    assert loop.failures == [], f"{len(loop.failures)} failed requests: {loop.failures[:5]}"
+    assert set(loop.answers) == {b"version 1", b"version 2"}
+    print(f"\n{len(loop.answers)} answers, longest silence {loop.longest_silence():.2f} s")
+    assert init.stop() == 0
+
+
+def refused(launcher: Launcher, count: int) -> bool:
+    return len(refusals(launcher)) == count
+
+
+def refusals(launcher: Launcher) -> list[str]:
+    return [line for line in error_lines(launcher.log()) if "reload:" in line]
+
+
+def test_new_workers_serve_before_the_old_ones_stop(pid1: StartPid1, tmp_path: Path) -> None:
+    # Importing the app takes 1 s: gunicorn alone stops the old workers at once.
+    app_dir = write(tmp_path / "wwwroot", app_saying("slow 1", import_seconds=1))
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
+    init.wait_for_workers(2)
+    with ClientLoop(launcher) as loop:
+        wait_for(lambda: loop.count(b"slow 1") >= 10, 20, "answers from the first app")
+        replace_folder(app_dir, app_saying("slow 2", import_seconds=1))
+        init.kill(signal.SIGHUP)
+        wait_for(lambda: loop.count(b"slow 2") >= 10, 30, "answers from the new app")
+    silence = loop.longest_silence()
+    print(f"\n{len(loop.answers)} answers, longest silence {silence:.2f} s")
+    assert loop.failures == [], loop.failures[:5]
+    assert silence < 0.5, f"nothing was served for {silence:.2f} s"
+    assert init.stop() == 0
+
+
+def test_a_burst_of_sighups_is_one_redeploy(pid1: StartPid1, tmp_path: Path) -> None:
+    app_dir = write(tmp_path / "wwwroot", app_saying("burst"))
+    launcher, init = pid1(app_dir)
+    init.wait_for_workers(1)
+    for _ in range(10):
+        init.kill(signal.SIGHUP)
+    wait_for(lambda: "Hang up: Master" in launcher.log(), 20, "the redeploy")
+    time.sleep(2)  # any further redeploy would have started by now
+    assert launcher.log().count("Hang up: Master") == 1, launcher.log()
+    assert get(launcher)[:2] == (200, b"burst")
+    assert init.stop() == 0
+
+
+def test_a_sighup_while_starting_redeploys_once_serving(pid1: StartPid1, tmp_path: Path) -> None:
+    app_dir = write(
+        tmp_path / "wwwroot",
+        {
+            **app_saying("first"),
+            "gunicorn.conf.py": "import time\nprint('CONF', flush=True)\ntime.sleep(1)\n",
+        },
+    )
+    launcher, init = pid1(app_dir, wait=False)
+    wait_for(lambda: "CONF" in launcher.log(), 20, "gunicorn.conf.py to run")
+    replace_folder(app_dir, app_saying("changed while starting"))
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: "Hang up: Master" in launcher.log(), 20, "the deferred redeploy")
+    wait_for(lambda: get(launcher)[1] == b"changed while starting", 20, "the new app")
+    assert init.stop() == 0
