@@ -29,11 +29,17 @@ RuleName = Literal["startup", "django", "app-file", "default-site"]
 
 @dataclass(frozen=True)
 class Rule:
-    """One step of the chain: did it match, and the one-line reason."""
+    """One step of the chain: did it match, and the one-line reason.
+
+    ``public`` is the reason for the public default site, built only from the launcher's
+    own words and paths found in the app folder (relative to it): never from text that may
+    hold a user's value (an environment variable, a command's arguments).
+    """
 
     name: RuleName
     matched: bool
     reason: str
+    public: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,20 +141,23 @@ def detect(
         command = resolve_startup(words, app_dir, expansion_env)
     except StartupError as exc:
         startup_error = str(exc)
-        rules.append(Rule("startup", False, startup_error))
+        public = f"{_public_startup_name(words, app_dir)}: {exc.problem}"
+        rules.append(Rule("startup", False, startup_error, public))
     if command is None and startup_error is None:
-        rules.append(Rule("startup", False, "no startup command given"))
+        rules.append(Rule("startup", False, "no startup command given", "no startup command given"))
     elif command is not None:
         if command.kind != "gunicorn":
             what = "shell script" if command.kind == "script" else "command"
-            rules.append(Rule("startup", True, f"{command.origin}: runs as a supervised {what}"))
+            reason = f"{command.origin}: runs as a supervised {what}"
+            rules.append(Rule("startup", True, reason, f"the startup {what} runs supervised"))
             return done("command", "startup", command=command.text, startup=command)
         app = command.app or command.settings.get("wsgi_app")
         if app:
             root = _startup_root(app_dir, command)
             kind = _kind_of(root, str(app))
             steps = f" after {len(command.steps)} pre-start step(s)" if command.steps else ""
-            rules.append(Rule("startup", True, f"{command.origin}: gunicorn serves {app}{steps}"))
+            reason = f"{command.origin}: gunicorn serves {app}{steps}"
+            rules.append(Rule("startup", True, reason, "the startup command names the app"))
             return done(kind, "startup", app=str(app), pythonpath=root, startup=command)
         rules.append(
             Rule(
@@ -156,6 +165,7 @@ def detect(
                 False,
                 f"{command.origin}: gunicorn settings only, no app module; "
                 "they apply to the app found below",
+                "the startup command gives gunicorn settings only, no app module",
             )
         )
 
@@ -166,19 +176,32 @@ def detect(
     )
     django = _django(search)
     if isinstance(django, _Found):
-        rules.append(Rule("django", True, django.reason))
+        rules.append(Rule("django", True, django.reason, "a Django project"))
         return done(django.kind, "django", app=django.app, pythonpath=django.pythonpath, **common)
-    rules.append(Rule("django", False, django))
+    rules.append(Rule("django", False, *django))
 
     app_file = _app_file(app_dir)
     if isinstance(app_file, _Found):
-        rules.append(Rule("app-file", True, app_file.reason))
+        rules.append(Rule("app-file", True, app_file.reason, "an app file"))
         return done(
             app_file.kind, "app-file", app=app_file.app, pythonpath=app_file.pythonpath, **common
         )
-    rules.append(Rule("app-file", False, app_file))
-    rules.append(Rule("default-site", True, "no app found above: serving the default site"))
+    rules.append(Rule("app-file", False, *app_file))
+    served = "no app found above: serving the default site"
+    rules.append(Rule("default-site", True, served, served))
     return done("default", "default-site", **common)
+
+
+def _public_startup_name(words: Sequence[str], app_dir: Path) -> str:
+    """The startup file's path relative to the app folder, when it is a file there."""
+    if len(words) == 1:
+        try:
+            path = (app_dir / words[0]).resolve()
+            if path.is_file() and path.is_relative_to(app_dir.resolve()):
+                return str(path.relative_to(app_dir.resolve()))
+        except (OSError, ValueError):
+            pass
+    return "the startup command"
 
 
 def _startup_root(app_dir: Path, command: StartupCommand) -> Path:
@@ -199,12 +222,15 @@ def _kind_of(root: Path, app: str) -> Literal["wsgi", "asgi"]:
     return scan.kind_of(name)
 
 
-def _django(search: _Search) -> _Found | str:
-    """A Django project: through ``manage.py`` and its settings, else any ``wsgi.py``."""
+def _django(search: _Search) -> _Found | tuple[str, str]:
+    """A Django project: through ``manage.py`` and its settings, else any ``wsgi.py``.
+
+    Not found: (the reason, the reason for the public page)."""
     reasons: list[str] = []
+    public: list[str] = []
     manage = _find_manage(search)
     if manage is not None:
-        found = _from_manage(search, manage, reasons)
+        found = _from_manage(search, manage, reasons, public)
         if found is not None:
             return found
     wsgi_files, skipped = _find_wsgi(search)
@@ -212,7 +238,7 @@ def _django(search: _Search) -> _Found | str:
         searched = f"no wsgi.py in folders up to {MAX_DEPTH} levels deep"
         if skipped:
             searched += f" (skipped {', '.join(skipped)})"
-        return "; ".join([*reasons, searched])
+        return "; ".join([*reasons, searched]), "; ".join([*public, searched])
     chosen, *others = wsgi_files
     if others:
         search.notes.append(
@@ -239,12 +265,15 @@ def _find_manage(search: _Search) -> Path | None:
     return None
 
 
-def _from_manage(search: _Search, manage: Path, reasons: list[str]) -> _Found | None:
+def _from_manage(
+    search: _Search, manage: Path, reasons: list[str], public: list[str]
+) -> _Found | None:
     root = manage.parent
     rel = _rel(search.app_dir, manage)
     settings = search.env.get("DJANGO_SETTINGS_MODULE") or pysource.django_settings_module(manage)
     if not settings:
         reasons.append(f"{rel} does not set DJANGO_SETTINGS_MODULE")
+        public.append(reasons[-1])
         return None
     if pysource.module_file(root, settings) is None:
         expected = settings.replace(".", "/")
@@ -254,6 +283,7 @@ def _from_manage(search: _Search, manage: Path, reasons: list[str]) -> _Found | 
             "DJANGO_SETTINGS_MODULE in manage.py"
         )
         reasons.append(message)
+        public.append(f"{rel}: the settings module it names is missing")
         search.notes.append(message)
         return None
     wsgi_setting = pysource.django_setting(root, settings, "WSGI_APPLICATION")
@@ -264,12 +294,14 @@ def _from_manage(search: _Search, manage: Path, reasons: list[str]) -> _Found | 
             via = f"{rel} -> {settings}.WSGI_APPLICATION"
             return _Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}")
         reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
+        public.append(f"{rel}: the settings' WSGI_APPLICATION names a missing module")
         return None
     module = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
     if pysource.module_file(root, module) is not None:
         app, kind = _django_app(search, root, module, settings)
         return _Found(app=app, kind=kind, pythonpath=root, reason=f"{rel} -> {settings} -> {app}")
     reasons.append(f"{settings} sets no WSGI_APPLICATION")
+    public.append(f"{rel}: the settings set no WSGI_APPLICATION")
     return None
 
 
@@ -335,9 +367,10 @@ def _module_of(app_dir: Path, wsgi: Path) -> tuple[Path, str]:
     return root, ".".join(reversed(parts))
 
 
-def _app_file(app_dir: Path) -> _Found | str:
-    """The first Flask-style file holding an app object."""
+def _app_file(app_dir: Path) -> _Found | tuple[str, str]:
+    """The first Flask-style file holding an app object; else (reason, public reason)."""
     reasons: list[str] = []
+    public: list[str] = []
     for name in APP_FILES:
         path = app_dir / name
         if not path.is_file():
@@ -356,6 +389,7 @@ def _app_file(app_dir: Path) -> _Found | str:
         if variable is None:
             seen = ", ".join(scan.names[:8]) or "none"
             reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
+            public.append(f"{name}: no Flask/FastAPI object found")
             continue
         kind = scan.kind_of(variable.removesuffix("()"))
         return _Found(
@@ -365,8 +399,9 @@ def _app_file(app_dir: Path) -> _Found | str:
             reason=f"{name} defines {variable!s} ({kind.upper()})",
         )
     if not reasons:
-        return "none of " + ", ".join(APP_FILES) + " exists"
-    return "; ".join(reasons)
+        none = "none of " + ", ".join(APP_FILES) + " exists"
+        return none, none
+    return "; ".join(reasons), "; ".join(public)
 
 
 def _rel(app_dir: Path, path: Path) -> str:

@@ -36,10 +36,15 @@ Kind = Literal["gunicorn", "shell", "script"]
 
 
 class StartupError(Exception):
-    """A startup command that cannot be used; the message is one line."""
+    """A startup command that cannot be used; the message is one line.
 
-    def __init__(self, message: str) -> None:
+    ``problem`` says what is wrong in words of the launcher's own, never a user's value:
+    the public default site shows it (the message, with the values, goes to the log).
+    """
+
+    def __init__(self, message: str, problem: str = "it cannot be used") -> None:
         super().__init__(one_line(message))
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,8 @@ def resolve_startup(
         words = [shell.VAR_RE.sub(lambda m: _value(m, env), word) for word in words]
     except shell.UnsetVariable as exc:
         raise StartupError(
-            f"startup command: ${exc} is not set in the environment; set it or write it"
+            f"startup command: ${exc} is not set in the environment; set it or write it",
+            problem="a variable it uses is not set",
         ) from None
     return classify(shlex.join(words), "startup command", env, app_dir)
 
@@ -116,7 +122,8 @@ def _startup_path(word: str, app_dir: Path) -> Path:
     if ".." in Path(word).parts:
         raise StartupError(
             f"startup file {name}: '..' leaves the app folder {root}; put the file in the app "
-            "folder and give its name relative to it (e.g. startup.txt)"
+            "folder and give its name relative to it (e.g. startup.txt)",
+            problem="its name leaves the app folder",
         )
     candidate = Path(word) if os.path.isabs(word) else root / word
     try:
@@ -127,28 +134,33 @@ def _startup_path(word: str, app_dir: Path) -> Path:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise StartupError(
             f"startup file {name}: cannot look it up in the app folder {root} ({reason}); "
-            "give the name of a file in the app folder, e.g. startup.txt"
+            "give the name of a file in the app folder, e.g. startup.txt",
+            problem="the startup file cannot be looked up",
         ) from None
     if not resolved.is_relative_to(root):
         where = "is a symlink that points" if is_link else "is"
         raise StartupError(
             f"startup file {name} {where} outside the app folder {root} ({resolved}); "
-            "move the file into the app folder and name it relative to it"
+            "move the file into the app folder and name it relative to it",
+            problem="the startup file is outside the app folder",
         )
     if not exists:
         raise StartupError(
             f"startup file {name} not found in the app folder {root}; deploy it there "
-            "or fix the startup command"
+            "or fix the startup command",
+            problem="the startup file was not found in the app folder",
         )
     if resolved.is_dir():
         raise StartupError(
             f"startup file {name} in the app folder {root} is a directory; name a text file "
-            "holding the command (e.g. startup.txt with 'gunicorn app:app')"
+            "holding the command (e.g. startup.txt with 'gunicorn app:app')",
+            problem="the startup file is a folder",
         )
     if not resolved.is_file():
         raise StartupError(
             f"startup file {name} in the app folder {root} is not a regular file (a pipe, "
-            "socket or device); name a text file holding the command"
+            "socket or device); name a text file holding the command",
+            problem="the startup file is not a regular file",
         )
     return resolved
 
@@ -165,34 +177,42 @@ def read_startup_file(path: Path, origin: str) -> str:
             if isinstance(exc, PermissionError)
             else "check that it is a text file"
         )
-        raise StartupError(f"{label} cannot be read ({exc.strerror or exc}); {fix}") from None
+        raise StartupError(
+            f"{label} cannot be read ({exc.strerror or exc}); {fix}",
+            problem="the startup file cannot be read",
+        ) from None
     if len(data) > MAX_FILE_BYTES:
         raise StartupError(
             f"{label} is larger than {MAX_FILE_BYTES // 1024} KiB; "
-            "a startup command is one line (or a short script)"
+            "a startup command is one line (or a short script)",
+            problem="the startup file is too large",
         )
     nul = data.find(b"\0")
     if nul >= 0:
         raise StartupError(
-            f"{label} is binary (NUL byte at offset {nul}); save the command in it as plain text"
+            f"{label} is binary (NUL byte at offset {nul}); save the command in it as plain text",
+            problem="the startup file is binary",
         )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise StartupError(
-            f"{label} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
+            f"{label} is not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8",
+            problem="the startup file is not UTF-8 text",
         ) from None
     if path.suffix == ".sh":
         if not text.strip():
             raise StartupError(
-                f"{label} is empty; write the commands to run in it, e.g. 'gunicorn app:app'"
+                f"{label} is empty; write the commands to run in it, e.g. 'gunicorn app:app'",
+                problem="the startup file is empty",
             )
         return text
     command = strip_comments(text)
     if not command:
         raise StartupError(
             f"{label} is empty (or holds only comments); write the command in it, "
-            "e.g. 'gunicorn hello:myapp'"
+            "e.g. 'gunicorn hello:myapp'",
+            problem="the startup file is empty",
         )
     return command
 
@@ -214,24 +234,31 @@ def classify(
     """
     text = text.strip()
     if not text:
-        raise StartupError(f"{origin}: the startup command is empty")
+        raise StartupError(
+            f"{origin}: the startup command is empty", problem="the startup command is empty"
+        )
     if "\0" in text:
         raise StartupError(
             f"{origin}: the startup command contains a NUL character; remove it "
-            "(was the file saved as UTF-16?)"
+            "(was the file saved as UTF-16?)",
+            problem="the startup command holds a NUL character",
         )
     if len(text) > MAX_COMMAND_CHARS:
         raise StartupError(
             f"{origin}: the startup command is {len(text)} characters long, more than "
             f"{MAX_COMMAND_CHARS}; a startup command is one line (put longer "
-            "scripts in a startup file ending in .sh)"
+            "scripts in a startup file ending in .sh)",
+            problem="the startup command is too long",
         )
     if "\n" in text or shell.has_syntax(text):
         command = _in_process(text, origin, env, app_dir)
         return command or StartupCommand(origin=origin, text=text, kind="shell")
     words = _split(text, origin)
     if not words:
-        raise StartupError(f"{origin}: the startup command is empty (only a comment)")
+        raise StartupError(
+            f"{origin}: the startup command is empty (only a comment)",
+            problem="the startup command is empty",
+        )
     if _gunicorn_args(words, app_dir) is None:
         return StartupCommand(origin=origin, text=text, kind="shell")
     return _gunicorn_command(text, origin, env, app_dir)
@@ -292,7 +319,8 @@ def _split(text: str, origin: str) -> list[str]:
         return shlex.split(text, comments=True)
     except ValueError as exc:
         raise StartupError(
-            f"{origin}: cannot split {show(text)} into words ({exc}); check the quotes"
+            f"{origin}: cannot split {show(text)} into words ({exc}); check the quotes",
+            problem="its quotes do not match",
         ) from None
 
 
@@ -326,7 +354,9 @@ def parse_gunicorn_args(
     try:
         return gunicorn_options.parse(args, origin, base)
     except gunicorn_options.OptionError as exc:
-        raise StartupError(str(exc)) from None
+        raise StartupError(
+            str(exc), problem="gunicorn does not accept one of its options or values"
+        ) from None
 
 
 def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
@@ -335,5 +365,6 @@ def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
         return shell.expand_vars(text, env)
     except shell.UnsetVariable as exc:
         raise StartupError(
-            f"{origin}: ${exc} is not set in the environment; set it or write it"
+            f"{origin}: ${exc} is not set in the environment; set it or write it",
+            problem="a variable it uses is not set",
         ) from None

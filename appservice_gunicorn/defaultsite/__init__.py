@@ -7,7 +7,6 @@ URL path, so no request path ever reaches the file system.
 from __future__ import annotations
 
 import html
-import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from string import Template
@@ -51,27 +50,10 @@ def load_static() -> dict[str, tuple[bytes, str]]:
     return files
 
 
-# An absolute path that is not under the app folder: "/etc/x", "(/srv/y)", "'/z'".
-_ABSOLUTE_PATH = re.compile(r"(?<![\w.~/-])/[^\s'\"(),;:]+")
-# Environment values shorter than this are words ("1", "true", "app") rather than secrets.
-_MIN_SECRET_LENGTH = 6
-HIDDEN = "(hidden)"
-
-
-def public_reason(reason: str, detection: Detection, env: Mapping[str, str] | None = None) -> str:
-    """A rule's reason fit for a public page: paths relative to the app folder, any other
-    absolute path and any environment value replaced by "(hidden)"."""
-    text = reason
-    for root in sorted({str(detection.app_dir), str(detection.app_dir.resolve())}, key=len)[::-1]:
-        text = text.replace(root + "/", "").replace(root, ".")
-    text = _ABSOLUTE_PATH.sub(HIDDEN, text)
-    values = {v.strip() for v in (env or {}).values() if len(v.strip()) >= _MIN_SECRET_LENGTH}
-    for value in sorted(values, key=len, reverse=True):
-        text = text.replace(value, HIDDEN)
-    return text
-
-
-def render_reasons(detection: Detection, quiet: bool, env: Mapping[str, str]) -> str:
+def render_reasons(detection: Detection, quiet: bool) -> str:
+    """Each rule and its public reason: safe by construction, as ``Rule.public`` is built
+    from the launcher's own words and paths relative to the app folder (the full reasons,
+    which may quote a user's values, are in the log and ``--explain``)."""
     if quiet:
         return (
             '<p class="quiet">The reasons are hidden on this site '
@@ -87,7 +69,7 @@ def render_reasons(detection: Detection, quiet: bool, env: Mapping[str, str]) ->
         items.append(
             f'<li><span class="rule-name">{html.escape(rule.name)}'
             f'<span class="status {css}">{status}</span></span>'
-            f'<span class="reason">{html.escape(public_reason(rule.reason, detection, env))}'
+            f'<span class="reason">{html.escape(rule.public)}'
             "</span></li>"
         )
     return (
@@ -98,11 +80,11 @@ def render_reasons(detection: Detection, quiet: bool, env: Mapping[str, str]) ->
     )
 
 
-def render_page(detection: Detection, quiet: bool, env: Mapping[str, str] | None = None) -> bytes:
+def render_page(detection: Detection, quiet: bool) -> bytes:
     template = Template((resources.files(__name__) / "index.html").read_text("utf-8"))
     page = template.substitute(
         version=html.escape(__version__),
-        reasons=render_reasons(detection, quiet, env or {}),
+        reasons=render_reasons(detection, quiet),
         docs=DOCS_URL,
     )
     return page.encode("utf-8")
@@ -111,7 +93,7 @@ def render_page(detection: Detection, quiet: bool, env: Mapping[str, str] | None
 def create_app(detection: Detection, env: Mapping[str, str]) -> WSGIApp:
     quiet = flag(env, "APPSVC_DEFAULTSITE_QUIET")
     routes = load_static()
-    page = render_page(detection, quiet, env)
+    page = render_page(detection, quiet)
     routes["/"] = routes["/index.html"] = (page, HTML)
     not_found = b"<!doctype html><title>Not found</title><h1>404 Not found</h1>\n"
 

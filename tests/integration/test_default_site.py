@@ -57,8 +57,8 @@ def test_page_explains_with_relative_paths_and_no_env_values(site: str, tmp_path
     assert response.status == 200
     assert response.getheader("Content-Type") == "text/html; charset=utf-8"
     assert "<title>Your container is running, but no app was found</title>" in body
-    assert "app.py: no Flask/FastAPI object found; names seen: helper" in body
-    assert "startup command: argument -w/--workers: invalid int value: &#x27;(hidden)&#x27;" in body
+    assert "app.py: no Flask/FastAPI object found" in body
+    assert "the startup command: gunicorn does not accept one of its options or values" in body
     assert SECRET not in body
     assert str(tmp_path) not in body
     assert "#detection-chain" in body and "#troubleshooting" in body
