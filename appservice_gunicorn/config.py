@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from . import environment
+from . import environment, fs
 from .detection import Detection, detect
 from .settings import LayeredSettings, SettingsError, layer_settings
 from .shell import Step
@@ -69,10 +69,15 @@ def make_plan(
 ) -> Plan:
     """Detect, then (``settings``) layer gunicorn's settings; ``LaunchError`` when there is
     nothing sane to do.  A supervised command never gets gunicorn settings."""
-    if not config.app_dir.is_dir():
+    if not fs.is_dir(config.app_dir):
         raise LaunchError(
             f"app folder {config.app_dir} does not exist or is not a folder; "
             "pass --app-dir or set APP_PATH to the folder holding your app"
+        )
+    if not os.access(config.app_dir, os.R_OK | os.X_OK):
+        raise LaunchError(
+            f"app folder {config.app_dir} cannot be read by the user the launcher runs as "
+            f"(uid {os.getuid()}); make it readable (e.g. chmod a+rx) or run as its owner"
         )
     detection = detect(config.app_dir, config.startup, config.env)
     if config.strict and detection.startup_error:

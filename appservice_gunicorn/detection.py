@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from . import environment, pysource, venv
+from . import environment, fs, pysource, venv
 from .startup import StartupCommand, StartupError, resolve_startup
 
 APP_FILES = ("application.py", "app.py", "run.py", "index.py", "server.py", "main.py")
@@ -90,11 +90,12 @@ class _Search:
 
     def subdirs(self, path: Path) -> list[Path]:
         self.dirs_listed += 1
-        try:
-            entries = list(os.scandir(path))
-        except OSError:
-            return []
-        return sorted(Path(e.path) for e in entries if e.is_dir(follow_symlinks=False))
+        found, error = fs.subdirs(path)
+        if error is not None and path != self.app_dir:
+            self.notes.append(
+                f"{_rel(self.app_dir, path)} cannot be read ({error.strerror or error}); skipped it"
+            )
+        return found
 
     def skip_reason(self, path: Path) -> str | None:
         name = path.name
@@ -256,7 +257,7 @@ def _find_manage(search: _Search) -> Path | None:
     queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
     while queue:
         folder, depth = queue.popleft()
-        if (folder / "manage.py").is_file():
+        if fs.is_file(folder / "manage.py"):
             return folder / "manage.py"
         if depth < MAX_MANAGE_DEPTH:
             for sub in search.subdirs(folder):
@@ -272,8 +273,13 @@ def _from_manage(
     rel = _rel(search.app_dir, manage)
     settings = search.env.get("DJANGO_SETTINGS_MODULE") or pysource.django_settings_module(manage)
     if not settings:
-        reasons.append(f"{rel} does not set DJANGO_SETTINGS_MODULE")
-        public.append(reasons[-1])
+        problem = pysource.source_problem(manage)
+        if problem is not None:
+            reasons.append(f"{rel}: {problem.partition(': ')[2]}")
+            public.append(f"{rel} cannot be read or parsed")
+        else:
+            reasons.append(f"{rel} does not set DJANGO_SETTINGS_MODULE")
+            public.append(reasons[-1])
         return None
     if pysource.module_file(root, settings) is None:
         expected = settings.replace(".", "/")
@@ -342,7 +348,7 @@ def _find_wsgi(search: _Search) -> tuple[list[Path], list[str]]:
             if why is not None:
                 skipped.append(f"{_rel(search.app_dir, sub)}: {why}")
                 continue
-            if (sub / "wsgi.py").is_file():
+            if fs.is_file(sub / "wsgi.py"):
                 found.append(sub / "wsgi.py")
             if depth + 1 < MAX_DEPTH:
                 queue.append((sub, depth + 1))
@@ -357,10 +363,10 @@ def _module_of(app_dir: Path, wsgi: Path) -> tuple[Path, str]:
     folder = wsgi.parent
     parts.append(folder.name)
     root = folder.parent
-    while root != app_dir and (root / "__init__.py").is_file():
+    while root != app_dir and fs.is_file(root / "__init__.py"):
         parts.append(root.name)
         root = root.parent
-    if not (wsgi.parent / "__init__.py").is_file():
+    if not fs.is_file(wsgi.parent / "__init__.py"):
         # Not a package: import it by its path from the app folder (namespace packages).
         rel = wsgi.relative_to(app_dir).with_suffix("")
         return app_dir, ".".join(rel.parts)
@@ -373,7 +379,7 @@ def _app_file(app_dir: Path) -> _Found | tuple[str, str]:
     public: list[str] = []
     for name in APP_FILES:
         path = app_dir / name
-        if not path.is_file():
+        if not fs.is_file(path):
             continue
         module = path.stem
         scan = pysource.scan_module(path)

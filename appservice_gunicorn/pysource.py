@@ -8,6 +8,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
+from . import fs
+
 Kind = Literal["wsgi", "asgi"]
 
 # Callables whose result is an app object, and the protocol that object speaks.
@@ -60,22 +62,33 @@ class ModuleScan(NamedTuple):
         return None
 
 
-def read_source(path: Path) -> str:
+def read_source(path: Path) -> bytes:
     with path.open("rb") as handle:
         data = handle.read(MAX_SOURCE_BYTES + 1)
     if len(data) > MAX_SOURCE_BYTES:
         raise ValueError(f"larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
-    return data.decode("utf-8", errors="replace")
+    return data
 
 
 def parse(path: Path) -> ast.Module:
-    """Parse a file; raises ``SyntaxError``, ``ValueError`` or ``OSError``."""
+    """Parse a file as Python would (bytes: a BOM or a PEP 263 coding line is honoured);
+    raises ``SyntaxError``, ``ValueError`` or ``OSError``."""
     return ast.parse(read_source(path), filename=str(path))
+
+
+def source_problem(path: Path) -> str | None:
+    """Why a Python file cannot be read or parsed, or None when it can."""
+    try:
+        parse(path)
+    except (SyntaxError, ValueError, OSError) as exc:
+        return describe_error(path, exc)
+    return None
 
 
 def describe_error(path: Path, exc: Exception) -> str:
     if isinstance(exc, SyntaxError):
-        return f"{path.name}: syntax error at line {exc.lineno}: {exc.msg}"
+        where = f" at line {exc.lineno}" if exc.lineno else ""
+        return f"{path.name}: syntax error{where}: {exc.msg}"
     if isinstance(exc, OSError):
         return f"{path.name}: cannot be read: {exc.strerror or exc}"
     return f"{path.name}: cannot be parsed: {exc}"
@@ -153,7 +166,7 @@ def module_file(root: Path, module: str) -> Path | None:
         return None
     base = root.joinpath(*parts)
     for candidate in (base.with_name(base.name + ".py"), base / "__init__.py"):
-        if candidate.is_file():
+        if fs.is_file(candidate):
             return candidate
     return None
 

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from gunicorn.config import Config
 
-from . import environment, gunicorn_options, runtime
+from . import environment, fs, gunicorn_options, runtime
 from .boot import Interrupted
 from .detection import Detection
 from .gunicorn_options import SETTINGS, OptionError, is_hook
@@ -163,17 +163,22 @@ def _config_path(app_dir: Path, name: Any) -> Path | None:
             )
         path = Path(text.removeprefix("file:"))
         path = path if path.is_absolute() else app_dir / path
-        if not path.is_file():
+        if not fs.is_file(path):
             raise SettingsError(
                 f"config file {text!r} not found in {app_dir}; deploy it or drop -c"
             )
         return path
     default = app_dir / CONFIG_FILE
-    return default if default.is_file() else None
+    return default if fs.is_file(default) else None
 
 
 def run_config(path: Path) -> dict[str, Any]:
     """Execute a gunicorn config file as gunicorn does and keep its settings."""
+    if not os.access(path, os.R_OK):
+        raise SettingsError(
+            f"{path} cannot be read by the user the launcher runs as (uid {os.getuid()}); "
+            "make it readable (e.g. chmod a+r)"
+        )
     try:
         namespace = runpy.run_path(str(path), run_name="__config__")
     except Interrupted:

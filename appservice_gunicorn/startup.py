@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from . import gunicorn_options, pysource, shell
+from . import fs, gunicorn_options, pysource, shell
 from .messages import one_line, show
 from .shell import Step
 
@@ -112,7 +112,7 @@ def _names_file(word: str, app_dir: Path) -> bool:
     candidate = Path(word)
     if "/" in word or candidate.suffix.lower() in FILE_SUFFIXES:
         return True
-    return not os.path.isabs(word) and (app_dir / word).is_file()
+    return not os.path.isabs(word) and fs.is_file(app_dir / word)
 
 
 def _startup_path(word: str, app_dir: Path) -> Path:

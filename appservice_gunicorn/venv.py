@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from . import fs
+
 VENV_NAMES = ("antenv", ".venv", "venv")
 _VERSION_RE = re.compile(r"^\s*(?:version|version_info)\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
 _LIB_RE = re.compile(r"^python(\d+)\.(\d+)t?$")
@@ -37,7 +39,7 @@ class VirtualEnv(NamedTuple):
 
 
 def is_venv(path: Path) -> bool:
-    return (path / "pyvenv.cfg").is_file() or path.name.startswith("antenv")
+    return fs.is_file(path / "pyvenv.cfg") or path.name.startswith("antenv")
 
 
 def find(app_dir: Path, env: Mapping[str, str]) -> VirtualEnv | None:
@@ -45,18 +47,21 @@ def find(app_dir: Path, env: Mapping[str, str]) -> VirtualEnv | None:
     named = env.get("APPSVC_VIRTUAL_ENV")
     if named:
         path = Path(named) if os.path.isabs(named) else app_dir / named
-        return describe(path) if path.is_dir() else None
+        return describe(path) if fs.is_dir(path) else None
     for name in VENV_NAMES:
         path = app_dir / name
-        if path.is_dir() and is_venv(path):
+        if fs.is_dir(path) and is_venv(path):
             return describe(path)
     try:
         entries = sorted(os.scandir(app_dir), key=lambda e: e.name)
     except OSError:
         return None
     for entry in entries:
-        if entry.is_dir() and (Path(entry.path) / "pyvenv.cfg").is_file():
-            return describe(Path(entry.path))
+        try:
+            if entry.is_dir() and (Path(entry.path) / "pyvenv.cfg").is_file():
+                return describe(Path(entry.path))
+        except OSError:
+            continue  # a symlink loop, an unreadable entry: not a virtualenv
     return None
 
 
@@ -73,13 +78,13 @@ def describe(path: Path) -> VirtualEnv:
             candidate = Path(entry.path) / "site-packages"
             if (
                 match
-                and candidate.is_dir()
+                and fs.is_dir(candidate)
                 and candidate.resolve() not in {p.resolve() for p in site_packages}
             ):
                 site_packages.append(candidate)
                 versions.append((int(match.group(1)), int(match.group(2))))
     windows = path / "Lib" / "site-packages"
-    if windows.is_dir():
+    if fs.is_dir(windows):
         site_packages.append(windows)
     return VirtualEnv(path=path, site_packages=tuple(site_packages), python=_python(path, versions))
 
