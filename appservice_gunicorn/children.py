@@ -87,7 +87,7 @@ def run_supervised(plan: Plan) -> int:
         "Running the startup command from %s as a supervised child (signals forwarded, "
         "exit status passed on): %s",
         startup.origin,
-        startup.text if startup.kind == "shell" else " ".join(argv),
+        startup.text if startup.kind == "shell" else f"/bin/sh {startup.path}",
     )
     result = supervisor.run(argv, env, plan.detection.app_dir, grace_seconds=supervisor.grace(env))
     how = f"exited with status {result.status}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from collections.abc import Mapping
@@ -12,6 +13,10 @@ if TYPE_CHECKING:
     from .venv import VirtualEnv
 
 DEFAULT_PORT = "8000"
+CGROUP = Path("/sys/fs/cgroup")
+# More would only exhaust the machine: a typo (WEB_CONCURRENCY=99999999) is capped here.
+MAX_WORKERS = 64
+MAX_THREADS = 256
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"", "0", "false", "no", "off"})
 
@@ -34,7 +39,7 @@ def port(env: Mapping[str, str], errors: list[str] | None = None) -> str:
         value = env.get(name, "").strip()
         if not value:
             continue
-        if value.isdigit() and 0 < int(value) < 65536:
+        if value.isascii() and value.isdigit() and 0 < int(value) < 65536:
             return value
         if errors is not None:
             errors.append(f"{name}={value!r} is not a port number (1-65535); ignoring it")
@@ -46,7 +51,7 @@ def _positive_int(env: Mapping[str, str], name: str, errors: list[str]) -> int |
     if raw is None or not raw.strip():
         return None
     value = raw.strip()
-    if value.isdigit() and int(value) > 0:
+    if value.isascii() and value.isdigit() and int(value) > 0:
         return int(value)
     errors.append(f"{name}={raw!r} is not a positive whole number; using the default instead")
     return None
@@ -58,12 +63,36 @@ def default_workers(env: Mapping[str, str], errors: list[str]) -> list[EnvSettin
     return [] if workers is None else [EnvSetting("workers", workers, "env:WEB_CONCURRENCY")]
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, as ``nproc`` counts them)."""
+def available_cores(cgroup: Path | None = None) -> int:
+    """The cores this process may use: its CPU affinity (as ``nproc`` counts them), and no
+    more than its container's CPU quota (cgroup v2 ``cpu.max``, v1 ``cpu.cfs_quota_us``),
+    so that a pod limited to 1 CPU on a 64-core node counts 1, not 64."""
     try:
-        return len(os.sched_getaffinity(0)) or 1
+        cores = len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+    quota = cpu_quota(CGROUP if cgroup is None else cgroup)
+    return max(1, min(cores, math.ceil(quota))) if quota is not None else cores
+
+
+def cpu_quota(cgroup: Path) -> float | None:
+    """CPUs allowed by the cgroup's quota, or None without a quota."""
+    for path, split in ((cgroup / "cpu.max", True), (cgroup / "cpu/cpu.cfs_quota_us", False)):
+        try:
+            text = path.read_text().strip()
+            if split:
+                quota, _, period = text.partition(" ")
+            else:
+                quota = text
+                period = (cgroup / "cpu/cpu.cfs_period_us").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if quota in ("max", "-1") or not quota.lstrip("-").isdigit() or not period.isdigit():
+            return None
+        if int(quota) > 0 and int(period) > 0:
+            return int(quota) / int(period)
+        return None
+    return None
 
 
 def platform_settings(

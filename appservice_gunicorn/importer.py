@@ -23,6 +23,7 @@ import gunicorn
 from gunicorn import util
 from gunicorn.errors import AppImportError
 
+from .boot import Interrupted
 from .detection import Detection
 from .messages import one_line
 
@@ -114,6 +115,17 @@ def _import_module(spec: str, module_name: str, where: Path, hint: str | None) -
             ) from None
         raise AppImportError(
             _user_failure(f"importing {module_name!r}", spec, where, exc, hint)
+        ) from None
+    except SystemExit as exc:
+        if isinstance(exc, Interrupted):
+            raise  # the launcher's own stop (SIGTERM while --preload imports the app)
+        raise AppImportError(
+            one_line(
+                f"Could not load app {spec!r} from {where}: importing {module_name!r} called "
+                f"sys.exit({exc.code!r}); an app module must not exit while it is imported: "
+                "remove the exit (or move it under 'if __name__ == \"__main__\":')",
+                1000,
+            )
         ) from None
     except ImportError as exc:
         raise AppImportError(

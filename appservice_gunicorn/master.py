@@ -7,19 +7,26 @@ interpreter); a deployment that fails is refused with one ERROR line and the run
 workers are left alone.  A proven one gets new workers, and the old ones are retired only
 once every new worker has imported the app, so that requests are served throughout even
 when the import takes seconds.  SIGHUPs that arrive together are one redeploy.
+
+Every worker writes its pid to a pipe once it has imported the app (``load()``), which is
+also how the master tells an app that ends its worker while being imported (``os._exit``
+at import: gunicorn would respawn it forever) from a worker that served and then died.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import select
 import signal
+import socket
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
 from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
 
 from . import boot
 
@@ -28,14 +35,15 @@ if TYPE_CHECKING:
     from .config import Plan
 
 log = logging.getLogger("appservice_gunicorn")
+# Workers in a row that ended before importing the app: then the launcher stops.
+MAX_BOOT_FAILURES = 5
+BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
 
 
 class _Generation(NamedTuple):
-    """Workers forked by one redeploy: younger than ``after_age``; ready ones write their
-    pid to ``ready``."""
+    """Workers forked by one redeploy (younger than ``after_age``), replacing ``previous``."""
 
     after_age: int
-    ready: int
     previous: Plan
 
 
@@ -43,10 +51,21 @@ class LauncherArbiter(Arbiter):
     def __init__(self, app: AppServiceApplication) -> None:
         self.launcher_app = app
         self._generation: _Generation | None = None
+        self._halting = False
+        self._loaded: set[int] = set()  # workers that have imported the app
+        self._boot_failures = 0
+        self._ready_buffer = b""
+        self._ready_read, app.ready_fd = os.pipe()
+        os.set_blocking(self._ready_read, False)
         super().__init__(app)
 
     def start(self) -> None:
-        super().start()  # gunicorn's signal handlers are in place from here on
+        try:
+            super().start()
+        except SystemExit as exc:
+            self._explain_busy_port()
+            raise exc from None
+        # gunicorn's signal handlers are in place from here on.
         if boot.take_pending_hup():
             os.kill(os.getpid(), signal.SIGHUP)
 
@@ -63,17 +82,11 @@ class LauncherArbiter(Arbiter):
         previous = app.plan
         if previous is None or not app.prepare_redeploy():
             return  # refused (logged): the running workers are not touched
-        read_end, write_end = os.pipe()
-        os.set_blocking(read_end, False)
-        self._generation = _Generation(self.worker_age, read_end, previous)
-        app.ready_fd = write_end
+        self._generation = _Generation(self.worker_age, previous)
         try:
             super().reload()
         finally:
-            app.ready_fd = None
             self._generation = None
-            os.close(read_end)
-            os.close(write_end)
 
     def manage_workers(self) -> None:
         generation = self._generation
@@ -85,22 +98,63 @@ class LauncherArbiter(Arbiter):
                 self._await_new_workers(generation)
         super().manage_workers()
 
+    def reap_workers(self) -> None:
+        self._read_loaded()
+        before = set(self.WORKERS)
+        while True:
+            try:
+                super().reap_workers()
+                break
+            except HaltServer:
+                if not self._halting:
+                    raise
+                # Stopping already: another worker that failed to load says nothing new.
+        if not self.cfg.preload_app and not self._halting:
+            self._count_boot_failures(before - set(self.WORKERS))
+
+    def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
+        self._halting = True
+        super().halt(reason, exit_status)
+
+    def _read_loaded(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            self._ready_buffer += os.read(self._ready_read, 4096)
+        *lines, self._ready_buffer = self._ready_buffer.split(b"\n")
+        pids = {int(line) for line in lines if line.strip().isdigit()}
+        if pids:
+            self._loaded |= pids
+            self._boot_failures = 0
+
+    def _count_boot_failures(self, gone: set[int]) -> None:
+        """Workers that ended before importing the app: the app ends them (os._exit at
+        import, a crash in an extension); gunicorn alone would respawn them forever."""
+        for pid in gone:
+            if pid in self._loaded:
+                self._loaded.discard(pid)
+                continue
+            self._boot_failures += 1
+        if self._boot_failures >= MAX_BOOT_FAILURES:
+            plan = self.launcher_app.plan
+            app = plan.detection.app if plan is not None else None
+            log.error(
+                "%d workers in a row ended while importing the app %s, before serving; it "
+                "ends the process as it is imported (os._exit(), a crash in a compiled "
+                "module?): fix the app (its output is above). Stopping",
+                self._boot_failures,
+                app or "",
+            )
+            raise HaltServer("The app ends its workers while it is imported.", BOOT_FAILED)
+
     def _await_new_workers(self, generation: _Generation) -> None:
         new = {pid for pid, worker in self.WORKERS.items() if worker.age > generation.after_age}
-        ready: set[int] = set()
-        pending = b""
         deadline = time.monotonic() + self.timeout
-        while new - ready:
-            failed = {pid: status for pid in new - ready if (status := _exit_status(pid))}
+        while new - self._loaded:
+            failed = {pid: status for pid in new - self._loaded if (status := _exit_status(pid))}
             if failed or time.monotonic() > deadline:
                 self._abandon(new, failed, generation.previous)
                 return
-            readable, _, _ = select.select([generation.ready], [], [], 0.1)
-            if readable:
-                with contextlib.suppress(BlockingIOError):
-                    pending += os.read(generation.ready, 4096)
-                *lines, pending = pending.split(b"\n")
-                ready.update(int(line) for line in lines if line.strip().isdigit())
+            select.select([self._ready_read], [], [], 0.1)
+            self._read_loaded()
 
     def _abandon(self, new: set[int], failed: dict[int, str], previous: Plan) -> None:
         """New workers that failed to start: stop them all, keep the old ones serving."""
@@ -123,6 +177,26 @@ class LauncherArbiter(Arbiter):
         )
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)
+
+    def _explain_busy_port(self) -> None:
+        """gunicorn gave up binding: if another program holds the port, say how to move."""
+        for address in self.cfg.address:
+            if not isinstance(address, tuple):
+                continue  # a Unix socket or file descriptor
+            host, port = address[0], address[1]
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            with socket.socket(family, socket.SOCK_STREAM) as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((host, port))
+                except OSError as exc:
+                    if exc.errno == errno.EADDRINUSE:
+                        log.error(
+                            "Port %s on %s is already in use by another program: stop it, or "
+                            "serve on another port with PORT=<number> (or --bind)",
+                            port,
+                            host or "all addresses",
+                        )
 
 
 def _exit_status(pid: int) -> str | None:

@@ -11,12 +11,15 @@ import ast
 import os
 import runpy
 import shlex
+import sys
 import traceback
 from collections.abc import Mapping
+from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from gunicorn.config import Config
+from gunicorn.workers import SUPPORTED_WORKERS
 
 from . import environment, fs, gunicorn_options, runtime
 from .boot import Interrupted
@@ -133,11 +136,54 @@ def layer_settings(
         layered.put(found.name, found.value, found.source)
     for name, value in startup_settings.items():
         layered.put(name, value, "startup")
+    _cap_counts(layered)
+    _check_worker_class(layered, detection)
     try:
         runtime.place_runtime_files(layered, env, detection.app_dir)
     except runtime.RuntimeFilesError as exc:
         raise SettingsError(str(exc)) from None
     return layered
+
+
+def _cap_counts(layered: LayeredSettings) -> None:
+    """Workers and threads beyond what any machine serves with: one ERROR line, then the
+    maximum (thousands of forks would exhaust the machine and delay every signal)."""
+    for name, limit in (("workers", environment.MAX_WORKERS), ("threads", environment.MAX_THREADS)):
+        value = layered.value(name)
+        try:
+            count = int(value)
+        except (TypeError, ValueError):
+            continue
+        if count > limit:
+            source = layered.source(name)
+            layered.errors.append(
+                f"{name} = {count} (from {source}) is more than {limit}, the most the launcher "
+                f"starts; using {limit}. Set a number that fits the machine (2 x cores + 1 "
+                "workers is the usual choice)"
+            )
+            layered.put(name, limit, f"launcher (at most {limit}; {source} asked for {count})")
+
+
+def _check_worker_class(layered: LayeredSettings, detection: Detection) -> None:
+    """A worker class named by module must exist (found, not imported): gunicorn would
+    stop with a traceback, after --explain said all was well."""
+    value = layered.value("worker_class")
+    if not isinstance(value, str) or value in SUPPORTED_WORKERS or value.startswith("egg:"):
+        return
+    module = value.partition(":")[0] if ":" in value else value.rpartition(".")[0]
+    top = module.split(".")[0]
+    venv_dirs = [str(p) for p in detection.venv.site_packages] if detection.venv else []
+    where = [*sys.path, str(detection.app_dir), *venv_dirs]
+    if top.isidentifier() and PathFinder.find_spec(top, where) is not None:
+        return
+    if top in sys.builtin_module_names or top in sys.modules:
+        return
+    raise SettingsError(
+        f"worker class {value!r} (from {layered.source('worker_class')}): no module "
+        f"{top or value!r} in the launcher's Python, the app folder or its virtualenv; install "
+        "it (add it to requirements.txt) or fix the name (gunicorn's own: "
+        f"{', '.join(SUPPORTED_WORKERS)})"
+    )
 
 
 def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:

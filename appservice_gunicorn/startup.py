@@ -67,7 +67,9 @@ class StartupCommand:
     def shell_argv(self) -> list[str]:
         """The command line of a supervised command."""
         if self.kind == "script":
-            return ["/bin/sh", str(self.path)]
+            # Its text as read (a UTF-8 BOM, which the shell would take for a command, is
+            # gone), with the file as $0, as `sh FILE` would set it.
+            return ["/bin/sh", "-c", self.text, str(self.path)]
         return ["/bin/sh", "-c", self.text]
 
 

@@ -420,3 +420,59 @@ def test_modules_in_the_app_folder_never_replace_the_launchers(
     log = launcher.log()
     assert "of the app was imported" not in log, log
     assert launcher.stop() == 0
+
+
+def run_to_exit(app_dir: Path, env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
+    """The launcher serving ``app_dir`` on a free loopback port, until it exits by itself."""
+    from appservice_gunicorn.testing import free_port, launcher_env
+
+    result = subprocess.run(
+        [sys.executable, "-m", "appservice_gunicorn", "--app-dir", str(app_dir)],
+        cwd=app_dir,
+        env=launcher_env(free_port(), env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return result.returncode, result.stdout + result.stderr
+
+
+def test_an_app_that_cannot_be_imported_exits_4_with_many_workers(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "import no_such_module_abc\n\napp = None\n"})
+    for _ in range(3):  # the workers race to fail: every start must end the same way
+        status, log = run_to_exit(tmp_path, {"GUNICORN_CMD_ARGS": "--workers=4"})
+        assert status == 4, log
+        assert "HaltServer" not in log and "During handling" not in log, log
+        assert "Reason: App failed to load." in log
+
+
+def test_an_app_that_calls_sys_exit_at_import_exits_4_and_says_so(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "import sys\n\nsys.exit(0)\napp = None\n"})
+    status, log = run_to_exit(tmp_path, {})
+    assert status == 4, log
+    assert "importing 'app' called sys.exit(0); an app module must not exit" in log
+
+
+def test_an_app_that_ends_its_worker_at_import_stops_the_launcher(tmp_path: Path) -> None:
+    # os._exit() cannot be caught: gunicorn alone respawns such workers forever.
+    write(tmp_path, {"app.py": "import os\n\nos._exit(0)\napp = None\n"})
+    status, log = run_to_exit(tmp_path, {"GUNICORN_CMD_ARGS": "--workers=2"})
+    assert status == 3, log
+    assert re.search(r"\[ERROR\] [56] workers in a row ended while importing the app app:app", log)
+    assert log.count("Booting worker") < 12
+
+
+def test_a_busy_port_is_named_with_the_way_to_choose_another(tmp_path: Path) -> None:
+    import socket
+
+    write(tmp_path, {"app.py": "def app(environ, start_response):\n    return []\n"})
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = {"GUNICORN_CMD_ARGS": f"--bind=127.0.0.1:{port}"}
+        status, log = run_to_exit(tmp_path, env)
+    assert status == 1, log
+    line = f"Port {port} on 127.0.0.1 is already in use by another program: stop it, or serve"
+    assert [entry for entry in log.splitlines() if line in entry], log
+    assert "PORT=<number>" in log

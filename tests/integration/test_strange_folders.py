@@ -110,6 +110,27 @@ def test_an_unreadable_app_folder_is_one_line_and_exit_1(world: Path) -> None:
     ]
 
 
+def test_an_unreadable_config_file_is_one_line_and_exit_1(world: Path) -> None:
+    if problem := as_nobody_problem():
+        pytest.skip(problem)
+    app = write(world / "wwwroot", {"app.py": flask_app(), "gunicorn.conf.py": "workers = 2\n"})
+    (app / "gunicorn.conf.py").chmod(0)
+    result = subprocess.run(
+        [*NOBODY, sys.executable, "-m", "appservice_gunicorn", "--app-dir", str(app)],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": "/tmp", "PORT": "1"},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.splitlines()
+    assert line.endswith(
+        f"[ERROR] {app}/gunicorn.conf.py cannot be read by the user the launcher runs as "
+        "(uid 65534); make it readable (e.g. chmod a+r)"
+    )
+
+
 def test_a_strange_folder_is_served_to_an_unprivileged_launcher(launch: Start, world: Path) -> None:
     if problem := as_nobody_problem():
         pytest.skip(problem)

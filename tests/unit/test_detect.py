@@ -117,3 +117,26 @@ def test_detection_imports_nothing(tmp_path: Path) -> None:
 def test_a_missing_app_folder_still_detects_nothing_to_serve(tmp_path: Path) -> None:
     found = detect(tmp_path / "missing", env=ENV)
     assert found.kind == "default"
+
+
+def test_sources_are_read_as_python_reads_them(tmp_path: Path) -> None:
+    # PEP 263: a latin-1 file with its coding line, and a non-ASCII name in it.
+    source = "# -*- coding: latin-1 -*-\nfrom flask import Flask\n\nappli\xe9 = Flask(__name__)\n"
+    (tmp_path / "app.py").write_bytes(source.encode("latin-1"))
+    found = detect(tmp_path, None, {})
+    assert (found.kind, found.app) == ("wsgi", "app:appli\xe9")
+
+
+def test_a_nul_byte_is_reported_without_a_missing_line_number(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_bytes(b"app = 1\x00\n")
+    reason = next(
+        rule.reason for rule in detect(tmp_path, None, {}).rules if rule.name == "app-file"
+    )
+    assert "line None" not in reason and "null bytes" in reason
+
+
+def test_a_manage_py_with_a_syntax_error_is_reported_as_such(tmp_path: Path) -> None:
+    (tmp_path / "manage.py").write_text("import os\nos.environ.setdefault('X',\n")
+    reason = detect(tmp_path, None, {}).rules[1].reason
+    assert reason.startswith("manage.py: syntax error at line ")
+    assert "does not set DJANGO_SETTINGS_MODULE" not in reason

@@ -505,7 +505,9 @@ def test_sh_startup_file_is_a_script(tmp_path: Path) -> None:
     found = detect(tmp_path, "startup.sh", env=NO_ENV)
     assert found.kind == "command"
     assert found.startup is not None and found.startup.kind == "script"
-    assert found.startup.shell_argv() == ["/bin/sh", str((tmp_path / "startup.sh").resolve())]
+    script = "#!/bin/sh\nexec gunicorn main:app 2>&1 | cat\n"
+    path = str((tmp_path / "startup.sh").resolve())
+    assert found.startup.shell_argv() == ["/bin/sh", "-c", script, path]
 
 
 def test_startup_chdir_keeps_gunicorn_meaning(tmp_path: Path) -> None:
@@ -598,3 +600,45 @@ def test_invalid_variable_is_reported_and_the_default_used(
     (error,) = errors
     assert f"{name}={value!r}" in error
     assert "\n" not in error
+
+
+@pytest.mark.parametrize(
+    ("files", "cores"),
+    [
+        ({"cpu.max": "100000 100000\n"}, 1),  # a 1-CPU limit (Kubernetes limits.cpu: 1)
+        ({"cpu.max": "150000 100000\n"}, 2),  # 1.5 CPUs: rounded up
+        ({"cpu.max": "max 100000\n"}, None),  # no quota: the affinity mask alone
+        ({"cpu/cpu.cfs_quota_us": "50000\n", "cpu/cpu.cfs_period_us": "100000\n"}, 1),  # v1
+        ({"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}, None),
+        ({}, None),
+    ],
+    ids=["v2-one-cpu", "v2-one-and-a-half", "v2-no-quota", "v1-half", "v1-no-quota", "none"],
+)
+def test_cores_follow_the_containers_cpu_quota(
+    tmp_path: Path, files: dict[str, str], cores: int | None
+) -> None:
+    write(tmp_path, files)
+    affinity = len(os.sched_getaffinity(0))
+    expected = affinity if cores is None else min(cores, affinity)
+    assert environment.available_cores(tmp_path) == expected
+
+
+def test_a_one_cpu_pod_on_a_big_node_gets_three_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path / "cgroup", {"cpu.max": "100000 100000\n"})
+    monkeypatch.setattr(environment, "CGROUP", tmp_path / "cgroup")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    errors: list[str] = []
+    found = environment.platform_settings({"PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "1"}, errors)
+    assert [(s.name, s.value) for s in found] == [("workers", 3)]
+
+
+# Devanagari and full-width digits: str.isdigit() says yes, socket.bind() says no.
+@pytest.mark.parametrize(
+    "value", ["\u0968\u0966\u0966\u0966", "\uff18\uff10\uff10\uff10", "80a0", "0", "70000"]
+)
+def test_only_ascii_port_numbers_are_ports(value: str) -> None:
+    errors: list[str] = []
+    assert environment.port({"PORT": value}, errors) == "8000"
+    assert errors == [f"PORT={value!r} is not a port number (1-65535); ignoring it"]

@@ -75,3 +75,38 @@ def test_explain_reads_the_config_file_without_running_it(tmp_path: Path) -> Non
 def test_bad_gunicorn_cmd_args_are_an_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="GUNICORN_CMD_ARGS: unknown gunicorn option"):
         layered(tmp_path, GUNICORN_CMD_ARGS="--wrokers 2")
+
+
+@pytest.mark.parametrize(
+    ("env", "name", "asked", "source"),
+    [
+        ({"WEB_CONCURRENCY": "99999999"}, "workers", 99999999, "env:WEB_CONCURRENCY"),
+        (
+            {"PYTHON_GUNICORN_CUSTOM_WORKER_NUM": "500"},
+            "workers",
+            500,
+            "env:PYTHON_GUNICORN_CUSTOM_WORKER_NUM",
+        ),
+        ({"GUNICORN_CMD_ARGS": "--threads 100000"}, "threads", 100000, "GUNICORN_CMD_ARGS"),
+    ],
+)
+def test_worker_and_thread_counts_are_capped_with_one_error(
+    tmp_path: Path, env: dict[str, str], name: str, asked: int, source: str
+) -> None:
+    settings = layer_settings(detect(tmp_path, None, env), env)
+    limit = 64 if name == "workers" else 256
+    assert settings.value(name) == limit
+    (error,) = settings.errors
+    assert error.startswith(f"{name} = {asked} (from {source}) is more than {limit}")
+
+
+def test_an_unbalanced_quote_in_gunicorn_cmd_args_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"^GUNICORN_CMD_ARGS: cannot split it into words"):
+        layered(tmp_path, GUNICORN_CMD_ARGS="--timeout '30")
+
+
+def test_a_worker_class_that_does_not_exist_is_refused_before_serving(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match=r"worker class 'no\.such\.Class' \(from startup\)"):
+        layered(tmp_path, "gunicorn --worker-class no.such.Class app:app")
+    values = layered(tmp_path, "gunicorn --worker-class gthread app:app")
+    assert values["worker_class"] == ("gthread", "startup")

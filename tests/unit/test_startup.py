@@ -246,10 +246,13 @@ def test_a_sh_file_of_plain_commands_ending_in_gunicorn_is_served_in_process(
 
 
 def test_any_other_sh_file_is_run_as_a_supervised_script(tmp_path: Path) -> None:
-    (tmp_path / "startup.sh").write_text("#!/bin/sh\ncd src\nexec gunicorn hello:myapp\n")
+    script = "#!/bin/sh\ncd src\nexec gunicorn hello:myapp\n"
+    # Saved by an editor that writes a BOM: the shell must not see it.
+    (tmp_path / "startup.sh").write_bytes(b"\xef\xbb\xbf" + script.encode())
     command = resolve_startup(["startup.sh"], tmp_path, ENV)
     assert command is not None and command.kind == "script"
-    assert command.shell_argv() == ["/bin/sh", str((tmp_path / "startup.sh").resolve())]
+    path = str((tmp_path / "startup.sh").resolve())
+    assert command.shell_argv() == ["/bin/sh", "-c", script, path]
 
 
 @pytest.mark.parametrize(
