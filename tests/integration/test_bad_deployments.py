@@ -476,3 +476,12 @@ def test_a_busy_port_is_named_with_the_way_to_choose_another(tmp_path: Path) -> 
     line = f"Port {port} on 127.0.0.1 is already in use by another program: stop it, or serve"
     assert [entry for entry in log.splitlines() if line in entry], log
     assert "PORT=<number>" in log
+
+
+def test_a_config_file_that_exits_at_start_is_an_error_not_a_silent_exit_0(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {"app.py": "app = None\n", "gunicorn.conf.py": "import sys\n\nsys.exit()\n"})
+    status, log = run_to_exit(tmp_path, {})
+    assert status == 1, log
+    assert "[ERROR] gunicorn.conf.py called sys.exit(None) while the launcher read its" in log
