@@ -23,6 +23,11 @@ nox.options.sessions = [
     *(["browser"] if has_chromium() else []),
 ]
 nox.options.reuse_existing_virtualenvs = True
+# uv installs the sessions' packages in seconds; plain virtualenv + pip when it is missing.
+nox.options.default_venv_backend = "uv|virtualenv"
+# Compiled at install, as pip does: otherwise every launcher a test starts compiles
+# gunicorn, Django and Flask again until one of them has written the .pyc files.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 # benchmarks/ may be absent from a branch: ruff fails on a missing path.
 SOURCES = [
