@@ -242,22 +242,13 @@ def test_dependency_installed_only_in_antenv_is_importable(
     launch: Start, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     package = "asg_only_in_antenv"
-    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "antenv")], check=True)
+    # A real virtualenv (without pip: only its shape matters here), and a real wheel
+    # installed into it the way an installer lays out a pure-Python wheel.
+    venv = tmp_path / "antenv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     wheel = build_wheel(tmp_path_factory.mktemp("wheels"), package, "GREETING = 'from antenv'\n")
-    subprocess.run(
-        [
-            str(tmp_path / "antenv" / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--no-index",
-            "--no-deps",
-            "--disable-pip-version-check",
-            "--quiet",
-            str(wheel),
-        ],
-        check=True,
-    )
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(venv / "lib" / RUNNING / "site-packages")
     # The launcher's own interpreter cannot import it: only the virtualenv has it.
     assert importlib.util.find_spec(package) is None
     outside = subprocess.run([sys.executable, "-c", f"import {package}"], capture_output=True)
