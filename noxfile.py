@@ -3,8 +3,10 @@ test; ``bench`` runs on demand (``nox -s browser`` installs Chromium)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -20,6 +22,7 @@ nox.options.sessions = [
     "lint",
     "typecheck",
     "load",
+    "floor",
     *(["browser"] if has_chromium() else []),
 ]
 nox.options.reuse_existing_virtualenvs = True
@@ -37,10 +40,38 @@ SOURCES = [
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests against the installed wheel (not the checkout)."""
+    """Unit and integration tests against the installed wheel (not the checkout);
+    ``nox -s tests -- tests/unit`` runs the unit tests alone."""
     session.install(".[test]")
     # Most tests wait on real processes: two at a time (one per core here) halves the wait.
-    session.run("pytest", "-n", "auto", "tests/unit", "tests/integration", *session.posargs)
+    paths = session.posargs or ["tests/unit", "tests/integration"]
+    session.run("pytest", "-n", "auto", *paths)
+
+
+# The floors pyproject.toml declares: requires-python and the gunicorn dependency.
+FLOOR_PYTHON = "3.10"
+FLOOR_GUNICORN = "25.1.0"  # 25.0.x lacks gunicorn.config.ControlSocket
+
+
+def floor_python() -> str:
+    """The oldest supported Python: on PATH, else as pyenv installs it (CI's machine)."""
+    candidates = [f"python{FLOOR_PYTHON}"]
+    candidates += sorted(
+        glob.glob(os.path.expanduser(f"~/.pyenv/versions/{FLOOR_PYTHON}.*/bin/python3"))
+    )
+    for candidate in candidates:
+        found = shutil.which(candidate)
+        # A pyenv shim is on PATH even when its version is not selected: it must run.
+        if found and subprocess.run([found, "-c", "pass"], capture_output=True).returncode == 0:
+            return found
+    return f"python{FLOOR_PYTHON}"
+
+
+@nox.session(python=floor_python())
+def floor(session: nox.Session) -> None:
+    """Unit tests with the oldest Python and gunicorn the package declares it supports."""
+    session.install(".[test]", f"gunicorn=={FLOOR_GUNICORN}")
+    session.run("pytest", "-n", "auto", "tests/unit", *session.posargs)
 
 
 @nox.session
