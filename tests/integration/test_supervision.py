@@ -152,7 +152,7 @@ def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(
     launch: Start, tmp_path: Path
 ) -> None:
     # printf: the marker must come from the command, not from the log line quoting it.
-    command = "trap '' TERM; printf '%s\\n' READY; sleep 300"
+    command = "trap '' TERM; printf 'RE%sDY\\n' A; sleep 300"
     launcher = launch(tmp_path, command, {"APPSVC_GRACEFUL_TIMEOUT": "1"}, wait=False)
     wait_for(lambda: "READY" in launcher.log(), 20, "the command to start")
     status, elapsed = stopped(launcher)
