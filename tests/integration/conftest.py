@@ -8,6 +8,7 @@ reap them) and signals are sent to it directly, as an orchestrator does.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import re
 import shutil
@@ -25,6 +26,17 @@ import pytest
 from appservice_gunicorn.testing import Launcher, start
 
 Start = Callable[..., Launcher]
+
+
+def get(launcher: Launcher, path: str = "/", timeout: float = 10) -> tuple[int, bytes, str]:
+    """(status, body, the X-Worker-Pid header) of a GET on a fresh connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", launcher.port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read(), response.getheader("X-Worker-Pid", "")
+    finally:
+        conn.close()
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ from tests.integration.conftest import (
     Start,
     StartPid1,
     all_pids,
+    get,
     stat,
     unshare_problem,
     wait_for,
@@ -81,16 +82,6 @@ def app(environ, start_response):
     start_response("200 OK", headers)
     return [b"ok"]
 """.replace("{chunks}", str(CHUNKS))
-
-
-def get(launcher: Launcher, path: str = "/", timeout: float = 10) -> tuple[int, bytes, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", launcher.port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read(), response.getheader("X-Worker-Pid", "")
-    finally:
-        conn.close()
 
 
 def lifecycle_app(tmp_path: Path) -> Path:

@@ -19,17 +19,7 @@ import pytest
 
 from appservice_gunicorn.testing import Launcher
 from tests.helpers import write
-from tests.integration.conftest import StartPid1, wait_for
-
-
-def get(launcher: Launcher, path: str = "/", timeout: float = 10) -> tuple[int, bytes, str]:
-    conn = http.client.HTTPConnection("127.0.0.1", launcher.port, timeout=timeout)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read(), response.getheader("X-Worker-Pid", "")
-    finally:
-        conn.close()
+from tests.integration.conftest import StartPid1, get, wait_for
 
 
 def replace_folder(app_dir: Path, files: dict[str, str]) -> None:
