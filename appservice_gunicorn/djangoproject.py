@@ -1,0 +1,168 @@
+"""The detection chain's Django rule: ``manage.py`` and its settings, else a ``wsgi.py``.
+
+Everything is read from files (AST, text): the settings module is never imported.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from pathlib import Path
+from typing import Literal
+
+from . import fs, pysource
+from .search import Found, Search, rel
+
+MAX_DEPTH = 3
+MAX_MANAGE_DEPTH = 2
+
+
+def find(search: Search) -> Found | tuple[str, str]:
+    """A Django project: through ``manage.py`` and its settings, else any ``wsgi.py``.
+
+    Not found: (the reason, the reason for the public page)."""
+    reasons: list[str] = []
+    public: list[str] = []
+    manage = _find_manage(search)
+    if manage is not None:
+        found = _from_manage(search, manage, reasons, public)
+        if found is not None:
+            return found
+    wsgi_files, skipped = _find_wsgi(search)
+    if not wsgi_files:
+        searched = f"no wsgi.py in folders up to {MAX_DEPTH} levels deep"
+        if skipped:
+            searched += f" (skipped {', '.join(skipped)})"
+        return "; ".join([*reasons, searched]), "; ".join([*public, searched])
+    chosen, *others = wsgi_files
+    if others:
+        search.notes.append(
+            "several wsgi.py found; serving "
+            f"{rel(search.app_dir, chosen)}, passed over: "
+            + ", ".join(rel(search.app_dir, p) for p in others)
+        )
+    root, module = _module_of(search.app_dir, chosen)
+    app, kind = _django_app(search, root, module, None)
+    reasons.append(f"{rel(search.app_dir, chosen)} -> {app}")
+    return Found(app=app, kind=kind, pythonpath=root, reason="; ".join(reasons))
+
+
+def _find_manage(search: Search) -> Path | None:
+    queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
+    while queue:
+        folder, depth = queue.popleft()
+        if fs.is_file(folder / "manage.py"):
+            return folder / "manage.py"
+        if depth < MAX_MANAGE_DEPTH:
+            for sub in search.subdirs(folder):
+                if search.skip_reason(sub) is None:
+                    queue.append((sub, depth + 1))
+    return None
+
+
+def _from_manage(
+    search: Search, manage: Path, reasons: list[str], public: list[str]
+) -> Found | None:
+    root = manage.parent
+    manage_rel = rel(search.app_dir, manage)
+    settings = search.env.get("DJANGO_SETTINGS_MODULE") or pysource.django_settings_module(manage)
+    if not settings:
+        problem = pysource.source_problem(manage)
+        if problem is not None:
+            reasons.append(f"{manage_rel}: {problem.partition(': ')[2]}")
+            public.append(f"{manage_rel} cannot be read or parsed")
+        else:
+            reasons.append(f"{manage_rel} does not set DJANGO_SETTINGS_MODULE")
+            public.append(reasons[-1])
+        return None
+    if pysource.module_file(root, settings) is None:
+        expected = settings.replace(".", "/")
+        message = (
+            f"{manage_rel} names settings module {settings!r}, but neither {expected}.py nor "
+            f"{expected}/__init__.py is in {root}; deploy the settings or fix "
+            "DJANGO_SETTINGS_MODULE in manage.py"
+        )
+        reasons.append(message)
+        public.append(f"{manage_rel}: the settings module it names is missing")
+        search.notes.append(message)
+        return None
+    wsgi_setting = pysource.django_setting(root, settings, "WSGI_APPLICATION")
+    if wsgi_setting:
+        module, _, variable = wsgi_setting.rpartition(".")
+        if pysource.module_file(root, module) is not None:
+            app, kind = _django_app(search, root, module, settings, variable)
+            via = f"{manage_rel} -> {settings}.WSGI_APPLICATION"
+            return Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}")
+        reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
+        public.append(f"{manage_rel}: the settings' WSGI_APPLICATION names a missing module")
+        return None
+    module = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
+    if pysource.module_file(root, module) is not None:
+        app, kind = _django_app(search, root, module, settings)
+        return Found(
+            app=app, kind=kind, pythonpath=root, reason=f"{manage_rel} -> {settings} -> {app}"
+        )
+    reasons.append(f"{settings} sets no WSGI_APPLICATION")
+    public.append(f"{manage_rel}: the settings set no WSGI_APPLICATION")
+    return None
+
+
+def _django_app(
+    search: Search,
+    root: Path,
+    wsgi_module: str,
+    settings: str | None,
+    variable: str = "application",
+) -> tuple[str, Literal["wsgi", "asgi"]]:
+    """``module:application`` for Django: the WSGI one, or ASGI on request."""
+    if search.want_asgi:
+        asgi = settings and pysource.django_setting(root, settings, "ASGI_APPLICATION")
+        if asgi:
+            module, _, asgi_variable = asgi.rpartition(".")
+        else:
+            module, asgi_variable = wsgi_module.rpartition(".")[0] + ".asgi", "application"
+        module = module.lstrip(".")
+        if pysource.module_file(root, module) is not None:
+            return f"{module}:{asgi_variable}", "asgi"
+        search.notes.append(
+            f"ASGI was asked for (APPSVC_DJANGO_ASGI or --worker-class asgi) but "
+            f"{rel(search.app_dir, root / module.replace('.', '/'))}.py does not exist; "
+            "serving WSGI"
+        )
+    return f"{wsgi_module}:{variable}", "wsgi"
+
+
+def _find_wsgi(search: Search) -> tuple[list[Path], list[str]]:
+    """``wsgi.py`` files in folders below the app folder, shallowest and then sorted first."""
+    found: list[Path] = []
+    skipped: list[str] = []
+    queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
+    while queue:
+        folder, depth = queue.popleft()
+        for sub in search.subdirs(folder):
+            why = search.skip_reason(sub)
+            if why is not None:
+                skipped.append(f"{rel(search.app_dir, sub)}: {why}")
+                continue
+            if fs.is_file(sub / "wsgi.py"):
+                found.append(sub / "wsgi.py")
+            if depth + 1 < MAX_DEPTH:
+                queue.append((sub, depth + 1))
+    # Shallowest first, then in sorted order of the path's folders.
+    found.sort(key=lambda path: (len(path.parts), path.parts))
+    return found, skipped
+
+
+def _module_of(app_dir: Path, wsgi: Path) -> tuple[Path, str]:
+    """The import root and dotted module of a ``wsgi.py``: above its outermost package."""
+    parts = [wsgi.stem]
+    folder = wsgi.parent
+    parts.append(folder.name)
+    root = folder.parent
+    while root != app_dir and fs.is_file(root / "__init__.py"):
+        parts.append(root.name)
+        root = root.parent
+    if not fs.is_file(wsgi.parent / "__init__.py"):
+        # Not a package: import it by its path from the app folder (namespace packages).
+        rel = wsgi.relative_to(app_dir).with_suffix("")
+        return app_dir, ".".join(rel.parts)
+    return root, ".".join(reversed(parts))
