@@ -34,7 +34,9 @@ os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 # benchmarks/ may be absent from a branch: ruff fails on a missing path.
 SOURCES = [
-    p for p in ("appservice_gunicorn", "tests", "benchmarks", "noxfile.py") if Path(p).exists()
+    p
+    for p in ("appservice_gunicorn", "defaultsite", "tests", "benchmarks", "noxfile.py")
+    if Path(p).exists()
 ]
 
 

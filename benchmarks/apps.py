@@ -20,7 +20,8 @@ from pathlib import Path
 from .naive_wrapper import plain_gunicorn
 
 BENCH_DIR = Path(__file__).resolve().parent
-WSGI_DIR = BENCH_DIR / "wsgi"
+# The default site's own app folder (application:app), served by plain gunicorn.
+DEFAULTSITE_DIR = BENCH_DIR.parent / "defaultsite"
 NAIVE = BENCH_DIR / "naive_wrapper.py"
 VARIANTS = ("launcher", "gunicorn", "naive")
 
@@ -70,7 +71,9 @@ def django_app(work: Path) -> BenchApp:
 
 def default_site(work: Path) -> BenchApp:
     folder = _fresh(work / "apps" / "empty")
-    return BenchApp("default site", folder, "defaultsite_wsgi:app", ("--pythonpath", str(WSGI_DIR)))
+    return BenchApp(
+        "default site", folder, "application:app", ("--pythonpath", str(DEFAULTSITE_DIR))
+    )
 
 
 def build_apps(work: Path) -> list[BenchApp]:

@@ -20,7 +20,9 @@ from types import FrameType
 
 APP_FILES = ("application.py", "app.py", "run.py", "index.py", "server.py", "main.py")
 APP_OBJECT = re.compile(r"^(app|application)\s*=", re.MULTILINE)
-WSGI_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wsgi")
+DEFAULTSITE_DIR = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "defaultsite"
+)
 FORWARDED = (
     signal.SIGTERM,
     signal.SIGINT,
@@ -62,7 +64,7 @@ def find_app(app_dir: str) -> Found:
             match = APP_OBJECT.search(handle.read())
         if match:
             return Found(f"{name.removesuffix('.py')}:{match.group(1)}", (), listed)
-    return Found("defaultsite_wsgi:app", ("--pythonpath", WSGI_DIR), listed)
+    return Found("application:app", ("--pythonpath", DEFAULTSITE_DIR), listed)
 
 
 def plain_gunicorn(app_dir: str, app: str, extra: tuple[str, ...] = ()) -> list[str]:

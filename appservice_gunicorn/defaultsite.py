@@ -1,7 +1,9 @@
 """The built-in, read-only default site: a page that says why no app was served.
 
-Files are read once from the installed package into memory and looked up by exact
-URL path, so no request path ever reaches the file system.
+The site's files (``defaultsite/`` at the top of the repository: its page template and
+static files) ship inside the wheel as ``appservice_gunicorn/_defaultsite``; an editable
+install or a checkout finds them beside the package. They are read once into memory and
+looked up by exact URL path, so no request path ever reaches the file system.
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import html
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
+from pathlib import Path
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import __version__
-from ..detection import Detection
-from ..environment import flag
+from . import __version__
+from .detection import Detection
+from .environment import flag
 
 # The README of the release that is running, so the advice matches the launcher's behaviour.
 DOCS_URL = f"https://pypi.org/project/appservice-gunicorn/{__version__}/"
@@ -36,12 +39,23 @@ SECURITY_HEADERS = [
 ]
 HTML = "text/html; charset=utf-8"
 
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
+def site_folder() -> Traversable:
+    """The default site's folder: in the installed wheel, else in the checkout."""
+    shipped = resources.files(__package__ or "appservice_gunicorn") / "_defaultsite"
+    if shipped.is_dir():
+        return shipped
+    return Path(__file__).resolve().parent.parent / "defaultsite"
+
+
 def load_static() -> dict[str, tuple[bytes, str]]:
-    folder = resources.files(__name__) / "static"
+    folder = site_folder() / "static"
     files: dict[str, tuple[bytes, str]] = {}
     for entry in folder.iterdir():
         suffix = "." + entry.name.rpartition(".")[2]
@@ -81,7 +95,7 @@ def render_reasons(detection: Detection, quiet: bool) -> str:
 
 
 def render_page(detection: Detection, quiet: bool) -> bytes:
-    template = Template((resources.files(__name__) / "index.html").read_text("utf-8"))
+    template = Template((site_folder() / "index.html").read_text("utf-8"))
     page = template.substitute(
         version=html.escape(__version__),
         reasons=render_reasons(detection, quiet),
