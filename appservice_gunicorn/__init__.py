@@ -21,15 +21,15 @@ if _sys.argv[:1] == ["-m"] and _sys.path and _os.path.abspath(_sys.path[0] or ".
     del _sys.path[0]
 
 __version__ = "0.1.0"
-__all__ = ["Detection", "Rule", "__version__", "detect"]
+__all__ = ["Detection", "Kind", "Rule", "RuleName", "__version__", "detect"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .detection import Detection, Rule, detect
+    from .detection import Detection, Kind, Rule, RuleName, detect
 
 
 def __getattr__(name: str) -> object:
-    if name in ("Detection", "Rule", "detect"):
+    if name in ("Detection", "Kind", "Rule", "RuleName", "detect"):
         from . import detection
 
         return getattr(detection, name)

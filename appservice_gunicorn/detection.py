@@ -41,7 +41,13 @@ class Rule:
 
 @dataclass(frozen=True)
 class Detection:
-    """What to serve from ``app_dir``, with the rule trace that led there.
+    """What to serve from ``app_dir``, with the rule trace that led there; immutable and
+    hashable (equal folders and commands give equal detections).
+
+    By ``kind``: ``wsgi`` and ``asgi`` set ``app`` and ``pythonpath``; ``command`` sets
+    ``command`` and ``startup`` (a supervised command); ``default`` (the default site)
+    sets neither ``app`` nor ``command``.  ``startup``, ``startup_error``, ``venv`` and
+    ``notes`` may be set for any kind.
 
     ``app`` is gunicorn's ``module:variable`` for the ``wsgi`` and ``asgi``
     kinds; ``command`` is the shell command for ``command``; ``pythonpath`` is
@@ -60,7 +66,6 @@ class Detection:
     startup_error: str | None = None
     venv: venv.VirtualEnv | None = None
     notes: tuple[str, ...] = ()
-    dirs_listed: int = 0
 
     @property
     def worker_class(self) -> str | None:
@@ -90,7 +95,6 @@ def detect(
             rules=tuple(rules),
             venv=found_venv,
             notes=tuple(search.notes),
-            dirs_listed=search.dirs_listed,
             **kwargs,  # type: ignore[arg-type]
         )
 

@@ -26,10 +26,8 @@ class Search:
         self.env = env
         self.want_asgi = want_asgi
         self.notes: list[str] = []
-        self.dirs_listed = 0
 
     def subdirs(self, path: Path) -> list[Path]:
-        self.dirs_listed += 1
         found, error = fs.subdirs(path)
         if error is not None and path != self.app_dir:
             self.notes.append(

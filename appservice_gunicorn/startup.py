@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal
 
 from . import fs, gunicorn_options, pysource, shell
@@ -63,6 +64,14 @@ class StartupCommand:
     settings: Mapping[str, Any] = field(default_factory=dict)
     path: Path | None = None
     steps: tuple[Step, ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read-only, as the rest of the (frozen) command.
+        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
+
+    def __hash__(self) -> int:
+        # The settings (values may be lists) follow from the text: hashing it is enough.
+        return hash((self.origin, self.text, self.kind, self.app, self.path, self.steps))
 
     def shell_argv(self) -> list[str]:
         """The command line of a supervised command."""

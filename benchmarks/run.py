@@ -258,12 +258,30 @@ def timed_ms(call: Callable[..., object], *args: Any, **kwargs: Any) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def listings(folder: Path, env: dict[str, str]) -> int:
+    """How many folders detect() lists (every os.scandir call during one run)."""
+    calls = 0
+    real = os.scandir
+
+    def counting(path: Any = ".") -> Any:
+        nonlocal calls
+        calls += 1
+        return real(path)
+
+    os.scandir = counting
+    try:
+        detect(folder, env=env)
+    finally:
+        os.scandir = real
+    return calls
+
+
 def detection(trees: Sequence[Tree], repeats: int, naive_repeats: int) -> list[TreeResult]:
     """In-process ``detect()`` (warm file system cache), the trees taken in turn."""
     env: dict[str, str] = {}
     results = [TreeResult(tree, count_dirs(tree.folder)) for tree in trees]
     for result in results:  # warm-up, and the counts
-        result.dirs_listed = detect(result.tree.folder, env=env).dirs_listed
+        result.dirs_listed = listings(result.tree.folder, env)
         result.naive_dirs_listed = naive_wrapper.find_app(str(result.tree.folder)).dirs_listed
     for index in range(repeats):
         for result in results:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from appservice_gunicorn import detect
 from tests.helpers import flask_app, write
 
@@ -140,3 +142,14 @@ def test_a_manage_py_with_a_syntax_error_is_reported_as_such(tmp_path: Path) -> 
     reason = detect(tmp_path, None, {}).rules[1].reason
     assert reason.startswith("manage.py: syntax error at line ")
     assert "does not set DJANGO_SETTINGS_MODULE" not in reason
+
+
+def test_a_detection_is_immutable_and_hashable(tmp_path: Path) -> None:
+    (tmp_path / "hello.py").write_text("def myapp(environ, start_response):\n    return []\n")
+    first = detect(tmp_path, "gunicorn --workers=2 --bind=127.0.0.1:9 hello:myapp", {})
+    again = detect(tmp_path, "gunicorn --workers=2 --bind=127.0.0.1:9 hello:myapp", {})
+    assert first == again and hash(first) == hash(again)
+    assert len({first, again}) == 1
+    assert first.startup is not None
+    with pytest.raises(TypeError):
+        first.startup.settings["workers"] = 9  # type: ignore[index]
