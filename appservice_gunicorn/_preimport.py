@@ -3,7 +3,7 @@
 gunicorn computes its ``workers`` default as ``int(os.environ["WEB_CONCURRENCY"])`` when
 ``gunicorn.config`` is imported: ``WEB_CONCURRENCY=auto`` would stop the launcher with a
 traceback, and ``0`` or ``-2`` would become the default unchecked.  The variable is hidden
-during that one import and put back; ``environment.default_workers`` reads it instead, and
+during that one import and put back; ``platform.default_workers`` reads it instead, and
 reports a bad value as an ERROR line and uses the default.
 """
 

@@ -16,8 +16,9 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from . import children, defaultsite, explain
-from .config import LauncherConfig, LaunchError, Plan, make_plan, with_settings
+from .errors import LaunchError
 from .importer import add_master_paths, import_app, prepend_paths
+from .plan import LauncherConfig, Plan, make_plan, with_settings
 
 log = logging.getLogger("appservice_gunicorn")
 # Never dropped on reload, even when installed in the app's own virtualenv.

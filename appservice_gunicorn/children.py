@@ -9,8 +9,8 @@ import os
 import signal
 from pathlib import Path
 
-from . import check, environment, runtime, supervisor
-from .config import Plan
+from . import check, platform, runtime, supervisor
+from .plan import Plan
 
 log = logging.getLogger("appservice_gunicorn")
 SHELL = "/bin/sh"
@@ -19,9 +19,7 @@ SHELL = "/bin/sh"
 def command_env(plan: Plan) -> dict[str, str]:
     env = plan.config.env
     detection = plan.detection
-    return environment.command_env(
-        env, detection.app_dir, detection.venv, runtime.temp_fallback(env)
-    )
+    return platform.command_env(env, detection.app_dir, detection.venv, runtime.temp_fallback(env))
 
 
 def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:

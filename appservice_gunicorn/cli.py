@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__, children, explain
-from .config import LauncherConfig, LaunchError, make_plan, strict_error, with_settings
+from .errors import LaunchError
 from .importer import add_master_paths
+from .plan import LauncherConfig, make_plan, strict_error, with_settings
 
 log = logging.getLogger("appservice_gunicorn")
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .detection import Detection
-from .environment import flag
+from .platform import flag
 
 # The README of the release that is running, so the advice matches the launcher's behaviour.
 DOCS_URL = f"https://pypi.org/project/appservice-gunicorn/{__version__}/"

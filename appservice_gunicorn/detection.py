@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import djangoproject, environment, fs, pysource, venv
+from . import djangoproject, fs, platform, pysource, venv
 from .search import Found, Search
 from .startup import StartupCommand, StartupError, resolve_startup
 
@@ -100,7 +100,7 @@ def detect(
 
     command: StartupCommand | None = None
     startup_error: str | None = None
-    expansion_env = {**env, "PORT": environment.port(env)}
+    expansion_env = {**env, "PORT": platform.port(env)}
     try:
         command = resolve_startup(words, app_dir, expansion_env)
     except StartupError as exc:
@@ -135,7 +135,7 @@ def detect(
 
     common = {"startup": command, "startup_error": startup_error}
     # A startup command with only settings may ask for ASGI: for Django, that means asgi.py.
-    search.want_asgi = environment.flag(env, "APPSVC_DJANGO_ASGI") or (
+    search.want_asgi = platform.flag(env, "APPSVC_DJANGO_ASGI") or (
         command is not None and command.settings.get("worker_class") == "asgi"
     )
     django = djangoproject.find(search)

@@ -6,8 +6,8 @@ import json
 import logging
 from typing import Any
 
-from .config import Plan
 from .detection import Detection
+from .plan import Plan
 
 EXPLAIN_HINT = "run 'python -m appservice_gunicorn --explain' for the whole trace"
 

@@ -32,7 +32,7 @@ from . import boot
 
 if TYPE_CHECKING:
     from .application import AppServiceApplication
-    from .config import Plan
+    from .plan import Plan
 
 log = logging.getLogger("appservice_gunicorn")
 # Workers in a row that ended before importing the app: then the launcher stops.

@@ -20,24 +20,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, NamedTuple
 
 # isort: off
 from . import _preimport  # noqa: F401  (before gunicorn.config: see its docstring)
 from gunicorn.config import ControlSocket
 # isort: on
 
-
-if TYPE_CHECKING:
-    from .settings import LayeredSettings
+from .errors import LaunchError
 
 TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
 TEMP_FOLDERS = ("/tmp", "/var/tmp", "/usr/tmp")
 SHM = "/dev/shm"
-
-
-class RuntimeFilesError(Exception):
-    """No writable place for a file gunicorn cannot run without."""
 
 
 def writable_dir(path: str | os.PathLike[str]) -> bool:
@@ -67,51 +61,60 @@ def temp_fallback(env: Mapping[str, str]) -> str | None:
     return SHM if writable_dir(SHM) else None
 
 
-def place_worker_tmp(layered: LayeredSettings, env: Mapping[str, str]) -> None:
-    chosen = layered.value("worker_tmp_dir")
+class Placement(NamedTuple):
+    """A setting the launcher adds so that a run-time file has a writable home, and why."""
+
+    name: str
+    value: Any
+    source: str
+    note: str
+
+
+def worker_tmp(chosen: Any, chosen_from: str | None, env: Mapping[str, str]) -> Placement | None:
+    """Where the workers' heartbeat files go: None when gunicorn's choice is writable."""
     if chosen:
         if not writable_dir(str(chosen)):
-            raise RuntimeFilesError(
-                f"worker_tmp_dir {chosen!r} (from {layered.source('worker_tmp_dir')}) is not a "
-                "writable folder; gunicorn keeps its workers' heartbeat files there. Point it "
-                f"at a writable folder such as {SHM}"
+            raise LaunchError(
+                f"worker_tmp_dir {chosen!r} (from {chosen_from}) is not a writable folder; "
+                "gunicorn keeps its workers' heartbeat files there. Point it at a writable "
+                f"folder such as {SHM}"
             )
-        return
+        return None
     candidates = temp_candidates(env)
     if any(writable_dir(folder) for folder in candidates):
-        return
+        return None
     if writable_dir(SHM):
-        layered.put("worker_tmp_dir", SHM, "launcher (the temp folders are read-only)")
-        layered.notes.append(
+        return Placement(
+            "worker_tmp_dir",
+            SHM,
+            "launcher (the temp folders are read-only)",
             f"no writable temp folder ({', '.join(candidates)}): gunicorn's worker heartbeat "
-            f"files go to {SHM}"
+            f"files go to {SHM}",
         )
-        return
-    raise RuntimeFilesError(
+    raise LaunchError(
         "no writable folder for gunicorn's worker heartbeat files: "
         f"{', '.join([*candidates, SHM])} are all read-only or missing; mount a writable "
         "volume (e.g. a Kubernetes emptyDir) at /tmp, or set --worker-tmp-dir to a writable folder"
     )
 
 
-def place_control_socket(layered: LayeredSettings, app_dir: Path) -> None:
-    if layered.value("control_socket_disable"):
-        return
-    source = layered.source("control_socket") or "gunicorn's default"
-    path = Path(str(layered.value("control_socket") or ControlSocket.default))
+def control_socket(
+    disabled: Any, chosen: Any, chosen_from: str | None, app_dir: Path
+) -> Placement | None:
+    """The control socket, disabled when its folder cannot be written; None: as it is."""
+    if disabled:
+        return None
+    source = chosen_from or "gunicorn's default"
+    path = Path(str(chosen or ControlSocket.default))
     if not path.is_absolute():
         path = app_dir / path
     if creatable_in(path.parent):
-        return
-    layered.put("control_socket_disable", True, f"launcher ({path.parent} is read-only)")
-    layered.notes.append(
+        return None
+    return Placement(
+        "control_socket_disable",
+        True,
+        f"launcher ({path.parent} is read-only)",
         f"gunicorn's control socket is disabled: {path} ({source}) cannot be created because "
         f"{path.parent} is not writable (read-only filesystem?); gunicornc will not connect. "
-        "Set --control-socket to a path in a writable folder to use it"
+        "Set --control-socket to a path in a writable folder to use it",
     )
-
-
-def place_runtime_files(layered: LayeredSettings, env: Mapping[str, str], app_dir: Path) -> None:
-    """Make sure gunicorn's run-time files have a writable home; raises ``RuntimeFilesError``."""
-    place_worker_tmp(layered, env)
-    place_control_socket(layered, app_dir)

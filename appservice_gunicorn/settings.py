@@ -21,9 +21,10 @@ from typing import Any, NamedTuple
 from gunicorn.config import Config
 from gunicorn.workers import SUPPORTED_WORKERS
 
-from . import environment, fs, gunicorn_options, runtime
+from . import fs, gunicorn_options, platform, runtime
 from .boot import Interrupted
 from .detection import Detection
+from .errors import LaunchError
 from .gunicorn_options import SETTINGS, OptionError, is_hook
 
 LAUNCHER = "launcher"
@@ -32,10 +33,6 @@ DEFAULT_TIMEOUT = 600
 # gunicorn computes these defaults from PORT and WEB_CONCURRENCY at import time;
 # compared with the documented values, a setting the launcher made is never hidden.
 ENV_FREE_DEFAULTS: dict[str, Any] = {"bind": ["127.0.0.1:8000"], "workers": 1}
-
-
-class SettingsError(Exception):
-    """A configuration gunicorn would refuse; the message names the source and the fix."""
 
 
 class Setting(NamedTuple):
@@ -88,7 +85,7 @@ class LayeredSettings:
 
 def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSettings:
     layered = LayeredSettings()
-    port = environment.port(env, layered.errors)
+    port = platform.port(env, layered.errors)
     layered.put("bind", [f"0.0.0.0:{port}"], LAUNCHER)
     layered.put("timeout", DEFAULT_TIMEOUT, LAUNCHER)
     layered.put("accesslog", "-", LAUNCHER)
@@ -96,7 +93,7 @@ def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSe
     layered.put("chdir", str(detection.app_dir), LAUNCHER)
     if detection.worker_class:
         layered.put("worker_class", detection.worker_class, f"{LAUNCHER} ({detection.kind} app)")
-    for found in environment.default_workers(env, layered.errors):
+    for found in platform.default_workers(env, layered.errors):
         layered.put(found.name, found.value, found.source)
     return layered
 
@@ -132,23 +129,32 @@ def layer_settings(
 
     for name, value in cmd_args.items():
         layered.put(name, value, "GUNICORN_CMD_ARGS")
-    for found in environment.platform_settings(env, layered.errors):
+    for found in platform.platform_settings(env, layered.errors):
         layered.put(found.name, found.value, found.source)
     for name, value in startup_settings.items():
         layered.put(name, value, "startup")
     _cap_counts(layered)
     _check_worker_class(layered, detection)
-    try:
-        runtime.place_runtime_files(layered, env, detection.app_dir)
-    except runtime.RuntimeFilesError as exc:
-        raise SettingsError(str(exc)) from None
+    # Where gunicorn writes at run time, checked before it needs to (read-only filesystems).
+    placements = (
+        runtime.worker_tmp(layered.value("worker_tmp_dir"), layered.source("worker_tmp_dir"), env),
+        runtime.control_socket(
+            layered.value("control_socket_disable"),
+            layered.value("control_socket"),
+            layered.source("control_socket"),
+            detection.app_dir,
+        ),
+    )
+    for placement in filter(None, placements):
+        layered.put(placement.name, placement.value, placement.source)
+        layered.notes.append(placement.note)
     return layered
 
 
 def _cap_counts(layered: LayeredSettings) -> None:
     """Workers and threads beyond what any machine serves with: one ERROR line, then the
     maximum (thousands of forks would exhaust the machine and delay every signal)."""
-    for name, limit in (("workers", environment.MAX_WORKERS), ("threads", environment.MAX_THREADS)):
+    for name, limit in (("workers", platform.MAX_WORKERS), ("threads", platform.MAX_THREADS)):
         value = layered.value(name)
         try:
             count = int(value)
@@ -178,7 +184,7 @@ def _check_worker_class(layered: LayeredSettings, detection: Detection) -> None:
         return
     if top in sys.builtin_module_names or top in sys.modules:
         return
-    raise SettingsError(
+    raise LaunchError(
         f"worker class {value!r} (from {layered.source('worker_class')}): no module "
         f"{top or value!r} in the launcher's Python, the app folder or its virtualenv; install "
         "it (add it to requirements.txt) or fix the name (gunicorn's own: "
@@ -193,9 +199,9 @@ def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:
     try:
         _, values = gunicorn_options.parse(shlex.split(raw), "GUNICORN_CMD_ARGS")
     except ValueError as exc:
-        raise SettingsError(f"GUNICORN_CMD_ARGS: cannot split it into words ({exc})") from None
+        raise LaunchError(f"GUNICORN_CMD_ARGS: cannot split it into words ({exc})") from None
     except OptionError as exc:
-        raise SettingsError(str(exc)) from None
+        raise LaunchError(str(exc)) from None
     return values
 
 
@@ -203,16 +209,14 @@ def _config_path(app_dir: Path, name: Any) -> Path | None:
     if name:
         text = str(name)
         if text.startswith("python:"):
-            raise SettingsError(
+            raise LaunchError(
                 f"config {text!r}: module config files are not supported by the launcher; "
                 "name a file such as gunicorn.conf.py"
             )
         path = Path(text.removeprefix("file:"))
         path = path if path.is_absolute() else app_dir / path
         if not fs.is_file(path):
-            raise SettingsError(
-                f"config file {text!r} not found in {app_dir}; deploy it or drop -c"
-            )
+            raise LaunchError(f"config file {text!r} not found in {app_dir}; deploy it or drop -c")
         return path
     default = app_dir / CONFIG_FILE
     return default if fs.is_file(default) else None
@@ -221,7 +225,7 @@ def _config_path(app_dir: Path, name: Any) -> Path | None:
 def run_config(path: Path) -> dict[str, Any]:
     """Execute a gunicorn config file as gunicorn does and keep its settings."""
     if not os.access(path, os.R_OK):
-        raise SettingsError(
+        raise LaunchError(
             f"{path} cannot be read by the user the launcher runs as (uid {os.getuid()}); "
             "make it readable (e.g. chmod a+r)"
         )
@@ -231,13 +235,13 @@ def run_config(path: Path) -> dict[str, Any]:
         raise
     except SystemExit as exc:
         # gunicorn would exit here, silently with status 0: say why instead.
-        raise SettingsError(
+        raise LaunchError(
             f"{path.name} called sys.exit({exc.code!r}) while the launcher read its settings; "
             "a gunicorn config file only sets values: remove the exit"
         ) from None
     except Exception as exc:
         detail = "".join(traceback.format_exception(exc)).rstrip()
-        raise SettingsError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
+        raise LaunchError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
     return {k: v for k, v in namespace.items() if k in SETTINGS}
 
 
@@ -247,7 +251,7 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
         with path.open("rb") as handle:
             tree = ast.parse(handle.read(), filename=str(path))
     except (SyntaxError, ValueError, OSError) as exc:
-        raise SettingsError(f"{path.name} cannot be read: {exc}") from None
+        raise LaunchError(f"{path.name} cannot be read: {exc}") from None
     values: dict[str, Any] = {}
     computed: list[str] = []
     for node in tree.body:
@@ -273,7 +277,7 @@ def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -
     try:
         gunicorn_options.validate(name, value, source, as_option=False)
     except OptionError as exc:
-        raise SettingsError(str(exc)) from None
+        raise LaunchError(str(exc)) from None
     layered.put(name, value, source)
 
 

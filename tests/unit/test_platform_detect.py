@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
-from appservice_gunicorn import detect, environment, venv
+from appservice_gunicorn import detect, platform, venv
 from appservice_gunicorn.settings import layer_settings
 from appservice_gunicorn.shell import Step
 from appservice_gunicorn.startup import classify, resolve_startup
@@ -542,7 +542,7 @@ def test_web_concurrency(tmp_path: Path) -> None:
 
 def test_multiworkers_is_two_per_core_plus_one() -> None:
     errors: list[str] = []
-    found = environment.platform_settings(
+    found = platform.platform_settings(
         {"PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "true"}, errors, cpu_count=4
     )
     assert [(s.name, s.value) for s in found] == [("workers", 9)]
@@ -550,7 +550,7 @@ def test_multiworkers_is_two_per_core_plus_one() -> None:
 
 
 def test_multiworkers_counts_the_cores_this_process_may_use(tmp_path: Path) -> None:
-    cores = environment.available_cores()
+    cores = platform.available_cores()
     assert cores == len(os.sched_getaffinity(0))
     env = {"PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "TRUE", "WEB_CONCURRENCY": "7"}
     assert workers_and_threads(tmp_path, env)[0] == 2 * cores + 1
@@ -620,17 +620,17 @@ def test_cores_follow_the_containers_cpu_quota(
     write(tmp_path, files)
     affinity = len(os.sched_getaffinity(0))
     expected = affinity if cores is None else min(cores, affinity)
-    assert environment.available_cores(tmp_path) == expected
+    assert platform.available_cores(tmp_path) == expected
 
 
 def test_a_one_cpu_pod_on_a_big_node_gets_three_workers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(tmp_path / "cgroup", {"cpu.max": "100000 100000\n"})
-    monkeypatch.setattr(environment, "CGROUP", tmp_path / "cgroup")
+    monkeypatch.setattr(platform, "CGROUP", tmp_path / "cgroup")
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
     errors: list[str] = []
-    found = environment.platform_settings({"PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "1"}, errors)
+    found = platform.platform_settings({"PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "1"}, errors)
     assert [(s.name, s.value) for s in found] == [("workers", 3)]
 
 
@@ -640,5 +640,5 @@ def test_a_one_cpu_pod_on_a_big_node_gets_three_workers(
 )
 def test_only_ascii_port_numbers_are_ports(value: str) -> None:
     errors: list[str] = []
-    assert environment.port({"PORT": value}, errors) == "8000"
+    assert platform.port({"PORT": value}, errors) == "8000"
     assert errors == [f"PORT={value!r} is not a port number (1-65535); ignoring it"]

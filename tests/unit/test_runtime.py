@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.config import LauncherConfig, LaunchError, make_plan
+from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.plan import LauncherConfig, make_plan
 
 
 def plan_settings(tmp_path: Path, cmd_args: str) -> dict[str, tuple[object, str]]:

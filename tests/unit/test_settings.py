@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.settings import SettingsError, layer_settings
+from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.settings import layer_settings
 from tests.helpers import write
 
 
@@ -54,7 +55,7 @@ def test_a_bad_port_is_reported_and_the_default_used(tmp_path: Path) -> None:
 
 def test_a_bad_gunicorn_conf_value_names_the_file(tmp_path: Path) -> None:
     write(tmp_path, {"gunicorn.conf.py": "workers = 'many'\n"})
-    with pytest.raises(SettingsError, match=r"gunicorn.conf.py: invalid value for workers"):
+    with pytest.raises(LaunchError, match=r"gunicorn.conf.py: invalid value for workers"):
         layered(tmp_path)
 
 
@@ -73,7 +74,7 @@ def test_explain_reads_the_config_file_without_running_it(tmp_path: Path) -> Non
 
 
 def test_bad_gunicorn_cmd_args_are_an_error(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match="GUNICORN_CMD_ARGS: unknown gunicorn option"):
+    with pytest.raises(LaunchError, match="GUNICORN_CMD_ARGS: unknown gunicorn option"):
         layered(tmp_path, GUNICORN_CMD_ARGS="--wrokers 2")
 
 
@@ -101,12 +102,12 @@ def test_worker_and_thread_counts_are_capped_with_one_error(
 
 
 def test_an_unbalanced_quote_in_gunicorn_cmd_args_names_the_variable(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match=r"^GUNICORN_CMD_ARGS: cannot split it into words"):
+    with pytest.raises(LaunchError, match=r"^GUNICORN_CMD_ARGS: cannot split it into words"):
         layered(tmp_path, GUNICORN_CMD_ARGS="--timeout '30")
 
 
 def test_a_worker_class_that_does_not_exist_is_refused_before_serving(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match=r"worker class 'no\.such\.Class' \(from startup\)"):
+    with pytest.raises(LaunchError, match=r"worker class 'no\.such\.Class' \(from startup\)"):
         layered(tmp_path, "gunicorn --worker-class no.such.Class app:app")
     values = layered(tmp_path, "gunicorn --worker-class gthread app:app")
     assert values["worker_class"] == ("gthread", "startup")

@@ -7,16 +7,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from . import environment, fs
+from . import fs, platform
 from .detection import Detection, detect
-from .settings import LayeredSettings, SettingsError, layer_settings
+from .errors import LaunchError
+from .settings import LayeredSettings, layer_settings
 from .shell import Step
 
 PRE_RUN_VARIABLE = "PRE_RUN_COMMAND"
-
-
-class LaunchError(Exception):
-    """The launcher cannot go on; the message says why and what to do."""
 
 
 def strict_error(startup_error: str) -> str:
@@ -45,7 +42,7 @@ class LauncherConfig(NamedTuple):
         return cls(
             app_dir=Path(folder).absolute(),
             startup=startup,
-            strict=strict or environment.flag(env, "APPSVC_STRICT"),
+            strict=strict or platform.flag(env, "APPSVC_STRICT"),
             env=env,
         )
 
@@ -90,10 +87,7 @@ def make_plan(
 
 def with_settings(plan: Plan, *, run_config_file: bool = True) -> Plan:
     """``plan`` with gunicorn's layered settings (running ``gunicorn.conf.py`` if asked)."""
-    try:
-        layered = layer_settings(plan.detection, plan.config.env, run_config_file=run_config_file)
-    except SettingsError as exc:
-        raise LaunchError(str(exc)) from None
+    layered = layer_settings(plan.detection, plan.config.env, run_config_file=run_config_file)
     return plan._replace(settings=layered)
 
 
