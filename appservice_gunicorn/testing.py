@@ -4,11 +4,14 @@
 
     def test_my_template_is_served(tmp_path):
         render_template(tmp_path)
-        with serve(tmp_path) as url:
-            assert urllib.request.urlopen(url).status == 200
+        with serve(tmp_path) as server:
+            assert urllib.request.urlopen(server.url).status == 200
+            assert "rule django" in server.log()
 
 The launcher runs in a subprocess (it is a server with signals and workers), binds
-127.0.0.1 only, and is stopped with SIGTERM as an orchestrator would.
+127.0.0.1 only, and is stopped with SIGTERM as an orchestrator would.  The public API is
+``serve()``, the ``Server`` it yields and ``LauncherFailed``; the rest serves this
+project's own tests and may change.
 """
 
 from __future__ import annotations
@@ -28,9 +31,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+__all__ = ["LauncherFailed", "Server", "serve"]
+# A port found free may be taken before the launcher binds it: start again, on another.
+PORT_ATTEMPTS = 3
+
 
 class LauncherFailed(RuntimeError):
     """The launcher exited or did not answer in time; the message holds its log."""
+
+
+class Server(str):
+    """A running launcher, as its base URL (a ``str``, so ``url + "/path"`` works), with
+    ``url`` and ``log()``: everything the launcher and the app wrote so far."""
+
+    _launcher: Launcher
+
+    def __new__(cls, launcher: Launcher) -> Server:
+        server = super().__new__(cls, launcher.url)
+        server._launcher = launcher
+        return server
+
+    @property
+    def url(self) -> str:
+        return str(self)
+
+    def log(self) -> str:
+        return self._launcher.log()
 
 
 def free_port() -> int:
@@ -113,7 +139,6 @@ def start(
 
     ``command`` replaces ``python -m appservice_gunicorn`` (e.g. to run it under unshare).
     """
-    port = port or free_port()
     words = [startup] if isinstance(startup, str) else list(startup or ())
     argv = [
         *(command or [sys.executable, "-m", "appservice_gunicorn"]),
@@ -122,9 +147,31 @@ def start(
         *args,
         *words,
     ]
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        launcher = _spawn(
+            argv, port or free_port(), env, {"cwd": str(path), **(popen_kwargs or {})}
+        )
+        if not wait:
+            return launcher
+        try:
+            wait_until_ready(launcher, ready_path, timeout)
+            return launcher
+        except LauncherFailed as failed:
+            launcher.close()
+            taken = port is None and "Address already in use" in str(failed)
+            if not taken or attempt == PORT_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _spawn(
+    argv: list[str], port: int, env: Mapping[str, str] | None, popen_kwargs: Mapping[str, Any]
+) -> Launcher:
     log_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed by Launcher.close()
         prefix="appservice-gunicorn-", suffix=".log", delete=False
     )
+    # cwd is the app folder, like a container's WORKDIR; `python -m` then imports the
+    # installed package, not a checkout that happens to be the test's working directory.
     process = subprocess.Popen(
         argv,
         stdin=subprocess.DEVNULL,
@@ -132,20 +179,11 @@ def start(
         stderr=subprocess.STDOUT,
         env=launcher_env(port, env),
         start_new_session=True,
-        # Like a container's WORKDIR; and `python -m` then imports the installed package,
-        # not a checkout that happens to be the test's working directory.
-        **{"cwd": str(path), **dict(popen_kwargs or {})},
+        **popen_kwargs,
     )
-    launcher = Launcher(
+    return Launcher(
         url=f"http://127.0.0.1:{port}", port=port, process=process, log_file=log_file, argv=argv
     )
-    if wait:
-        try:
-            wait_until_ready(launcher, ready_path, timeout)
-        except LauncherFailed:
-            launcher.close()
-            raise
-    return launcher
 
 
 def wait_until_ready(launcher: Launcher, path: str = "/", timeout: float = 30.0) -> None:
@@ -175,10 +213,12 @@ def serve(
     env: Mapping[str, str] | None = None,
     *,
     timeout: float = 30.0,
-) -> Iterator[str]:
-    """Serve ``path`` with the real launcher; yield its base URL; stop it with SIGTERM."""
+) -> Iterator[Server]:
+    """Serve ``path`` with the real launcher; yield the ``Server`` (its URL and log) once
+    it answers HTTP; stop it with SIGTERM at the end.  ``LauncherFailed`` (with the log)
+    when it exits first or does not answer within ``timeout`` seconds."""
     launcher = start(path, startup, env, timeout=timeout)
     try:
-        yield launcher.url
+        yield Server(launcher)
     finally:
         launcher.close()

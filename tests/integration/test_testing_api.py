@@ -9,12 +9,12 @@ import sys
 import textwrap
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import appservice_gunicorn
+from appservice_gunicorn.pytest_plugin import ServeFactory
 from appservice_gunicorn.testing import LauncherFailed, serve
 from tests.helpers import flask_app, write
 
@@ -81,8 +81,10 @@ def test_serve_passes_startup_and_env(tmp_path: Path) -> None:
             + flask_app("myapp", "x").replace('"x"', 'os.environ["GREETING"]')
         },
     )
-    with serve(tmp_path, "gunicorn hello:myapp", env={"GREETING": "hi from env"}) as url:
-        assert get(url + "/") == "hi from env"
+    with serve(tmp_path, "gunicorn hello:myapp", env={"GREETING": "hi from env"}) as server:
+        assert get(server.url + "/") == "hi from env"
+        # The launcher's decision lines, for tests that check how a template is served.
+        assert "Serving hello:myapp (WSGI, rule startup" in server.log()
 
 
 def test_serve_of_a_broken_app_raises_with_the_log(tmp_path: Path) -> None:
@@ -95,9 +97,10 @@ def test_serve_of_a_broken_app_raises_with_the_log(tmp_path: Path) -> None:
     assert processes_for(tmp_path) == []
 
 
-def test_fixture_serves(appservice_server: Callable[..., str], tmp_path: Path) -> None:
+def test_fixture_serves(appservice_server: ServeFactory, tmp_path: Path) -> None:
     write(tmp_path, {"app.py": flask_app("app", "fixture works")})
-    url = appservice_server(tmp_path)
+    url = appservice_server(tmp_path, timeout=60)
+    assert "rule app-file" in url.log()
     assert get(url + "/") == "fixture works"
 
 
