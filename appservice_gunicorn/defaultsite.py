@@ -19,8 +19,6 @@ from . import __version__
 from .detection import Detection
 from .platform import flag
 
-# The README of the release that is running, so the advice matches the launcher's behaviour.
-DOCS_URL = f"https://pypi.org/project/appservice-gunicorn/{__version__}/"
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",
     ".svg": "image/svg+xml",
@@ -99,7 +97,6 @@ def render_page(detection: Detection, quiet: bool) -> bytes:
     page = template.substitute(
         version=html.escape(__version__),
         reasons=render_reasons(detection, quiet),
-        docs=DOCS_URL,
     )
     return page.encode("utf-8")
 
