@@ -1,4 +1,4 @@
-"""Issue 5: broken deployments give one clear line, a documented exit status, no launcher
+"""Broken deployments give one clear line, a documented exit status, no launcher
 traceback, and leave the app folder exactly as it was.
 
 Exit statuses (see the README):

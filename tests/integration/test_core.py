@@ -1,4 +1,4 @@
-"""Issue 2 acceptance: the real launcher serves what the chain detects."""
+"""The real launcher serves what each rule of the chain detects, with its settings."""
 
 from __future__ import annotations
 

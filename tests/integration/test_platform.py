@@ -1,4 +1,5 @@
-"""Issue 3 acceptance: the real launcher serves what people really deploy.
+"""The real launcher serves what people really deploy: frameworks, layouts, virtualenvs,
+App Service's variables.
 
 Every test starts ``python -m appservice_gunicorn`` as a subprocess on a free loopback port
 (``launch`` fixture), talks HTTP to 127.0.0.1 and reads the launcher's log and ``/proc``.
@@ -69,13 +70,6 @@ def error_lines(log: str) -> list[str]:
 
 
 # --- finding the app with no startup command --------------------------------------------------
-
-
-def test_flask_in_app_py(launch: Start, tmp_path: Path) -> None:
-    write(tmp_path, {"app.py": flask_app("app", "flask in app.py")})
-    launcher = launch(tmp_path)
-    assert get(launcher.url + "/") == (200, "flask in app.py")
-    assert "Serving app:app (WSGI, rule app-file" in launcher.log()
 
 
 def test_flask_in_main_py_named_server(launch: Start, tmp_path: Path) -> None:
@@ -291,31 +285,6 @@ def test_virtualenv_for_another_python_is_warned_about(launch: Start, tmp_path: 
     (warning,) = [line for line in launcher.log().splitlines() if "built for Python" in line]
     assert "[WARNING] virtualenv 'antenv' was built for Python " + other in warning
     assert f"the launcher runs Python {sys.version_info[0]}.{sys.version_info[1]}" in warning
-
-
-def test_dot_venv_holding_django_does_not_hide_the_flask_app(launch: Start, tmp_path: Path) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / ".venv")], check=True
-    )
-    site = f".venv/lib/{RUNNING}/site-packages/django"
-    poison = "raise SystemExit('Django inside .venv must not be served')\n"
-    write(
-        tmp_path,
-        {
-            f"{site}/__init__.py": "VERSION = (5, 0, 0, 'final', 0)\n",
-            f"{site}/core/__init__.py": "",
-            f"{site}/core/wsgi.py": poison,
-            f"{site}/conf/project_template/manage.py-tpl": poison,
-            f"{site}/conf/project_template/project_name/wsgi.py-tpl": poison,
-            "app.py": flask_app("app", "flask next to a .venv"),
-        },
-    )
-    assert (tmp_path / site / "core" / "wsgi.py").is_file()
-    launcher = launch(tmp_path)
-    assert get(launcher.url + "/") == (200, "flask next to a .venv")
-    log = launcher.log()
-    assert "Serving app:app (WSGI, rule app-file" in log
-    assert "Using virtualenv .venv" in log
 
 
 # --- worker counts from the platform's variables ----------------------------------------------

@@ -1,4 +1,4 @@
-"""Issue 5 load test: 5,000 requests at concurrency 50, loopback only, bounded in time.
+"""Load test: 5,000 requests at concurrency 50, loopback only, bounded in time.
 
 Run with ``nox -s load``. Every response must be a complete ``200``: the body read to the
 end of the connection must be exactly ``Content-Length`` bytes.

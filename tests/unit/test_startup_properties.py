@@ -1,4 +1,4 @@
-"""Issue 5: any startup text or bytes gives a ``StartupCommand`` or one clear ``StartupError``.
+"""Any startup text or bytes gives a ``StartupCommand`` or one clear ``StartupError``.
 
 Reading and classifying a startup command must never run it: the commands below would
 create a marker file if anything executed them.

@@ -1,0 +1,254 @@
+"""The app-file rule (detection.py): Flask-style files, which object, ASGI or WSGI; and
+the startup rule as detection sees it. Real files under ``tmp_path``; nothing is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from appservice_gunicorn import detect
+from appservice_gunicorn.settings import layer_settings
+from appservice_gunicorn.shell import Step
+from appservice_gunicorn.startup import classify, resolve_startup
+from tests.helpers import fastapi_app, flask_app, write
+
+# The documented order (README), written out rather than imported.
+FLASK_STYLE_FILES = ["application.py", "app.py", "run.py", "index.py", "server.py", "main.py"]
+NO_ENV: dict[str, str] = {}
+RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+# --- Flask-style files ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", FLASK_STYLE_FILES)
+def test_each_flask_style_file_is_found(tmp_path: Path, name: str) -> None:
+    write(tmp_path, {name: flask_app("app")})
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.kind) == ("app-file", "wsgi")
+    assert found.app == f"{name.removesuffix('.py')}:app"
+    assert found.pythonpath == tmp_path
+
+
+def test_flask_style_files_are_tried_in_the_documented_order(tmp_path: Path) -> None:
+    for position, name in enumerate(FLASK_STYLE_FILES):
+        for later in FLASK_STYLE_FILES[position:]:
+            write(tmp_path, {later: flask_app("app")})
+        assert detect(tmp_path, env=NO_ENV).app == f"{name.removesuffix('.py')}:app"
+        (tmp_path / name).unlink()
+        for later in FLASK_STYLE_FILES[position + 1 :]:
+            (tmp_path / later).unlink()
+
+
+def test_a_file_without_app_object_passes_to_the_next_name(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "app.py": "import os\n\ndef helper():\n    return os.sep\n\nVALUE = 1\n",
+            "main.py": flask_app("app"),
+        },
+    )
+    assert detect(tmp_path, env=NO_ENV).app == "main:app"
+
+
+def test_no_app_object_reports_the_names_seen(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "import os\n\ndef helper():\n    return os.sep\n\nVALUE = 1\n"})
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.kind == "default"
+    reason = next(rule.reason for rule in found.rules if rule.name == "app-file")
+    assert "app.py: no Flask/FastAPI object found" in reason
+    assert "names seen: helper, VALUE" in reason
+
+
+def test_no_flask_style_file_names_all_six(tmp_path: Path) -> None:
+    found = detect(tmp_path, env=NO_ENV)
+    reason = next(rule.reason for rule in found.rules if rule.name == "app-file")
+    assert reason == "none of " + ", ".join(FLASK_STYLE_FILES) + " exists"
+
+
+# --- which object in the file -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        (flask_app("server"), "server"),
+        ("from flask import Flask\napplication = Flask(__name__)\n", "application"),
+        # `app` wins over any other object.
+        ("from flask import Flask\napi = Flask('a')\napp = Flask('b')\n", "app"),
+        ("from flask import Flask\napplication = Flask('a')\napp = application\n", "app"),
+        # `application` (often a wrapped app) wins over the bare framework object.
+        (
+            "from flask import Flask\nfrom wrap import Middleware\n"
+            "core = Flask(__name__)\napplication = Middleware(core)\n",
+            "application",
+        ),
+        ("from fastapi import FastAPI as F\nweb = F()\n", "web"),
+        ("import flask as fl\nsite = fl.Flask(__name__)\n", "site"),
+        ("import fastapi\nservice = fastapi.FastAPI()\n", "service"),
+        (
+            "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n",
+            "create_app()",
+        ),
+        # Bound inside `if __name__ == "__main__":` / try blocks still counts.
+        (
+            "try:\n    from flask import Flask\n    srv = Flask('x')\n"
+            "except ImportError:\n    pass\n",
+            "srv",
+        ),
+    ],
+)
+def test_app_object_choice(tmp_path: Path, source: str, expected: str) -> None:
+    write(tmp_path, {"main.py": source})
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == f"main:{expected}"
+    reason = next(rule.reason for rule in found.rules if rule.matched)
+    assert f"defines {expected}" in reason
+
+
+def test_syntax_error_is_served_so_that_loading_shows_it(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "def broken(:\n"})
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "app:app"
+    assert "syntax error at line 1" in next(r.reason for r in found.rules if r.matched)
+
+
+# --- ASGI or WSGI -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("from flask import Flask\napp = Flask(__name__)\n", "wsgi"),
+        ("from fastapi import FastAPI\napp = FastAPI()\n", "asgi"),
+        ("from starlette.applications import Starlette\napp = Starlette()\n", "asgi"),
+        ("from quart import Quart\napp = Quart(__name__)\n", "asgi"),
+        ("from sanic import Sanic\napp = Sanic('svc')\n", "asgi"),
+        # Unknown factory: the imports decide.
+        ("from fastapi import FastAPI\nfrom mine import build\napp = build(FastAPI)\n", "asgi"),
+        ("from mine import build\napp = build()\n", "wsgi"),
+    ],
+)
+def test_asgi_or_wsgi(tmp_path: Path, source: str, kind: str) -> None:
+    write(tmp_path, {"app.py": source})
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.kind == kind
+    assert found.worker_class == ("asgi" if kind == "asgi" else None)
+    settings = layer_settings(found, NO_ENV, run_config_file=False)
+    assert settings.value("worker_class", "sync") == ("asgi" if kind == "asgi" else "sync")
+
+
+def test_startup_gunicorn_command_for_fastapi_gets_the_asgi_worker(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": fastapi_app("api")})
+    found = detect(tmp_path, "gunicorn main:api", env=NO_ENV)
+    assert (found.rule, found.kind, found.app) == ("startup", "asgi", "main:api")
+    assert layer_settings(found, NO_ENV, run_config_file=False).value("worker_class") == "asgi"
+
+
+def test_explicit_worker_class_wins(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": fastapi_app("app")})
+    found = detect(tmp_path, "gunicorn -k sync main:app", env=NO_ENV)
+    setting = layer_settings(found, NO_ENV, run_config_file=False).values["worker_class"]
+    assert (setting.value, setting.source) == ("sync", "startup")
+
+
+# --- startup commands -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "gunicorn --workers=2 main:app",
+        "python -m gunicorn main:app",
+        "python3 -m gunicorn --timeout 30 main:app",
+        "/usr/local/bin/gunicorn main:app",
+        "--workers=2 main:app",
+        "main:app",
+    ],
+)
+def test_gunicorn_commands_stay_in_process(tmp_path: Path, command: str) -> None:
+    write(tmp_path, {"main.py": flask_app("app")})
+    found = detect(tmp_path, command, env=NO_ENV)
+    assert (found.rule, found.kind, found.app) == ("startup", "wsgi", "main:app")
+    assert found.startup is not None and found.startup.kind == "gunicorn"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "python -m uvicorn main:app --host 127.0.0.1 --port $PORT",
+        # A Python that is not on PATH is still a program, not gunicorn's arguments.
+        "python3.99 -m uvicorn main:app",
+        "uvicorn main:app --port $PORT",
+        "cd src; gunicorn main:app",
+        "gunicorn main:app | tee log.txt",
+        "gunicorn main:app > log.txt 2>&1",
+        "gunicorn main:app &",
+        "FLASK_ENV=production gunicorn main:app",
+        "echo $(date) && gunicorn main:app",
+        "true && cd src",
+        "if true; then gunicorn main:app; fi",
+    ],
+)
+def test_other_commands_are_supervised_as_written(tmp_path: Path, command: str) -> None:
+    found = detect(tmp_path, command, env=NO_ENV)
+    assert (found.rule, found.kind) == ("startup", "command")
+    assert found.command == command  # as written: the shell expands $PORT
+    assert found.startup is not None
+    assert found.startup.shell_argv() == ["/bin/sh", "-c", command]
+    assert "runs as a supervised command" in found.rules[0].reason
+
+
+def test_steps_then_gunicorn_serve_in_process(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": flask_app("app")})
+    found = detect(tmp_path, "python manage.py migrate && gunicorn main:app", env=NO_ENV)
+    assert (found.rule, found.kind, found.app) == ("startup", "wsgi", "main:app")
+    assert found.startup is not None
+    assert found.startup.steps == (Step("python manage.py migrate", True),)
+    assert found.rules[0].reason.endswith("gunicorn serves main:app after 1 pre-start step(s)")
+
+
+def test_multi_line_startup_file_is_steps_then_gunicorn(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"startup.txt": "# prepare\npython manage.py collectstatic --noinput\ngunicorn a:b\n"},
+    )
+    found = detect(tmp_path, "startup.txt", env=NO_ENV)
+    assert (found.kind, found.app) == ("wsgi", "a:b")
+    assert found.startup is not None
+    assert found.startup.steps == (Step("python manage.py collectstatic --noinput", False),)
+
+
+def test_one_line_startup_file_with_gunicorn_stays_in_process(tmp_path: Path) -> None:
+    write(tmp_path, {"startup.txt": "gunicorn --workers 3 hello:myapp\n"})
+    command = resolve_startup(["startup.txt"], tmp_path, NO_ENV)
+    assert command is not None
+    assert (command.kind, command.app, command.settings["workers"]) == (
+        "gunicorn",
+        "hello:myapp",
+        3,
+    )
+
+
+def test_sh_startup_file_is_a_script(tmp_path: Path) -> None:
+    write(tmp_path, {"startup.sh": "#!/bin/sh\nexec gunicorn main:app 2>&1 | cat\n"})
+    found = detect(tmp_path, "startup.sh", env=NO_ENV)
+    assert found.kind == "command"
+    assert found.startup is not None and found.startup.kind == "script"
+    script = "#!/bin/sh\nexec gunicorn main:app 2>&1 | cat\n"
+    path = str((tmp_path / "startup.sh").resolve())
+    assert found.startup.shell_argv() == ["/bin/sh", "-c", script, path]
+
+
+def test_startup_chdir_keeps_gunicorn_meaning(tmp_path: Path) -> None:
+    write(tmp_path, {"src/hello.py": fastapi_app("api")})
+    found = detect(tmp_path, "gunicorn --chdir src hello:api", env=NO_ENV)
+    assert (found.app, found.kind, found.pythonpath) == ("hello:api", "asgi", tmp_path / "src")
+
+
+def test_classify_expands_variables_only_for_gunicorn(tmp_path: Path) -> None:
+    command = classify("gunicorn --bind=127.0.0.1:$PORT a:b", "test", {"PORT": "9999"})
+    assert command.settings["bind"] == ["127.0.0.1:9999"]

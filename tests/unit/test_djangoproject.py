@@ -1,0 +1,196 @@
+"""The Django rule (djangoproject.py): manage.py, settings, the breadth-first wsgi.py
+search. Real files under ``tmp_path``; the settings are read, never imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from appservice_gunicorn import detect
+from tests.helpers import flask_app, write
+
+# The documented order (README), written out rather than imported.
+FLASK_STYLE_FILES = ["application.py", "app.py", "run.py", "index.py", "server.py", "main.py"]
+NO_ENV: dict[str, str] = {}
+RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+# --- Django -----------------------------------------------------------------------------------
+
+MANAGE_PY = """
+import os
+import sys
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "{settings}")
+    from django.core.management import execute_from_command_line
+    execute_from_command_line(sys.argv)
+"""
+
+WSGI_PY = """
+import os
+from django.core.wsgi import get_wsgi_application
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
+application = get_wsgi_application()
+"""
+
+
+def split_settings_project(root: Path, manage_settings: str = "config.settings.production") -> Path:
+    """A ``src/`` layout with split settings, and a decoy ``wsgi.py`` a search would pick."""
+    return write(
+        root,
+        {
+            "src/manage.py": MANAGE_PY.format(settings=manage_settings),
+            "src/config/__init__.py": "",
+            "src/config/settings/__init__.py": "",
+            "src/config/settings/base.py": 'WSGI_APPLICATION = "config.wsgi.application"\n',
+            "src/config/settings/production.py": "from .base import *  # noqa\nDEBUG = False\n",
+            "src/config/settings/dev.py": (
+                'from .base import *  # noqa\nWSGI_APPLICATION = "config.devwsgi.application"\n'
+            ),
+            "src/config/wsgi.py": WSGI_PY,
+            "src/config/devwsgi.py": WSGI_PY,
+            "src/config/asgi.py": "application = None\n",
+            # Shallower than src/config/wsgi.py: a breadth-first search alone would take it.
+            "legacy/wsgi.py": "application = None\n",
+        },
+    )
+
+
+def test_django_nested_layout_through_manage_py(tmp_path: Path) -> None:
+    split_settings_project(tmp_path)
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.kind) == ("django", "wsgi")
+    assert found.app == "config.wsgi:application"
+    assert found.pythonpath == tmp_path / "src"
+    reason = next(r.reason for r in found.rules if r.matched)
+    assert "src/manage.py -> config.settings.production.WSGI_APPLICATION" in reason
+
+
+def test_django_settings_module_from_environment_overrides_manage_py(tmp_path: Path) -> None:
+    split_settings_project(tmp_path)
+    found = detect(tmp_path, env={"DJANGO_SETTINGS_MODULE": "config.settings.dev"})
+    assert found.app == "config.devwsgi:application"
+
+
+def test_django_manage_py_assignment_and_custom_variable(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "manage.py": "import os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'site_cfg'\n",
+            "site_cfg.py": 'WSGI_APPLICATION = "serving.entry.wsgi_app"\n',
+            "serving/__init__.py": "",
+            "serving/entry.py": "wsgi_app = None\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.app, found.pythonpath) == ("serving.entry:wsgi_app", tmp_path)
+
+
+def test_django_missing_settings_module_is_noted_and_search_takes_over(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"manage.py": MANAGE_PY.format(settings="nowhere.settings"), "proj/wsgi.py": ""},
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "proj.wsgi:application"
+    assert any("'nowhere.settings'" in note and "manage.py" in note for note in found.notes)
+
+
+def test_django_asgi_opt_in(tmp_path: Path) -> None:
+    split_settings_project(tmp_path)
+    found = detect(tmp_path, env={"APPSVC_DJANGO_ASGI": "1"})
+    assert (found.app, found.kind, found.worker_class) == (
+        "config.asgi:application",
+        "asgi",
+        "asgi",
+    )
+
+
+def test_django_asgi_opt_in_by_startup_worker_class(tmp_path: Path) -> None:
+    split_settings_project(tmp_path)
+    found = detect(tmp_path, "--worker-class asgi", env=NO_ENV)
+    assert (found.app, found.kind) == ("config.asgi:application", "asgi")
+
+
+def test_django_asgi_opt_in_without_asgi_py_serves_wsgi(tmp_path: Path) -> None:
+    split_settings_project(tmp_path)
+    (tmp_path / "src/config/asgi.py").unlink()
+    found = detect(tmp_path, env={"APPSVC_DJANGO_ASGI": "true"})
+    assert (found.app, found.kind) == ("config.wsgi:application", "wsgi")
+    assert any("config/asgi.py does not exist" in note for note in found.notes)
+
+
+# --- breadth-first search for wsgi.py ---------------------------------------------------------
+
+
+def test_search_skips_hidden_tool_and_virtualenv_folders(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            ".git/hooks/wsgi.py": "",
+            ".hidden/wsgi.py": "",
+            "node_modules/pkg/wsgi.py": "",
+            "__pycache__/wsgi.py": "",
+            "antenv/wsgi.py": "",
+            "env/pyvenv.cfg": "home = /usr/bin\n",
+            "env/wsgi.py": "",
+            "vendor/site-packages/wsgi.py": "",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.kind == "default"
+    reason = next(r.reason for r in found.rules if r.name == "django")
+    for skipped in (
+        ".git: hidden",
+        ".hidden: hidden",
+        "node_modules: node_modules",
+        "__pycache__: __pycache__",
+        "antenv: virtualenv",
+        "env: virtualenv",
+        "vendor/site-packages: site-packages",
+    ):
+        assert skipped in reason
+    write(tmp_path, {"proj/wsgi.py": ""})
+    assert detect(tmp_path, env=NO_ENV).app == "proj.wsgi:application"
+
+
+def test_search_reaches_depth_three_and_not_four(tmp_path: Path) -> None:
+    write(tmp_path, {"a/b/c/d/wsgi.py": ""})
+    assert detect(tmp_path, env=NO_ENV).kind == "default"
+    write(tmp_path, {"a/b/c/wsgi.py": ""})
+    assert detect(tmp_path, env=NO_ENV).app == "a.b.c.wsgi:application"
+
+
+def test_search_ties_shallowest_then_sorted_and_others_noted(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {"b/wsgi.py": "", "a/wsgi.py": "", "a/deep/wsgi.py": "", "0/x/wsgi.py": ""},
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "a.wsgi:application"
+    (note,) = [n for n in found.notes if "several wsgi.py" in n]
+    assert note.endswith("passed over: b/wsgi.py, 0/x/wsgi.py, a/deep/wsgi.py")
+
+
+def test_search_puts_the_folder_above_the_package_on_the_path(tmp_path: Path) -> None:
+    write(tmp_path, {"src/mysite/__init__.py": "", "src/mysite/wsgi.py": ""})
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.app, found.pythonpath) == ("mysite.wsgi:application", tmp_path / "src")
+
+
+def test_django_inside_a_virtualenv_is_not_served(tmp_path: Path) -> None:
+    site = f".venv/lib/python{RUNNING}/site-packages"
+    write(
+        tmp_path,
+        {
+            ".venv/pyvenv.cfg": f"home = /usr/bin\nversion = {RUNNING}.0\n",
+            f"{site}/django/core/wsgi.py": "def get_wsgi_application(): ...\n",
+            f"{site}/django/conf/project_template/manage.py": "",
+            "app.py": flask_app("app"),
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app) == ("app-file", "app:app")
+    assert found.venv is not None and found.venv.path == tmp_path / ".venv"
