@@ -20,13 +20,12 @@ from hypothesis import strategies as st
 
 from appservice_gunicorn.startup import (
     MAX_COMMAND_CHARS,
-    MAX_FILE_BYTES,
     StartupCommand,
     StartupError,
     classify,
-    read_startup_file,
     resolve_startup,
 )
+from appservice_gunicorn.startupfile import MAX_FILE_BYTES, read_startup_file
 
 ENV = {"PORT": "8000", "HOME": "/home/site"}
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
