@@ -53,17 +53,19 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
             continue
         if step.stop_on_failure:
             log.error(
-                "Pre-start step %d/%d (%s) exited with status %d, so the app is not started; "
+                "Pre-start step %d/%d (%s) exited with status %d, so %s is not started; "
                 "fix the step (its output is above), or join it with ';' instead of '&&' to "
                 "start the app even when it fails",
                 number,
                 total,
                 step.command,
                 result.status,
+                "the redeployed app" if in_master else "the app",
             )
             return result.status or 1
         log.error(
-            "Pre-start step %d/%d (%s) exited with status %d; going on, as ';' asks",
+            "Pre-start step %d/%d (%s) exited with status %d; going on (its failure does not "
+            "stop the start: it is joined by ';' or a new line, or is PRE_RUN_COMMAND)",
             number,
             total,
             step.command,
