@@ -140,10 +140,29 @@ def _assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
                 yield target.id, node.value
     elif isinstance(node, ast.AnnAssign | ast.AugAssign) and isinstance(node.target, ast.Name):
         yield node.target.id, node.value
-    elif isinstance(node, ast.If | ast.Try):
-        # ``if __name__ == "__main__":`` and try/except blocks still bind at top level.
-        for child in node.body:
-            yield from _assignments(child)
+    elif isinstance(node, ast.If):
+        # Both branches may run on import, except the body of ``if __name__ ==
+        # "__main__":``, which only runs as a script (``app = create_app(); app.run()``).
+        branches = [node.orelse] if _is_main_guard(node.test) else [node.body, node.orelse]
+        for branch in branches:
+            for child in branch:
+                yield from _assignments(child)
+    elif isinstance(node, ast.Try):
+        for branch in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
+            for child in branch:
+                yield from _assignments(child)
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round)."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1):
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    names = [s.id for s in sides if isinstance(s, ast.Name)]
+    values = [s.value for s in sides if isinstance(s, ast.Constant)]
+    return names == ["__name__"] and values == ["__main__"]
 
 
 def _factory_kind(value: ast.expr | None, aliases: dict[str, str]) -> Kind | None:

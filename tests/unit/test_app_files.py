@@ -93,7 +93,7 @@ def test_no_flask_style_file_names_all_six(tmp_path: Path) -> None:
             "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n",
             "create_app()",
         ),
-        # Bound inside `if __name__ == "__main__":` / try blocks still counts.
+        # Bound inside a try block still counts (the main guard does not: see below).
         (
             "try:\n    from flask import Flask\n    srv = Flask('x')\n"
             "except ImportError:\n    pass\n",
@@ -252,3 +252,26 @@ def test_startup_chdir_keeps_gunicorn_meaning(tmp_path: Path) -> None:
 def test_classify_expands_variables_only_for_gunicorn(tmp_path: Path) -> None:
     command = classify("gunicorn --bind=127.0.0.1:$PORT a:b", "test", {"PORT": "9999"})
     assert command.settings["bind"] == ["127.0.0.1:9999"]
+
+
+def test_a_name_bound_only_under_the_main_guard_does_not_count(tmp_path: Path) -> None:
+    # Only runs as a script: on import, the factory is what makes the app.
+    source = """
+        from flask import Flask
+
+
+        def create_app():
+            return Flask(__name__)
+
+
+        if __name__ == "__main__":
+            app = create_app()
+            app.run()
+        else:
+            application = create_app()
+    """
+    write(tmp_path, {"app.py": source})
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "app:application"
+    write(tmp_path, {"app.py": source.replace("else:\n            application = create_app()", "")})
+    assert detect(tmp_path, env=NO_ENV).app == "app:create_app()"
