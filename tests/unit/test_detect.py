@@ -66,21 +66,6 @@ def test_django_beats_an_application_py(tmp_path: Path) -> None:
     assert detect(tmp_path, env=ENV).rule == "django"
 
 
-def test_several_wsgi_files_choose_sorted_and_log_the_others(tmp_path: Path) -> None:
-    write(
-        tmp_path,
-        {
-            "zeta/__init__.py": "",
-            "zeta/wsgi.py": "",
-            "alpha/__init__.py": "",
-            "alpha/wsgi.py": "",
-        },
-    )
-    found = detect(tmp_path, env=ENV)
-    assert found.app == "alpha.wsgi:application"
-    assert any("zeta/wsgi.py" in note and "passed over" in note for note in found.notes)
-
-
 def test_virtualenvs_are_never_searched(tmp_path: Path) -> None:
     write(
         tmp_path,
