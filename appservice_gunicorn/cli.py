@@ -23,7 +23,8 @@ _VALUED = frozenset({"--app-dir"})
 DESCRIPTION = """\
 Find the Python web app deployed in the app folder and serve it with gunicorn, in-process.
 Detection chain: the startup command, a Django project, a Flask-style file (application.py,
-app.py, run.py, index.py, server.py, main.py), else the built-in default site.
+app.py, run.py, index.py, server.py, wsgi.py, main.py, api.py, app/main.py, app/app.py,
+app/api.py), else the built-in default site.
 """
 EPILOG = """\
 STARTUP is App Service's startup command: the name of a file in the app folder (startup.txt)

@@ -18,7 +18,20 @@ from . import djangoproject, fs, platform, pysource, venv
 from .search import Found, Search
 from .startup import StartupCommand, StartupError, resolve_startup
 
-APP_FILES = ("application.py", "app.py", "run.py", "index.py", "server.py", "main.py")
+# App Service's (Oryx's) order first, then the rest of FastAPI's CLI discovery paths.
+APP_FILES = (
+    "application.py",
+    "app.py",
+    "run.py",
+    "index.py",
+    "server.py",
+    "wsgi.py",
+    "main.py",
+    "api.py",
+    "app/main.py",
+    "app/app.py",
+    "app/api.py",
+)
 
 Kind = Literal["wsgi", "asgi", "default", "command"]
 RuleName = Literal["startup", "django", "app-file", "default-site"]
@@ -194,14 +207,14 @@ def _app_file(app_dir: Path) -> Found | tuple[str, str]:
         path = app_dir / name
         if not fs.is_file(path):
             continue
-        module = path.stem
+        root, module = _import_root(app_dir, path)
         scan = pysource.scan_module(path)
         if scan.error is not None:
             # Serve it anyway: loading will show the real error, which beats a default site.
             return Found(
                 app=f"{module}:app",
                 kind="wsgi",
-                pythonpath=app_dir,
+                pythonpath=root,
                 reason=f"{scan.error}; loading {module}:app will show the error",
             )
         variable = scan.choose()
@@ -214,10 +227,21 @@ def _app_file(app_dir: Path) -> Found | tuple[str, str]:
         return Found(
             app=f"{module}:{variable}",
             kind=kind,
-            pythonpath=app_dir,
+            pythonpath=root,
             reason=f"{name} defines {variable!s} ({kind.upper()})",
         )
     if not reasons:
         none = "none of " + ", ".join(APP_FILES) + " exists"
         return none, none
     return "; ".join(reasons), "; ".join(public)
+
+
+def _import_root(app_dir: Path, path: Path) -> tuple[Path, str]:
+    """Where ``path`` is imported from, and as which module: ``app/main.py`` is ``app.main``
+    from the app folder when ``app/`` is a package, else ``main`` from ``app/`` (as
+    FastAPI's CLI does)."""
+    if path.parent == app_dir:
+        return app_dir, path.stem
+    if fs.is_file(path.parent / "__init__.py"):
+        return app_dir, f"{path.parent.name}.{path.stem}"
+    return path.parent, path.stem

@@ -29,7 +29,7 @@ def find(search: Search) -> Found | tuple[str, str]:
             return found
     wsgi_files, skipped = _find_wsgi(search)
     if not wsgi_files:
-        searched = f"no wsgi.py in folders up to {MAX_DEPTH} levels deep"
+        searched = f"no wsgi.py in sub-folders up to {MAX_DEPTH} levels deep"
         if skipped:
             searched += f" (skipped {', '.join(skipped)})"
         return "; ".join([*reasons, searched]), "; ".join([*public, searched])

@@ -12,11 +12,13 @@ from . import fs
 
 Kind = Literal["wsgi", "asgi"]
 
-# Callables whose result is an app object, and the protocol that object speaks.
+# Callables whose result is an app object, and the protocol that object speaks: by the
+# name they are called with, or (names too common to trust alone) by their full name.
 APP_FACTORIES: dict[str, Kind] = {
     "Flask": "wsgi",
     "Bottle": "wsgi",
     "get_wsgi_application": "wsgi",
+    "make_wsgi_app": "wsgi",
     "FastAPI": "asgi",
     "Starlette": "asgi",
     "Quart": "asgi",
@@ -24,7 +26,14 @@ APP_FACTORIES: dict[str, Kind] = {
     "Litestar": "asgi",
     "get_asgi_application": "asgi",
 }
-ASGI_PACKAGES = frozenset({"fastapi", "starlette", "quart", "sanic", "litestar"})
+QUALIFIED_FACTORIES: dict[str, Kind] = {
+    "falcon.App": "wsgi",
+    "falcon.API": "wsgi",
+    "falcon.app.App": "wsgi",
+    "falcon.asgi.App": "asgi",
+    "falcon.asgi.app.App": "asgi",
+}
+ASGI_PACKAGES = frozenset({"fastapi", "starlette", "quart", "sanic", "litestar", "falcon.asgi"})
 CONVENTIONAL_NAMES = ("app", "application")
 FACTORY_FUNCTIONS = ("create_app", "make_app")
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
@@ -107,13 +116,19 @@ def scan_module(path: Path) -> ModuleScan:
     factories: list[str] = []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
-            asgi_imports |= node.module.split(".")[0] in ASGI_PACKAGES
+            asgi_imports |= _is_asgi_package(node.module)
             for alias in node.names:
-                aliases[alias.asname or alias.name] = alias.name
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
                 names.append(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
-                asgi_imports |= alias.name.split(".")[0] in ASGI_PACKAGES
+                asgi_imports |= _is_asgi_package(alias.name)
+                # ``import a.b`` binds ``a``; ``import a.b as c`` binds ``c`` to ``a.b``.
+                if alias.asname:
+                    aliases[alias.asname] = alias.name
+                else:
+                    top = alias.name.split(".")[0]
+                    aliases[top] = top
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             names.append(node.name)
             if node.name in FACTORY_FUNCTIONS:
@@ -165,17 +180,33 @@ def _is_main_guard(test: ast.expr) -> bool:
     return names == ["__name__"] and values == ["__main__"]
 
 
+def _is_asgi_package(module: str) -> bool:
+    parts = module.split(".")
+    return parts[0] in ASGI_PACKAGES or ".".join(parts[:2]) in ASGI_PACKAGES
+
+
 def _factory_kind(value: ast.expr | None, aliases: dict[str, str]) -> Kind | None:
     if not isinstance(value, ast.Call):
         return None
-    func = value.func
-    if isinstance(func, ast.Name):
-        name = aliases.get(func.id, func.id)
-    elif isinstance(func, ast.Attribute):
-        name = func.attr
-    else:
+    qualified = _qualified_name(value.func, aliases)
+    if qualified is None:
         return None
-    return APP_FACTORIES.get(name)
+    if qualified in QUALIFIED_FACTORIES:
+        return QUALIFIED_FACTORIES[qualified]
+    return APP_FACTORIES.get(qualified.rpartition(".")[2])
+
+
+def _qualified_name(func: ast.expr, aliases: dict[str, str]) -> str | None:
+    """``falcon.asgi.App`` for ``asgi.App`` after ``from falcon import asgi``, and so on."""
+    attributes: list[str] = []
+    while isinstance(func, ast.Attribute):
+        attributes.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        # ``config.make_wsgi_app()`` on a call's result: the method's name is all there is.
+        return attributes[0] if attributes else None
+    base = aliases.get(func.id, func.id)
+    return ".".join([base, *reversed(attributes)])
 
 
 def module_file(root: Path, module: str) -> Path | None:

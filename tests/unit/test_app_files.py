@@ -16,7 +16,18 @@ from appservice_gunicorn.startup import classify, resolve_startup
 from tests.helpers import fastapi_app, flask_app, write
 
 # The documented order (README), written out rather than imported.
-FLASK_STYLE_FILES = ["application.py", "app.py", "run.py", "index.py", "server.py", "main.py"]
+FLASK_STYLE_FILES = [
+    "application.py",
+    "app.py",
+    "run.py",
+    "index.py",
+    "server.py",
+    "wsgi.py",
+    "main.py",
+    "api.py",
+]
+# FastAPI's CLI paths inside an app/ folder, after the top-level files.
+APP_FOLDER_FILES = ["app/main.py", "app/app.py", "app/api.py"]
 NO_ENV: dict[str, str] = {}
 RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
 
@@ -63,10 +74,51 @@ def test_no_app_object_reports_the_names_seen(tmp_path: Path) -> None:
     assert "names seen: helper, VALUE" in reason
 
 
-def test_no_flask_style_file_names_all_six(tmp_path: Path) -> None:
+def test_no_flask_style_file_names_every_path_tried(tmp_path: Path) -> None:
     found = detect(tmp_path, env=NO_ENV)
     reason = next(rule.reason for rule in found.rules if rule.name == "app-file")
-    assert reason == "none of " + ", ".join(FLASK_STYLE_FILES) + " exists"
+    assert reason == "none of " + ", ".join(FLASK_STYLE_FILES + APP_FOLDER_FILES) + " exists"
+
+
+def test_wsgi_py_at_the_top_holding_a_factory_call_is_served(tmp_path: Path) -> None:
+    """Flask's own convention: ``wsgi.py`` next to the package, ``app = create_app()``."""
+    write(
+        tmp_path,
+        {
+            "wsgi.py": "from blog import create_app\n\napp = create_app()\n",
+            "blog/__init__.py": "from flask import Flask\n\ndef create_app():\n"
+            "    return Flask(__name__)\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app, found.kind) == ("app-file", "wsgi:app", "wsgi")
+    django = next(rule.reason for rule in found.rules if rule.name == "django")
+    assert "sub-folders" in django
+
+
+@pytest.mark.parametrize("name", APP_FOLDER_FILES)
+def test_fastapi_app_folder_package_is_imported_from_the_app_folder(
+    tmp_path: Path, name: str
+) -> None:
+    write(tmp_path, {"app/__init__.py": "", name: fastapi_app("app")})
+    found = detect(tmp_path, env=NO_ENV)
+    module = name.removesuffix(".py").replace("/", ".")
+    assert (found.app, found.kind, found.pythonpath) == (f"{module}:app", "asgi", tmp_path)
+
+
+def test_fastapi_app_folder_without_init_is_imported_from_inside_it(tmp_path: Path) -> None:
+    write(tmp_path, {"app/main.py": fastapi_app("api")})
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.app, found.pythonpath) == ("main:api", tmp_path / "app")
+
+
+def test_app_folder_files_follow_fastapi_order(tmp_path: Path) -> None:
+    write(
+        tmp_path, {"app/__init__.py": "", "app/api.py": fastapi_app(), "app/app.py": fastapi_app()}
+    )
+    assert detect(tmp_path, env=NO_ENV).app == "app.app:app"
+    write(tmp_path, {"app/main.py": fastapi_app()})
+    assert detect(tmp_path, env=NO_ENV).app == "app.main:app"
 
 
 # --- which object in the file -----------------------------------------------------------------
@@ -127,6 +179,21 @@ def test_syntax_error_is_served_so_that_loading_shows_it(tmp_path: Path) -> None
         ("from starlette.applications import Starlette\napp = Starlette()\n", "asgi"),
         ("from quart import Quart\napp = Quart(__name__)\n", "asgi"),
         ("from sanic import Sanic\napp = Sanic('svc')\n", "asgi"),
+        ("from litestar import Litestar\napp = Litestar([])\n", "asgi"),
+        ("import falcon.asgi\napp = falcon.asgi.App()\n", "asgi"),
+        ("from falcon import asgi\napp = asgi.App()\n", "asgi"),
+        ("from falcon.asgi import App\napp = App()\n", "asgi"),
+        ("import falcon.asgi as fa\napp = fa.App()\n", "asgi"),
+        ("import falcon\napp = falcon.App()\n", "wsgi"),
+        ("from falcon import App\napp = App()\n", "wsgi"),
+        ("import falcon\napplication = falcon.API()\n", "wsgi"),
+        (
+            "from django.core.asgi import get_asgi_application\n"
+            "application = get_asgi_application()\n",
+            "asgi",
+        ),
+        # An App from another package is no app object: the imports decide (WSGI here).
+        ("from mine import App\napp = App()\n", "wsgi"),
         # Unknown factory: the imports decide.
         ("from fastapi import FastAPI\nfrom mine import build\napp = build(FastAPI)\n", "asgi"),
         ("from mine import build\napp = build()\n", "wsgi"),
