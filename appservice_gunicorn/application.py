@@ -161,8 +161,7 @@ class AppServiceApplication(BaseApplication):
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
-        hint = detection.venv.mismatch() if detection.venv else None
-        app = import_app(detection.app, detection.pythonpath, hint)
+        app = import_app(detection.app, detection.pythonpath, detection.import_hint)
         if self.ready_fd is not None:
             os.write(self.ready_fd, f"{os.getpid()}\n".encode())
         return app

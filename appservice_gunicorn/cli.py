@@ -113,7 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.explain:
         return run_explain(config, as_json=args.json)
     try:
-        plan = make_plan(config, settings=False)
+        plan = make_plan(config, settings=False, prune=True)
         if plan.supervised:
             explain.log_plan(plan, log)
             return children.run_supervised(plan)
@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
     """Print the trace and plan; exit status as serving would start (0) or stop (1)."""
     try:
-        plan = make_plan(config._replace(strict=False), run_config_file=False)
+        plan = make_plan(config._replace(strict=False), run_config_file=False, extract=False)
     except LaunchError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1

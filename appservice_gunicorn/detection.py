@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import djangoproject, fs, platform, pysource, venv
+from . import buildoutput, djangoproject, fs, platform, pysource, venv
 from .search import Found, Search
 from .startup import StartupCommand, StartupError, resolve_startup
 
@@ -79,24 +79,42 @@ class Detection:
     startup_error: str | None = None
     venv: venv.VirtualEnv | None = None
     notes: tuple[str, ...] = ()
+    build: buildoutput.BuildOutput | None = None
 
     @property
     def worker_class(self) -> str | None:
         """The worker class the app needs, when gunicorn's default would not do."""
         return "asgi" if self.kind == "asgi" else None
 
+    @property
+    def import_hint(self) -> str | None:
+        """What to add to an import error: a venv for another Python, a missing archive."""
+        hints = [self.venv.mismatch() if self.venv else None]
+        hints.append(self.build.import_hint if self.build else None)
+        return "; ".join(h for h in hints if h) or None
+
 
 def detect(
     path: str | os.PathLike[str],
     startup: str | Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
+    *,
+    build: buildoutput.BuildOutput | None = None,
 ) -> Detection:
-    """Run the chain over ``path``; ``startup`` is App Service's startup command."""
+    """Run the chain over ``path``; ``startup`` is App Service's startup command.
+
+    ``build`` is the build output as prepared (archives extracted); without it the
+    manifest is read and nothing is extracted.
+    """
     env = os.environ if env is None else env
-    app_dir = Path(path).absolute()
+    deployed = Path(path).absolute()
+    build = build if build is not None else buildoutput.inspect(deployed, env)
+    app_dir = build.app_dir if build is not None else deployed
     words = [startup] if isinstance(startup, str) else list(startup or ())
     search = Search(app_dir=app_dir, env=env)
-    found_venv = venv.find(app_dir, env)
+    found_venv = _venv(app_dir, env, build)
+    if build is not None:
+        search.notes.extend(build.notes)
     search.notes.extend(venv.problems(app_dir, env, found_venv))
     rules: list[Rule] = []
 
@@ -108,6 +126,7 @@ def detect(
             rules=tuple(rules),
             venv=found_venv,
             notes=tuple(search.notes),
+            build=build,
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -167,6 +186,21 @@ def detect(
     served = "no app found above: serving the default site"
     rules.append(Rule("default-site", True, served, served))
     return done("default", "default-site", **common)
+
+
+def _venv(
+    app_dir: Path, env: Mapping[str, str], build: buildoutput.BuildOutput | None
+) -> venv.VirtualEnv | None:
+    """``APPSVC_VIRTUAL_ENV``, then the build's virtualenv, then the folder scan, then the
+    build's package folder."""
+    if build is not None and not env.get("APPSVC_VIRTUAL_ENV"):
+        if build.venv_path is not None:
+            return venv.describe(build.venv_path)
+        found = venv.find(app_dir, env)
+        if found is None and build.package_path is not None:
+            return venv.packages(build.package_path)
+        return found
+    return venv.find(app_dir, env)
 
 
 def _public_startup_name(words: Sequence[str], app_dir: Path) -> str:

@@ -6,8 +6,10 @@ import json
 import logging
 from typing import Any
 
+from . import buildoutput
 from .detection import Detection
 from .plan import Plan
+from .search import rel
 
 EXPLAIN_HINT = "run 'python -m appservice_gunicorn --explain' for the whole trace"
 
@@ -45,8 +47,13 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
         log.error("%s", error)
     for note in (*detection.notes, *_settings_list(plan, "notes")):
         log.warning("%s", note)
+    if detection.build is not None and detection.build.manifest is not None:
+        log.info("Build output: %s", "; ".join(buildoutput.describe(detection.build)))
     if detection.venv is not None:
-        log.info("Using virtualenv %s: its site-packages go on the path", detection.venv.path.name)
+        log.info(
+            "Using virtualenv %s: its site-packages go on the path",
+            rel(detection.app_dir, detection.venv.path),
+        )
     matched = next(rule for rule in detection.rules if rule.matched)
     if plan.supervised:
         log.info("Startup command (rule %s: %s)", detection.rule, matched.reason)
@@ -97,6 +104,7 @@ def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
         "worker_class": worker_class(plan),
         "pythonpath": str(detection.pythonpath) if detection.pythonpath else None,
         "virtualenv": str(detection.venv.path) if detection.venv else None,
+        "build_output": _build_output(detection),
         "settings": {
             name: {"value": _jsonable(s.value), "source": s.source}
             for name, s in (plan.settings.differing().items() if plan.settings else ())
@@ -105,6 +113,23 @@ def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
         "errors": _settings_list(plan, "errors"),
         "strict_error": strict_error,
         "exit_status": 1 if strict_error else 0,
+    }
+
+
+def _build_output(detection: Detection) -> dict[str, Any] | None:
+    """The build's manifest and archives: where each is or would be extracted."""
+    build = detection.build
+    if build is None:
+        return None
+    archives = [
+        {"role": role, "path": str(a.path), "target": str(a.target), "extracted": a.extracted}
+        for role, a in (("output", build.output_archive), ("virtualenv", build.venv_archive))
+        if a is not None
+    ]
+    return {
+        "manifest": dict(build.manifest.entries) if build.manifest else None,
+        "archives": archives,
+        "summary": buildoutput.describe(build),
     }
 
 
@@ -128,7 +153,11 @@ def render_json(plan: Plan, strict_error: str | None = None) -> str:
 
 def render_text(plan: Plan, strict_error: str | None = None) -> str:
     data = as_dict(plan, strict_error)
-    lines = [f"App folder: {data['app_dir']}", "", "Detection chain:"]
+    lines = [f"App folder: {data['app_dir']}"]
+    if data["build_output"]:
+        lines += ["", "Build output (App Service / Oryx):"]
+        lines += [f"  {line}" for line in data["build_output"]["summary"]]
+    lines += ["", "Detection chain:"]
     for rule in data["rules"]:
         mark = "MATCH" if rule["matched"] else "no   "
         lines.append(f"  [{mark}] {rule['name']:<13} {rule['reason']}")

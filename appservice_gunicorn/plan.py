@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from . import fs, platform
+from . import buildoutput, fs, platform
 from .detection import Detection, detect
 from .errors import LaunchError
 from .settings import LayeredSettings, layer_settings
@@ -62,9 +62,15 @@ class Plan(NamedTuple):
 
 
 def make_plan(
-    config: LauncherConfig, *, settings: bool = True, run_config_file: bool = True
+    config: LauncherConfig,
+    *,
+    settings: bool = True,
+    run_config_file: bool = True,
+    extract: bool = True,
+    prune: bool = False,
 ) -> Plan:
-    """Detect, then (``settings``) layer gunicorn's settings; ``LaunchError`` when there is
+    """Extract the build's archives (``extract``; ``prune`` drops older extractions),
+    detect, then (``settings``) layer gunicorn's settings; ``LaunchError`` when there is
     nothing sane to do.  A supervised command never gets gunicorn settings."""
     if not fs.is_dir(config.app_dir):
         raise LaunchError(
@@ -76,7 +82,10 @@ def make_plan(
             f"app folder {config.app_dir} cannot be read by the user the launcher runs as "
             f"(uid {os.getuid()}); make it readable (e.g. chmod a+rx) or run as its owner"
         )
-    detection = detect(config.app_dir, config.startup, config.env)
+    build = buildoutput.inspect(config.app_dir, config.env)
+    if build is not None and extract:
+        build = buildoutput.prepare(build, config.env, prune=prune)
+    detection = detect(config.app_dir, config.startup, config.env, build=build)
     if config.strict and detection.startup_error:
         raise LaunchError(strict_error(detection.startup_error))
     plan = Plan(config, detection, None, prestart_steps(config.env, detection))

@@ -139,7 +139,8 @@ def command_env(
     if launcher_bin and launcher_bin not in paths:
         paths.insert(0, launcher_bin)
     if venv is not None:
-        child["VIRTUAL_ENV"] = str(venv.path)
+        if not venv.packages_only:
+            child["VIRTUAL_ENV"] = str(venv.path)
         paths.insert(0, str(venv.path / "bin"))
         python_paths = [str(p) for p in venv.site_packages]
         if child.get("PYTHONPATH"):

@@ -8,7 +8,7 @@ from typing import Literal, NamedTuple
 
 from . import fs, venv
 
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "__oryx_packages__"})
 
 
 class Found(NamedTuple):

@@ -22,9 +22,13 @@ _LIB_RE = re.compile(r"^python(\d+)\.(\d+)t?$")
 
 
 class VirtualEnv(NamedTuple):
+    """A virtualenv, or (``packages_only``) a folder of packages installed with
+    ``pip install --target`` (App Service's ``__oryx_packages__``)."""
+
     path: Path
     site_packages: tuple[Path, ...]
     python: tuple[int, int] | None
+    packages_only: bool = False
 
     def mismatch(self) -> str | None:
         """A warning when the venv was built for another Python, else None."""
@@ -87,6 +91,11 @@ def describe(path: Path) -> VirtualEnv:
     if fs.is_dir(windows):
         site_packages.append(windows)
     return VirtualEnv(path=path, site_packages=tuple(site_packages), python=_python(path, versions))
+
+
+def packages(path: Path) -> VirtualEnv:
+    """A package folder used like a virtualenv: its packages importable, its bin/ on PATH."""
+    return VirtualEnv(path=path, site_packages=(path,), python=None, packages_only=True)
 
 
 def _python(path: Path, versions: list[tuple[int, int]]) -> tuple[int, int] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import textwrap
 from pathlib import Path
 
@@ -43,3 +45,24 @@ def flask_app(name: str = "app", text: str = "hello from flask") -> str:
 
 def fastapi_app(name: str = "app", text: str = "hello from fastapi") -> str:
     return FASTAPI_APP.format(name=name, text=text)
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    """Every entry under ``root`` (symlinks not followed): type, mode, mtime and content."""
+    entries: dict[str, str] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in sorted(dirs + files):
+            path = Path(folder, name)
+            info = path.lstat()
+            rel = str(path.relative_to(root))
+            if path.is_symlink():
+                entries[rel] = f"link {os.readlink(path)}"
+            elif path.is_dir():
+                entries[rel] = f"dir {info.st_mode:o} {info.st_mtime_ns}"
+            else:
+                try:
+                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                except PermissionError:  # not root: a mode 000 file is compared by metadata
+                    digest = "unreadable"
+                entries[rel] = f"file {info.st_mode:o} {info.st_mtime_ns} {digest}"
+    return entries

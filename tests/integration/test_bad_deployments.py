@@ -15,7 +15,6 @@ with ``PYTHONPYCACHEPREFIX`` elsewhere so that "unchanged" means byte for byte.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -31,7 +30,7 @@ import gunicorn
 import pytest
 
 import appservice_gunicorn
-from tests.helpers import write
+from tests.helpers import tree_digest, write
 from tests.integration.conftest import Start
 
 PLAIN_APP = """
@@ -296,27 +295,6 @@ CASES = [
         setup=symlink("startup.txt", "/etc/hostname"),
     ),
 ]
-
-
-def tree_digest(root: Path) -> dict[str, str]:
-    """Every entry under ``root`` (symlinks not followed): type, mode, mtime and content."""
-    entries: dict[str, str] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in sorted(dirs + files):
-            path = Path(folder, name)
-            info = path.lstat()
-            rel = str(path.relative_to(root))
-            if path.is_symlink():
-                entries[rel] = f"link {os.readlink(path)}"
-            elif path.is_dir():
-                entries[rel] = f"dir {info.st_mode:o} {info.st_mtime_ns}"
-            else:
-                try:
-                    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-                except PermissionError:  # not root: a mode 000 file is compared by metadata
-                    digest = "unreadable"
-                entries[rel] = f"file {info.st_mode:o} {info.st_mtime_ns} {digest}"
-    return entries
 
 
 def frames_of_own_code(log: str) -> list[str]:

@@ -1,0 +1,249 @@
+"""archives.py: the guard against members written outside the target, atomic and cached
+extraction, and one-line errors for broken archives. Real tar, zip and zstd archives."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+import zstandard
+
+from appservice_gunicorn import archives
+from appservice_gunicorn.archives import ArchiveError, extract, target_for
+
+
+def tar_with(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes]) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for member in members:
+            content = data.get(member.name)
+            if content is not None:
+                member.size = len(content)
+                tar.addfile(member, io.BytesIO(content))
+            else:
+                tar.addfile(member)
+    return path
+
+
+def file_member(name: str) -> tarfile.TarInfo:
+    return tarfile.TarInfo(name)
+
+
+def link_member(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfile.TarInfo:
+    member = tarfile.TarInfo(name)
+    member.type = kind
+    member.linkname = target
+    return member
+
+
+def real_venv(folder: Path) -> Path:
+    """A real virtualenv (``bin/python`` is a symlink to this absolute Python)."""
+    venv = folder / "antenv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", "--copies", str(venv)], check=True
+    )
+    (venv / "bin" / "python").unlink()
+    (venv / "bin" / "python").symlink_to(os.path.realpath(sys.executable))
+    site = next(venv.glob("lib/python*/site-packages"))
+    (site / "only_in_venv.py").write_text("VALUE = 42\n")
+    return venv
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> dict[str, str]:
+    return {archives.CACHE_VARIABLE: str(tmp_path / "cache")}
+
+
+def extract_to(archive: Path, env: dict[str, str]) -> Path:
+    target = target_for(archive, env)
+    extract(archive, target)
+    return target
+
+
+# --- the guard --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("members", "problem"),
+    [
+        ([file_member("../evil")], "'..'"),
+        ([file_member("ok/../../evil")], "'..'"),
+        ([file_member("/etc/evil")], "absolute name"),
+        (
+            [link_member("out", "/tmp"), file_member("out/evil")],
+            "through the symlink 'out'",
+        ),
+        (
+            [link_member("a", "."), link_member("a/b", "/tmp"), file_member("a/b/evil")],
+            "through the symlink 'a'",
+        ),
+        ([link_member("out", "/etc/passwd"), file_member("out")], "through the symlink 'out'"),
+        ([link_member("passwd", "/etc/passwd", tarfile.LNKTYPE)], "hard link"),
+        ([link_member("passwd", "../../etc/passwd", tarfile.LNKTYPE)], "hard link"),
+        ([link_member("dev", "", tarfile.CHRTYPE)], "device"),
+    ],
+)
+def test_members_that_leave_the_target_are_refused(
+    tmp_path: Path, cache: dict[str, str], members: list[tarfile.TarInfo], problem: str
+) -> None:
+    archive = tar_with(tmp_path / "antenv.tar.gz", members, {"../evil": b"x"})
+    target = target_for(archive, cache)
+    with pytest.raises(ArchiveError) as caught:
+        extract(archive, target)
+    message = str(caught.value)
+    assert problem in message and str(archive) in message and "\n" not in message
+    # Nothing is left: no target, no half-extracted folder beside it, nothing outside.
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+    assert not (tmp_path / "evil").exists()
+
+
+def test_a_real_venv_with_an_absolute_python_symlink_extracts(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    venv = real_venv(tmp_path / "build")
+    archive = tmp_path / "antenv.tar.gz"
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(venv), "."], check=True)
+    target = extract_to(archive, cache)
+    python = target / "bin" / "python"
+    assert python.is_symlink() and os.readlink(python) == os.path.realpath(sys.executable)
+    assert next(target.glob("lib/python*/site-packages/only_in_venv.py")).read_text()
+    assert (target / "pyvenv.cfg").is_file()
+
+
+def test_hard_link_inside_the_archive_extracts(tmp_path: Path, cache: dict[str, str]) -> None:
+    archive = tar_with(
+        tmp_path / "a.tar.gz",
+        [file_member("bin/tool"), link_member("bin/tool2", "bin/tool", tarfile.LNKTYPE)],
+        {"bin/tool": b"#!/bin/sh\n"},
+    )
+    target = extract_to(archive, cache)
+    assert (target / "bin" / "tool2").read_bytes() == b"#!/bin/sh\n"
+
+
+def test_zip_with_symlinks_keeps_them_and_refuses_escapes(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    venv = real_venv(tmp_path / "build")
+    archive = tmp_path / "antenv.zip"
+    subprocess.run(["zip", "-qr", "--symlinks", str(archive), "."], cwd=venv, check=True)
+    target = extract_to(archive, cache)
+    assert os.readlink(target / "bin" / "python") == os.path.realpath(sys.executable)
+    assert os.access(target / "bin" / "activate", os.R_OK)
+
+    evil = tmp_path / "evil.zip"
+    with zipfile.ZipFile(evil, "w") as zip_file:
+        link = zipfile.ZipInfo("out")
+        link.external_attr = 0o120777 << 16
+        zip_file.writestr(link, "/tmp")
+        zip_file.writestr("out/evil", "x")
+    with pytest.raises(ArchiveError, match="through the symlink 'out'"):
+        extract_to(evil, cache)
+    with zipfile.ZipFile(tmp_path / "dots.zip", "w") as zip_file:
+        zip_file.writestr("../evil", "x")
+    with pytest.raises(ArchiveError, match=r"'\.\.'"):
+        extract_to(tmp_path / "dots.zip", cache)
+
+
+def test_tar_zst_extracts(tmp_path: Path, cache: dict[str, str]) -> None:
+    venv = real_venv(tmp_path / "build")
+    plain = io.BytesIO()
+    with tarfile.open(fileobj=plain, mode="w") as tar:
+        tar.add(venv, arcname=".")
+    archive = tmp_path / "antenv.tar.zst"
+    archive.write_bytes(zstandard.ZstdCompressor().compress(plain.getvalue()))
+    assert archives.zstd_support() is not None
+    target = extract_to(archive, cache)
+    assert next(target.glob("lib/python*/site-packages/only_in_venv.py")).is_file()
+
+
+def test_tar_zst_through_the_zstd_program(
+    tmp_path: Path, cache: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert shutil.which("zstd"), "the zstd program is part of the test machine's set-up"
+    venv = real_venv(tmp_path / "build")
+    archive = tmp_path / "antenv.tar.zst"
+    subprocess.run(["tar", "--zstd", "-cf", str(archive), "-C", str(venv), "."], check=True)
+    monkeypatch.setattr(archives, "zstd_support", lambda: "zstd command")
+    target = extract_to(archive, cache)
+    assert (target / "pyvenv.cfg").is_file()
+    broken = tmp_path / "broken.tar.zst"
+    broken.write_bytes(archive.read_bytes()[:200])
+    with pytest.raises(ArchiveError, match=r"broken\.tar\.zst: cannot be extracted \(zstd"):
+        extract_to(broken, cache)
+
+
+# --- broken archives: one line, nothing left ---------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["antenv.tar.gz", "antenv.zip", "antenv.tar.zst"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
+def test_broken_archives_give_one_line(
+    tmp_path: Path, cache: dict[str, str], name: str, damage: str
+) -> None:
+    venv = real_venv(tmp_path / "build")
+    good = tmp_path / "good.tar"
+    subprocess.run(["tar", "-cf", str(good), "-C", str(venv), "."], check=True)
+    data = good.read_bytes()
+    if name.endswith(".gz"):
+        data = subprocess.run(["gzip", "-c"], input=data, capture_output=True).stdout
+    elif name.endswith(".zst"):
+        data = zstandard.ZstdCompressor().compress(data)
+    else:
+        subprocess.run(["zip", "-qr", str(tmp_path / "z.zip"), "."], cwd=venv, check=True)
+        data = (tmp_path / "z.zip").read_bytes()
+    archive = tmp_path / name
+    archive.write_bytes(
+        {"truncated": data[: len(data) // 2], "garbage": b"\x00garbage" * 100, "empty": b""}[damage]
+    )
+    target = target_for(archive, cache)
+    with pytest.raises(ArchiveError) as caught:
+        extract(archive, target)
+    message = str(caught.value)
+    assert message.startswith(f"{archive}: cannot be extracted (") and "\n" not in message
+    assert not target.exists() and list(target.parent.iterdir()) == []
+
+
+def test_unsupported_type_is_named(tmp_path: Path, cache: dict[str, str]) -> None:
+    archive = tmp_path / "antenv.rar"
+    archive.write_bytes(b"Rar!")
+    with pytest.raises(ArchiveError, match=r"antenv\.rar: unsupported archive type"):
+        extract_to(archive, cache)
+
+
+# --- once, and pruned --------------------------------------------------------------------------
+
+
+def test_target_changes_with_the_archive_and_old_versions_are_pruned(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    archive = tar_with(tmp_path / "antenv.tar.gz", [file_member("v")], {"v": b"1"})
+    first = extract_to(archive, cache)
+    assert target_for(archive, cache) == first  # same archive: the same, reused folder
+    tar_with(archive, [file_member("v")], {"v": b"22"})
+    os.utime(archive, ns=(1, 1))
+    second = extract_to(archive, cache)
+    assert second != first and (second / "v").read_bytes() == b"22"
+    (tmp_path / "other").mkdir()
+    other = tar_with(tmp_path / "other" / "antenv.tar.gz", [file_member("v")], {"v": b"3"})
+    kept = extract_to(other, cache)
+    archives.prune(second)
+    assert not first.exists() and second.exists() and kept.exists()
+
+
+def test_a_cache_folder_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    """In a shared temp folder, another user could plant a symlink where the cache goes."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    root = tmp_path / "cache"
+    root.symlink_to(elsewhere)
+    archive = tar_with(tmp_path / "a.tar.gz", [file_member("v")], {"v": b"1"})
+    with pytest.raises(ArchiveError, match="not a folder owned by uid"):
+        extract_to(archive, {archives.CACHE_VARIABLE: str(root)})
+    assert list(elsewhere.iterdir()) == []

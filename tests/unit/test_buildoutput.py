@@ -1,0 +1,164 @@
+"""buildoutput.py: the manifest App Service's build writes, and what detection makes of it
+(a compressed venv or output, ``PackageDir``), read without extracting anything."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from appservice_gunicorn import archives, buildoutput, detect
+from appservice_gunicorn.buildoutput import inspect, read_manifest
+from tests.helpers import flask_app, write
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    return {archives.CACHE_VARIABLE: str(tmp_path / "cache")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'virtualEnvName="antenv"\nCompressedVirtualEnvFile="antenv.tar.gz"\n',
+        'VirtualEnvName="antenv"\ncompressedvirtualenvfile="antenv.tar.gz"\n',
+        'VIRTUALENVNAME = "antenv"\nCOMPRESSEDVIRTUALENVFILE = "antenv.tar.gz"\n',
+    ],
+)
+def test_manifest_keys_are_read_in_any_case(tmp_path: Path, text: str) -> None:
+    write(tmp_path, {"oryx-manifest.toml": text})
+    manifest, problem = read_manifest(tmp_path)
+    assert problem is None and manifest is not None
+    assert manifest.get("VirtualEnvName") == "antenv"
+    assert manifest.get("compressedVirtualEnvFile") == "antenv.tar.gz"
+    assert manifest.get("PackageDir") is None
+
+
+def test_a_real_oryx_manifest_reads(tmp_path: Path) -> None:
+    # As Oryx writes it (keys and quoting from a real build).
+    write(
+        tmp_path,
+        {
+            "oryx-manifest.toml": """
+                Frameworks="python=3.11.7"
+                PythonVersion="3.11.7"
+                SourceDirectoryInBuildContainer="/tmp/8dc7e9bfa6b4c1e"
+                packagedir="__oryx_packages__"
+                virtualEnvName="antenv"
+                CompressedVirtualEnvFile="antenv.tar.gz"
+                OperationId="3f7b5b4c"
+                PlatformName="python"
+                CompressDestinationDir="false"
+            """
+        },
+    )
+    manifest, _ = read_manifest(tmp_path)
+    assert manifest is not None
+    assert manifest.get("SourceDirectoryInBuildContainer") == "/tmp/8dc7e9bfa6b4c1e"
+    assert manifest.get("PackageDir") == "__oryx_packages__"
+    assert manifest.get("CompressDestinationDir") == "false"
+
+
+@pytest.mark.parametrize("text", ['virtualEnvName="antenv\n', "\xff\xfe", "a = = b"])
+def test_an_unreadable_manifest_is_one_note_and_ignored(
+    tmp_path: Path, env: dict[str, str], text: str
+) -> None:
+    (tmp_path / "oryx-manifest.toml").write_bytes(text.encode("latin-1"))
+    write(tmp_path, {"app.py": flask_app()})
+    found = detect(tmp_path, env=env)
+    assert found.app == "app:app"
+    (note,) = [n for n in found.notes if "oryx-manifest.toml" in n]
+    assert "cannot be read" in note and "ignored" in note and "\n" not in note
+
+
+def test_no_manifest_no_build_output(tmp_path: Path, env: dict[str, str]) -> None:
+    write(tmp_path, {"app.py": flask_app()})
+    assert inspect(tmp_path, env) is None
+    assert detect(tmp_path, env=env).build is None
+
+
+def make_venv_archive(tmp_path: Path, name: str = "antenv.tar.gz") -> Path:
+    venv = tmp_path / "build" / "antenv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    archive = tmp_path / "app" / name
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(venv), "."], check=True)
+    return archive
+
+
+def test_detection_names_the_archive_and_where_it_would_go_without_extracting(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    archive = make_venv_archive(tmp_path)
+    app = write(
+        archive.parent,
+        {
+            "oryx-manifest.toml": 'virtualEnvName="antenv"\n'
+            'compressedVirtualEnvFile="antenv.tar.gz"\n',
+            "app.py": flask_app(),
+        },
+    )
+    found = detect(app, env=env)
+    assert found.build is not None and found.build.venv_archive is not None
+    assert found.build.venv_archive.extracted is False
+    assert found.venv is None  # not there until extracted
+    assert not (tmp_path / "cache").exists()
+    assert "would be extracted at start" in "\n".join(buildoutput.describe(found.build))
+
+    prepared = buildoutput.prepare(found.build, env)
+    again = detect(app, env=env, build=prepared)
+    assert again.venv is not None and again.venv.path == found.build.venv_archive.target
+    assert again.venv.site_packages  # a real venv's lib/pythonX.Y/site-packages
+    # Detected afresh (a restart), the extracted copy is found and reused.
+    reused = detect(app, env=env)
+    assert reused.build is not None and reused.build.venv_archive is not None
+    assert reused.build.venv_archive.extracted and reused.venv == again.venv
+
+
+def test_the_manifests_venv_wins_over_the_folder_scan(tmp_path: Path, env: dict[str, str]) -> None:
+    for name in ("antenv", "myvenv"):
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", str(tmp_path / name)], check=True
+        )
+    write(tmp_path, {"oryx-manifest.toml": 'virtualEnvName="myvenv"\n', "app.py": flask_app()})
+    found = detect(tmp_path, env=env)
+    assert found.venv is not None and found.venv.path == tmp_path / "myvenv"
+    # An explicit APPSVC_VIRTUAL_ENV still wins.
+    chosen = detect(tmp_path, env={**env, "APPSVC_VIRTUAL_ENV": "antenv"})
+    assert chosen.venv is not None and chosen.venv.path == tmp_path / "antenv"
+
+
+def test_a_missing_compressed_venv_is_a_note_and_an_import_hint(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    write(
+        tmp_path,
+        {
+            "oryx-manifest.toml": 'virtualEnvName="antenv"\n'
+            'compressedVirtualEnvFile="antenv.tar.gz"\n',
+            "app.py": flask_app(),
+        },
+    )
+    found = detect(tmp_path, env=env)
+    assert found.import_hint is not None
+    assert "names the compressed virtualenv 'antenv.tar.gz', which is not in" in found.import_hint
+    assert found.import_hint in found.notes
+
+
+def test_package_dir_is_used_like_a_venv(tmp_path: Path, env: dict[str, str]) -> None:
+    write(
+        tmp_path,
+        {
+            "oryx-manifest.toml": 'packagedir="__oryx_packages__"\n',
+            "__oryx_packages__/somepkg/__init__.py": "",
+            # A package's own wsgi.py is no Django project of the app's.
+            "__oryx_packages__/otherpkg/wsgi.py": "application = None\n",
+            "app.py": flask_app(),
+        },
+    )
+    found = detect(tmp_path, env=env)
+    assert found.app == "app:app"
+    assert found.venv is not None and found.venv.packages_only
+    assert found.venv.site_packages == (tmp_path / "__oryx_packages__",)
