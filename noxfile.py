@@ -45,9 +45,10 @@ def tests(session: nox.Session) -> None:
     """Unit and integration tests against the installed wheel (not the checkout);
     ``nox -s tests -- tests/unit`` runs the unit tests alone."""
     session.install(".[test]")
-    # Most tests wait on real processes: two at a time (one per core here) halves the wait.
+    # Most tests wait on real processes (a launcher starting, a signal's effect): two per
+    # core keep the cores busy (measured on 2 cores: 78 s against 108 s with one per core).
     paths = session.posargs or ["tests/unit", "tests/integration"]
-    session.run("pytest", "-n", "auto", *paths)
+    session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), *paths)
 
 
 # The floors pyproject.toml declares: requires-python and the gunicorn dependency.
