@@ -95,10 +95,20 @@ def cpu_quota(cgroup: Path) -> float | None:
     return None
 
 
+CUSTOM_VARIABLES = ("PYTHON_GUNICORN_CUSTOM_WORKER_NUM", "PYTHON_GUNICORN_CUSTOM_THREAD_NUM")
+
+
 def platform_settings(
-    env: Mapping[str, str], errors: list[str], cpu_count: int | None = None
+    env: Mapping[str, str],
+    errors: list[str],
+    warnings: list[str] | None = None,
+    cpu_count: int | None = None,
 ) -> list[EnvSetting]:
-    """App Service's worker variables, in increasing precedence."""
+    """App Service's worker variables, in increasing precedence.
+
+    As on App Service (Oryx), the custom worker and thread counts apply only with
+    ``PYTHON_ENABLE_GUNICORN_MULTIWORKERS=true``; set alone, each is one warning.
+    """
     found: list[EnvSetting] = []
     multi = env.get("PYTHON_ENABLE_GUNICORN_MULTIWORKERS", "").strip().lower()
     if multi in TRUE:
@@ -106,10 +116,20 @@ def platform_settings(
         found.append(
             EnvSetting("workers", 2 * cores + 1, "env:PYTHON_ENABLE_GUNICORN_MULTIWORKERS")
         )
-    elif multi not in FALSE:
-        errors.append(
-            f"PYTHON_ENABLE_GUNICORN_MULTIWORKERS={multi!r} is neither true nor false; ignoring it"
-        )
+    else:
+        if multi not in FALSE:
+            errors.append(
+                f"PYTHON_ENABLE_GUNICORN_MULTIWORKERS={multi!r} is neither true nor false; "
+                "ignoring it"
+            )
+        for name in CUSTOM_VARIABLES:
+            if env.get(name, "").strip() and warnings is not None:
+                warnings.append(
+                    f"{name}={env[name].strip()!r} is ignored: App Service applies it only "
+                    "with PYTHON_ENABLE_GUNICORN_MULTIWORKERS=true (set that too, or use "
+                    "--workers / --threads in the startup command)"
+                )
+        return found
     workers = _positive_int(env, "PYTHON_GUNICORN_CUSTOM_WORKER_NUM", errors)
     if workers is not None:
         found.append(EnvSetting("workers", workers, "env:PYTHON_GUNICORN_CUSTOM_WORKER_NUM"))

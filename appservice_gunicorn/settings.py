@@ -98,6 +98,9 @@ def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSe
     return layered
 
 
+CONFIG_PATH_VARIABLE = "PYTHON_USE_GUNICORN_CONFIG_FROM_PATH"
+
+
 def layer_settings(
     detection: Detection, env: Mapping[str, str], *, run_config_file: bool = True
 ) -> LayeredSettings:
@@ -110,8 +113,8 @@ def layer_settings(
     startup_settings = dict(detection.startup.settings) if detection.startup else {}
     cmd_args = _cmd_args(env)
 
-    config_name = startup_settings.get("config") or cmd_args.get("config")
-    config_path = _config_path(detection.app_dir, config_name)
+    config_name, config_origin = _config_name(startup_settings, cmd_args, env)
+    config_path = _config_path(detection.app_dir, config_name, config_origin)
     if config_path is not None:
         layered.config_file = config_path
         source = _rel(detection.app_dir, config_path)
@@ -129,7 +132,7 @@ def layer_settings(
 
     for name, value in cmd_args.items():
         layered.put(name, value, "GUNICORN_CMD_ARGS")
-    for found in platform.platform_settings(env, layered.errors):
+    for found in platform.platform_settings(env, layered.errors, layered.notes):
         layered.put(found.name, found.value, found.source)
     for name, value in startup_settings.items():
         layered.put(name, value, "startup")
@@ -205,7 +208,20 @@ def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:
     return values
 
 
-def _config_path(app_dir: Path, name: Any) -> Path | None:
+def _config_name(
+    startup: Mapping[str, Any], cmd_args: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[Any, str]:
+    """The config file asked for, and by what: ``-c`` in the startup command, then in
+    ``GUNICORN_CMD_ARGS``, then App Service's ``PYTHON_USE_GUNICORN_CONFIG_FROM_PATH``."""
+    if startup.get("config"):
+        return startup["config"], "-c"
+    if cmd_args.get("config"):
+        return cmd_args["config"], "-c in GUNICORN_CMD_ARGS"
+    from_path = env.get(CONFIG_PATH_VARIABLE, "").strip()
+    return from_path or None, CONFIG_PATH_VARIABLE
+
+
+def _config_path(app_dir: Path, name: Any, origin: str = "-c") -> Path | None:
     if name:
         text = str(name)
         if text.startswith("python:"):
@@ -216,7 +232,10 @@ def _config_path(app_dir: Path, name: Any) -> Path | None:
         path = Path(text.removeprefix("file:"))
         path = path if path.is_absolute() else app_dir / path
         if not fs.is_file(path):
-            raise LaunchError(f"config file {text!r} not found in {app_dir}; deploy it or drop -c")
+            raise LaunchError(
+                f"config file {text!r} (from {origin}) not found in {app_dir}; deploy it or "
+                f"drop {origin.split(' ')[0]}"
+            )
         return path
     default = app_dir / CONFIG_FILE
     return default if fs.is_file(default) else None

@@ -220,6 +220,7 @@ def test_settings_that_differ_carry_their_source(
         },
     )
     monkeypatch.setenv("GUNICORN_CMD_ARGS", "--graceful-timeout 45 --limit-request-line 4094")
+    monkeypatch.setenv("PYTHON_ENABLE_GUNICORN_MULTIWORKERS", "true")
     monkeypatch.setenv("PYTHON_GUNICORN_CUSTOM_WORKER_NUM", "5")
     monkeypatch.setenv("PYTHON_GUNICORN_CUSTOM_THREAD_NUM", "3")
     monkeypatch.setenv("PORT", "8123")
@@ -246,6 +247,7 @@ def test_text_shows_rules_decision_and_sources(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     write(tmp_path, {"main.py": fastapi_app(), "gunicorn.conf.py": "keepalive = 9\n"})
+    monkeypatch.setenv("PYTHON_ENABLE_GUNICORN_MULTIWORKERS", "true")
     monkeypatch.setenv("PYTHON_GUNICORN_CUSTOM_WORKER_NUM", "2")
     status, out, err = explain(capsys, tmp_path)
     assert (status, err) == (0, "")

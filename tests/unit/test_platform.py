@@ -64,12 +64,34 @@ def test_custom_worker_num_wins_over_multiworkers(tmp_path: Path) -> None:
 
 
 def test_custom_thread_num_above_one_means_gthread(tmp_path: Path) -> None:
-    env = {"PYTHON_GUNICORN_CUSTOM_THREAD_NUM": "8"}
-    assert workers_and_threads(tmp_path, env)[1:3] == (8, "gthread")
-    assert workers_and_threads(tmp_path, {"PYTHON_GUNICORN_CUSTOM_THREAD_NUM": "1"})[1:3] == (
-        1,
-        "sync",
-    )
+    multi = {"PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "true", "WEB_CONCURRENCY": "1"}
+    env = {**multi, "PYTHON_GUNICORN_CUSTOM_WORKER_NUM": "1"}
+    assert workers_and_threads(tmp_path, {**env, "PYTHON_GUNICORN_CUSTOM_THREAD_NUM": "8"})[
+        1:3
+    ] == (8, "gthread")
+    assert workers_and_threads(tmp_path, {**env, "PYTHON_GUNICORN_CUSTOM_THREAD_NUM": "1"})[
+        1:3
+    ] == (1, "sync")
+
+
+@pytest.mark.parametrize(
+    "name", ["PYTHON_GUNICORN_CUSTOM_WORKER_NUM", "PYTHON_GUNICORN_CUSTOM_THREAD_NUM"]
+)
+@pytest.mark.parametrize("multi", [None, "false"])
+def test_custom_counts_apply_only_with_multiworkers(
+    tmp_path: Path, name: str, multi: str | None
+) -> None:
+    """As on App Service (Oryx): without PYTHON_ENABLE_GUNICORN_MULTIWORKERS=true neither
+    custom count is read; set alone, each is one warning naming it and why."""
+    env = {name: "4"}
+    if multi is not None:
+        env["PYTHON_ENABLE_GUNICORN_MULTIWORKERS"] = multi
+    found = detect(tmp_path, env=env)
+    layered = layer_settings(found, env, run_config_file=False)
+    assert workers_and_threads(tmp_path, env)[:2] == (1, 1)
+    (warning,) = layered.notes
+    assert warning.startswith(f"{name}='4' is ignored: App Service applies it only with ")
+    assert "PYTHON_ENABLE_GUNICORN_MULTIWORKERS=true" in warning and layered.errors == []
 
 
 def test_startup_command_wins_over_platform_variables(tmp_path: Path) -> None:
@@ -93,8 +115,15 @@ def test_startup_command_wins_over_platform_variables(tmp_path: Path) -> None:
 def test_invalid_variable_is_reported_and_the_default_used(
     tmp_path: Path, name: str, value: str
 ) -> None:
-    workers, threads, worker_class, errors = workers_and_threads(tmp_path, {name: value})
-    assert (workers, threads, worker_class) == (1, 1, "sync")
+    env = {name: value}
+    if name.startswith("PYTHON_GUNICORN_CUSTOM"):
+        # Read only with multiworkers (whose own count is then the default).
+        env.update(PYTHON_ENABLE_GUNICORN_MULTIWORKERS="true", WEB_CONCURRENCY="1")
+        os_cores = 2 * platform.available_cores() + 1
+    else:
+        os_cores = 1
+    workers, threads, worker_class, errors = workers_and_threads(tmp_path, env)
+    assert (workers, threads, worker_class) == (os_cores, 1, "sync")
     (error,) = errors
     assert f"{name}={value!r}" in error
     assert "\n" not in error

@@ -33,6 +33,7 @@ def test_each_layer_overrides_the_one_below(tmp_path: Path) -> None:
         tmp_path,
         "gunicorn --timeout 30 hello:app",
         GUNICORN_CMD_ARGS="--timeout 50 --workers 3 --graceful-timeout 9",
+        PYTHON_ENABLE_GUNICORN_MULTIWORKERS="true",
         PYTHON_GUNICORN_CUSTOM_WORKER_NUM="4",
     )
     assert values["keepalive"] == (7, "gunicorn.conf.py")
@@ -83,7 +84,10 @@ def test_bad_gunicorn_cmd_args_are_an_error(tmp_path: Path) -> None:
     [
         ({"WEB_CONCURRENCY": "99999999"}, "workers", 99999999, "env:WEB_CONCURRENCY"),
         (
-            {"PYTHON_GUNICORN_CUSTOM_WORKER_NUM": "500"},
+            {
+                "PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "true",
+                "PYTHON_GUNICORN_CUSTOM_WORKER_NUM": "500",
+            },
             "workers",
             500,
             "env:PYTHON_GUNICORN_CUSTOM_WORKER_NUM",
@@ -111,3 +115,25 @@ def test_a_worker_class_that_does_not_exist_is_refused_before_serving(tmp_path: 
         layered(tmp_path, "gunicorn --worker-class no.such.Class app:app")
     values = layered(tmp_path, "gunicorn --worker-class gthread app:app")
     assert values["worker_class"] == ("gthread", "startup")
+
+
+def test_python_use_gunicorn_config_from_path(tmp_path: Path) -> None:
+    """App Service's variable is ``-c PATH``: below a ``-c`` given by the startup command."""
+    write(
+        tmp_path,
+        {
+            "gunicorn.conf.py": "keepalive = 1\n",
+            "conf/prod.py": "keepalive = 11\n",
+            "conf/other.py": "keepalive = 22\n",
+        },
+    )
+    env = {"PYTHON_USE_GUNICORN_CONFIG_FROM_PATH": "conf/prod.py"}
+    assert layered(tmp_path, **env)["keepalive"] == (11, "conf/prod.py")
+    chosen = layered(tmp_path, "gunicorn -c conf/other.py hello:app", **env)
+    assert chosen["keepalive"] == (22, "conf/other.py")
+    with pytest.raises(LaunchError) as caught:
+        layered(tmp_path, PYTHON_USE_GUNICORN_CONFIG_FROM_PATH="missing.py")
+    assert str(caught.value) == (
+        f"config file 'missing.py' (from PYTHON_USE_GUNICORN_CONFIG_FROM_PATH) not found in "
+        f"{tmp_path}; deploy it or drop PYTHON_USE_GUNICORN_CONFIG_FROM_PATH"
+    )
