@@ -17,7 +17,7 @@ from gunicorn.app.base import BaseApplication
 
 from . import children, defaultsite, explain
 from .errors import LaunchError
-from .importer import add_master_paths, import_app, prepend_paths
+from .importer import add_master_paths, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
 
 log = logging.getLogger("appservice_gunicorn")
@@ -61,12 +61,29 @@ class AppServiceApplication(BaseApplication):
     def run(self) -> None:
         from .master import LauncherArbiter
 
+        assert self.cfg is not None
+        if self.cfg.print_config or self.cfg.check_config:
+            sys.exit(self.check_config())
         try:
             LauncherArbiter(self).run()
         except RuntimeError as exc:
             print(f"\nError: {exc}\n", file=sys.stderr)
             sys.stderr.flush()
             sys.exit(1)
+
+    def check_config(self) -> int:
+        """``--check-config`` / ``--print-config``, as gunicorn: print the settings (with
+        ``--print-config``), load the app once in this process, exit 0 or 1."""
+        assert self.cfg is not None
+        if self.cfg.print_config:
+            print(self.cfg, flush=True)
+        try:
+            self.load()
+        except Exception as exc:
+            print(f"\nError while loading the application: {exc}", file=sys.stderr, flush=True)
+            return 1
+        log.info("The configuration is valid and the app loads (nothing is served)")
+        return 0
 
     def prepare_redeploy(self) -> bool:
         """SIGHUP, before any worker changes: the folder as it is now, after its pre-start
@@ -161,7 +178,9 @@ class AppServiceApplication(BaseApplication):
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
-        app = import_app(detection.app, detection.pythonpath, detection.import_hint)
+        app = load_app(
+            detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
+        )
         if self.ready_fd is not None:
             os.write(self.ready_fd, f"{os.getpid()}\n".encode())
         return app

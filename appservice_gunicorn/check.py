@@ -24,25 +24,33 @@ RESULT_FD = 3
 
 
 def command(
-    app: str, import_root: Path, extra_paths: Sequence[Path], site_dirs: Sequence[Path]
+    app: str,
+    import_root: Path,
+    extra_paths: Sequence[Path],
+    site_dirs: Sequence[Path],
+    *,
+    paste: bool = False,
 ) -> list[str]:
-    """The check's command line: the app, the folders first on ``sys.path``, then the
-    virtualenv's site-packages (after ``--``)."""
+    """The check's command line: the app (``--paste`` first for a PasteDeploy app), the
+    folders first on ``sys.path``, then the virtualenv's site-packages (after ``--``)."""
     folders = [str(import_root), *map(str, extra_paths)]
-    return [sys.executable, "-c", BOOTSTRAP, app, *folders, "--", *map(str, site_dirs)]
+    how = ["--paste"] if paste else []
+    return [sys.executable, "-c", BOOTSTRAP, *how, app, *folders, "--", *map(str, site_dirs)]
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     from gunicorn.errors import AppImportError
 
-    from .importer import import_app, prepend_paths
+    from .importer import load_app, prepend_paths
 
-    app, *rest = sys.argv[1:] if argv is None else argv
+    args = list(sys.argv[1:] if argv is None else argv)
+    paste = args[0] == "--paste"
+    app, *rest = args[1:] if paste else args
     split = rest.index("--")
     folders, site_dirs = [Path(p) for p in rest[:split]], [Path(p) for p in rest[split + 1 :]]
     prepend_paths(folders, site_dirs)
     try:
-        import_app(app, folders[0])
+        load_app(app, folders[0], paste=paste)
     except AppImportError as exc:
         _result(str(exc))
         raise SystemExit(4) from None

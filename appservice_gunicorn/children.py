@@ -115,7 +115,9 @@ def prove(plan: Plan) -> str | None:
     read_end, write_end = os.pipe()
     try:
         result = supervisor.run(
-            check.command(detection.app, detection.pythonpath, extra, site_dirs),
+            check.command(
+                detection.app, detection.pythonpath, extra, site_dirs, paste=detection.paste
+            ),
             env,
             settings.value("chdir") or detection.app_dir,
             grace_seconds=supervisor.grace(env),

@@ -22,9 +22,10 @@ _VALUED = frozenset({"--app-dir"})
 
 DESCRIPTION = """\
 Find the Python web app deployed in the app folder and serve it with gunicorn, in-process.
-Detection chain: the startup command, a Django project, a Flask-style file (application.py,
-app.py, run.py, index.py, server.py, wsgi.py, main.py, api.py, app/main.py, app/app.py,
-app/api.py), else the built-in default site.
+Detection chain: the startup command, a Procfile's web process, wsgi_app in gunicorn's
+config file, FLASK_APP, a Django project, a Flask-style file (application.py, app.py, run.py,
+index.py, server.py, wsgi.py, main.py, api.py, app/main.py, app/app.py, app/api.py), else the
+built-in default site.
 """
 EPILOG = """\
 STARTUP is App Service's startup command: the name of a file in the app folder (startup.txt)
@@ -33,7 +34,8 @@ Environment: APP_PATH, PORT, WEBSITES_PORT, GUNICORN_CMD_ARGS, WEB_CONCURRENCY,
 PYTHON_ENABLE_GUNICORN_MULTIWORKERS, PYTHON_GUNICORN_CUSTOM_WORKER_NUM,
 PYTHON_GUNICORN_CUSTOM_THREAD_NUM (both only with multiworkers),
 PYTHON_USE_GUNICORN_CONFIG_FROM_PATH, PRE_RUN_COMMAND, DJANGO_SETTINGS_MODULE, TMPDIR,
-APPSVC_VIRTUAL_ENV, APPSVC_EXTRACT_DIR, APPSVC_DJANGO_ASGI, APPSVC_STRICT,
+FLASK_APP, APPSVC_VIRTUAL_ENV, APPSVC_EXTRACT_DIR, APPSVC_IGNORE_PROCFILE,
+APPSVC_DJANGO_ASGI, APPSVC_STRICT,
 APPSVC_GRACEFUL_TIMEOUT, APPSVC_DEFAULTSITE_QUIET.
 """
 
@@ -119,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if plan.supervised:
             explain.log_plan(plan, log)
             return children.run_supervised(plan)
-        stop = children.run_steps(plan)
+        stop = None if plan.checks_only else children.run_steps(plan)
         if stop is not None:
             return stop
         # Imported before the app's folder joins the path; --explain never needs them.

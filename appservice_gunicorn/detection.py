@@ -14,27 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import buildoutput, djangoproject, fs, platform, pysource, venv
+from . import appfiles, buildoutput, conventions, djangoproject, platform, pysource, venv
 from .search import Found, Search
-from .startup import StartupCommand, StartupError, resolve_startup
-
-# App Service's (Oryx's) order first, then the rest of FastAPI's CLI discovery paths.
-APP_FILES = (
-    "application.py",
-    "app.py",
-    "run.py",
-    "index.py",
-    "server.py",
-    "wsgi.py",
-    "main.py",
-    "api.py",
-    "app/main.py",
-    "app/app.py",
-    "app/api.py",
-)
+from .startup import StartupCommand, StartupError, classify, resolve_startup
+from .startupfile import PROCFILE_SWITCH, procfile_command
 
 Kind = Literal["wsgi", "asgi", "default", "command"]
-RuleName = Literal["startup", "django", "app-file", "default-site"]
+RuleName = Literal[
+    "startup", "procfile", "config-file", "flask-app", "django", "app-file", "default-site"
+]
 
 
 @dataclass(frozen=True)
@@ -62,10 +50,11 @@ class Detection:
     sets neither ``app`` nor ``command``.  ``startup``, ``startup_error``, ``venv`` and
     ``notes`` may be set for any kind.
 
-    ``app`` is gunicorn's ``module:variable`` for the ``wsgi`` and ``asgi``
-    kinds; ``command`` is the shell command for ``command``; ``pythonpath`` is
-    the folder the app module is imported from.  ``startup`` is the usable
-    startup command, whose gunicorn settings apply whatever rule matched.
+    ``app`` is gunicorn's ``module:variable`` for the ``wsgi`` and ``asgi`` kinds (with
+    ``paste``, PasteDeploy's ``config:FILE.ini[#name]``); ``command`` is the shell command
+    for ``command``; ``pythonpath`` is the folder the app module is imported from.
+    ``startup`` is the usable startup command (or Procfile command), whose gunicorn
+    settings apply whatever rule matched.  ``build`` is App Service's build output.
     """
 
     app_dir: Path
@@ -80,6 +69,7 @@ class Detection:
     venv: venv.VirtualEnv | None = None
     notes: tuple[str, ...] = ()
     build: buildoutput.BuildOutput | None = None
+    paste: bool = False
 
     @property
     def worker_class(self) -> str | None:
@@ -133,6 +123,7 @@ def detect(
     command: StartupCommand | None = None
     startup_error: str | None = None
     expansion_env = {**env, "PORT": platform.port(env)}
+    name: RuleName = "startup"
     try:
         command = resolve_startup(words, app_dir, expansion_env)
     except StartupError as exc:
@@ -141,29 +132,42 @@ def detect(
         rules.append(Rule("startup", False, startup_error, public))
     if command is None and startup_error is None:
         rules.append(Rule("startup", False, "no startup command given", "no startup command given"))
-    elif command is not None:
-        if command.kind != "gunicorn":
-            what = "shell script" if command.kind == "script" else "command"
-            reason = f"{command.origin}: runs as a supervised {what}"
-            rules.append(Rule("startup", True, reason, f"the startup {what} runs supervised"))
-            return done("command", "startup", command=command.text, startup=command)
-        app = command.app or command.settings.get("wsgi_app")
-        if app:
-            root = _startup_root(app_dir, command)
-            kind = _kind_of(root, str(app))
-            steps = f" after {len(command.steps)} pre-start step(s)" if command.steps else ""
-            reason = f"{command.origin}: gunicorn serves {app}{steps}"
-            rules.append(Rule("startup", True, reason, "the startup command names the app"))
-            return done(kind, "startup", app=str(app), pythonpath=root, startup=command)
-        rules.append(
-            Rule(
-                "startup",
-                False,
-                f"{command.origin}: gunicorn settings only, no app module; "
-                "they apply to the app found below",
-                "the startup command gives gunicorn settings only, no app module",
-            )
-        )
+        # A Procfile's web process is the startup command when none is given.
+        name = "procfile"
+        try:
+            text, why = procfile_command(app_dir, platform.flag(env, PROCFILE_SWITCH))
+            if text is not None:
+                command = classify(text, "Procfile web:", expansion_env, app_dir)
+            else:
+                rules.append(Rule("procfile", False, why, why))
+        except StartupError as exc:
+            startup_error = str(exc)
+            rules.append(Rule("procfile", False, startup_error, f"Procfile: {exc.problem}"))
+    if command is not None:
+        found = _command_rule(name, command, app_dir, rules)
+        if found is not None:
+            kind, fields = found
+            return done(kind, name, startup=command, **fields)
+
+    common = {"startup": command, "startup_error": startup_error}
+    config_path, origin = conventions.config_file(app_dir, command.settings if command else {}, env)
+    configured = conventions.config_wsgi_app(config_path)
+    if configured and config_path is not None:
+        where = _rel_name(app_dir, config_path)
+        reason = f"{where} (from {origin}) sets wsgi_app = {configured!r}"
+        rules.append(Rule("config-file", True, reason, "gunicorn's config file names the app"))
+        kind = _kind_of(app_dir, configured)
+        return done(kind, "config-file", app=configured, pythonpath=app_dir, **common)
+    none = "no wsgi_app in gunicorn's config file"
+    rules.append(Rule("config-file", False, none, none))
+
+    flask = conventions.flask_app(app_dir, env)
+    if isinstance(flask, Found):
+        rules.append(Rule("flask-app", True, flask.reason, "FLASK_APP names the app"))
+        return done(flask.kind, "flask-app", app=flask.app, pythonpath=flask.pythonpath, **common)
+    rules.append(Rule("flask-app", False, *flask))
+    if env.get("FLASK_APP", "").strip():
+        search.notes.append(flask[0])
 
     common = {"startup": command, "startup_error": startup_error}
     # A startup command with only settings may ask for ASGI: for Django, that means asgi.py.
@@ -176,7 +180,7 @@ def detect(
         return done(django.kind, "django", app=django.app, pythonpath=django.pythonpath, **common)
     rules.append(Rule("django", False, *django))
 
-    app_file = _app_file(app_dir)
+    app_file = appfiles.find(app_dir)
     if isinstance(app_file, Found):
         rules.append(Rule("app-file", True, app_file.reason, "an app file"))
         return done(
@@ -201,6 +205,45 @@ def _venv(
             return venv.packages(build.package_path)
         return found
     return venv.find(app_dir, env)
+
+
+def _command_rule(
+    name: RuleName, command: StartupCommand, app_dir: Path, rules: list[Rule]
+) -> tuple[Kind, dict[str, object]] | None:
+    """The startup (or Procfile) command's rule: what it serves, or None when it gives
+    gunicorn settings only (they apply to the app found further down the chain)."""
+    what = "startup" if name == "startup" else "Procfile's web"
+    if command.kind != "gunicorn":
+        runs = "shell script" if command.kind == "script" else "command"
+        reason = f"{command.origin}: runs as a supervised {runs}"
+        rules.append(Rule(name, True, reason, f"the {what} {runs} runs supervised"))
+        return "command", {"command": command.text}
+    root = _startup_root(app_dir, command)
+    paste = command.settings.get("paste") if not command.app else None
+    if paste:
+        reason = f"{command.origin}: gunicorn serves the PasteDeploy app of {paste}"
+        rules.append(Rule(name, True, reason, f"the {what} command names the app"))
+        return "wsgi", {"app": f"config:{paste}", "pythonpath": root, "paste": True}
+    app = command.app or command.settings.get("wsgi_app")
+    if app:
+        steps = f" after {len(command.steps)} pre-start step(s)" if command.steps else ""
+        reason = f"{command.origin}: gunicorn serves {app}{steps}"
+        rules.append(Rule(name, True, reason, f"the {what} command names the app"))
+        return _kind_of(root, str(app)), {"app": str(app), "pythonpath": root}
+    rules.append(
+        Rule(
+            name,
+            False,
+            f"{command.origin}: gunicorn settings only, no app module; "
+            "they apply to the app found below",
+            f"the {what} command gives gunicorn settings only, no app module",
+        )
+    )
+    return None
+
+
+def _rel_name(app_dir: Path, path: Path) -> str:
+    return str(path.relative_to(app_dir)) if path.is_relative_to(app_dir) else str(path)
 
 
 def _public_startup_name(words: Sequence[str], app_dir: Path) -> str:
@@ -231,51 +274,3 @@ def _kind_of(root: Path, app: str) -> Literal["wsgi", "asgi"]:
     scan = pysource.scan_module(path)
     name = (variable or "application").split("(")[0].strip()
     return scan.kind_of(name)
-
-
-def _app_file(app_dir: Path) -> Found | tuple[str, str]:
-    """The first Flask-style file holding an app object; else (reason, public reason)."""
-    reasons: list[str] = []
-    public: list[str] = []
-    for name in APP_FILES:
-        path = app_dir / name
-        if not fs.is_file(path):
-            continue
-        root, module = _import_root(app_dir, path)
-        scan = pysource.scan_module(path)
-        if scan.error is not None:
-            # Serve it anyway: loading will show the real error, which beats a default site.
-            return Found(
-                app=f"{module}:app",
-                kind="wsgi",
-                pythonpath=root,
-                reason=f"{scan.error}; loading {module}:app will show the error",
-            )
-        variable = scan.choose()
-        if variable is None:
-            seen = ", ".join(scan.names[:8]) or "none"
-            reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
-            public.append(f"{name}: no Flask/FastAPI object found")
-            continue
-        kind = scan.kind_of(variable.removesuffix("()"))
-        return Found(
-            app=f"{module}:{variable}",
-            kind=kind,
-            pythonpath=root,
-            reason=f"{name} defines {variable!s} ({kind.upper()})",
-        )
-    if not reasons:
-        none = "none of " + ", ".join(APP_FILES) + " exists"
-        return none, none
-    return "; ".join(reasons), "; ".join(public)
-
-
-def _import_root(app_dir: Path, path: Path) -> tuple[Path, str]:
-    """Where ``path`` is imported from, and as which module: ``app/main.py`` is ``app.main``
-    from the app folder when ``app/`` is a package, else ``main`` from ``app/`` (as
-    FastAPI's CLI does)."""
-    if path.parent == app_dir:
-        return app_dir, path.stem
-    if fs.is_file(path.parent / "__init__.py"):
-        return app_dir, f"{path.parent.name}.{path.stem}"
-    return path.parent, path.stem

@@ -62,6 +62,30 @@ def add_master_paths(detection: Detection) -> None:
         sys.path.append(str(detection.app_dir))
 
 
+def load_app(
+    spec: str, where: Path, hint: str | None = None, *, paste: bool = False
+) -> Callable[..., Any]:
+    """The app as a worker serves it: ``import_app``, or PasteDeploy's ``loadapp``."""
+    return import_paste(spec, where) if paste else import_app(spec, where, hint)
+
+
+def import_paste(uri: str, where: Path) -> Callable[..., Any]:
+    """A PasteDeploy app (``config:production.ini[#name]``), as ``gunicorn --paste``
+    loads it: the file relative to ``where``."""
+    try:
+        from paste.deploy import loadapp  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        raise AppImportError(
+            f"{uri.removeprefix('config:')}: --paste needs PasteDeploy, which is not installed; "
+            "add pastedeploy to requirements.txt"
+        ) from None
+    try:
+        app: Callable[..., Any] = loadapp(uri, relative_to=str(where))
+    except Exception as exc:
+        raise AppImportError(_user_failure(f"loading {uri}", uri, where, exc)) from None
+    return app
+
+
 def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[..., Any]:
     """Load gunicorn's ``module:variable`` (``variable`` may be a factory call).
 

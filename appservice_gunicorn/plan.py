@@ -60,6 +60,17 @@ class Plan(NamedTuple):
     def supervised(self) -> bool:
         return self.detection.kind == "command"
 
+    @property
+    def checks_only(self) -> bool:
+        """``--check-config`` or ``--print-config``: nothing is served, no step runs."""
+        asked = dict(self.detection.startup.settings) if self.detection.startup else {}
+        words = self.config.env.get("GUNICORN_CMD_ARGS", "").split()
+        return bool(
+            asked.get("check_config")
+            or asked.get("print_config")
+            or {"--check-config", "--print-config"} & set(words)
+        )
+
 
 def make_plan(
     config: LauncherConfig,

@@ -8,6 +8,7 @@ command.  gunicorn's ``Config`` validates every value as it is applied.
 from __future__ import annotations
 
 import ast
+import configparser
 import os
 import runpy
 import shlex
@@ -95,7 +96,23 @@ def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSe
         layered.put("worker_class", detection.worker_class, f"{LAUNCHER} ({detection.kind} app)")
     for found in platform.default_workers(env, layered.errors):
         layered.put(found.name, found.value, found.source)
+    paste_logging = _paste_logging(detection)
+    if paste_logging is not None:
+        # As gunicorn --paste does: the file's own logging set-up, when it has one.
+        layered.put("logconfig", str(paste_logging), f"{LAUNCHER} (--paste file's [loggers])")
     return layered
+
+
+def _paste_logging(detection: Detection) -> Path | None:
+    if not detection.paste or detection.app is None or detection.pythonpath is None:
+        return None
+    path = detection.pythonpath / detection.app.removeprefix("config:").split("#")[0]
+    parser = configparser.ConfigParser()
+    try:
+        parser.read([path])
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None  # loading the app will report the file's problem
+    return path if parser.has_section("loggers") else None
 
 
 CONFIG_PATH_VARIABLE = "PYTHON_USE_GUNICORN_CONFIG_FROM_PATH"
@@ -124,8 +141,8 @@ def layer_settings(
             values, computed = read_config_literals(config_path)
             if computed:
                 layered.notes.append(
-                    f"{source}: {', '.join(computed)} not evaluated by --explain "
-                    "(computed at run time, or a hook)"
+                    f"{source}: {', '.join(computed)}: depends on run-time code (a computed "
+                    "value, an if/else, a hook), not evaluated by --explain"
                 )
         for name, value in values.items():
             _put_checked(layered, name, value, source)
@@ -138,6 +155,12 @@ def layer_settings(
         layered.put(name, value, "startup")
     _cap_counts(layered)
     _check_worker_class(layered, detection)
+    if layered.value("daemon"):
+        raise LaunchError(
+            f"--daemon (from {layered.source('daemon')}) would fork gunicorn into the background "
+            "and end the container's main process; remove it: the launcher serves in the "
+            "foreground, as a container's process must"
+        )
     # Where gunicorn writes at run time, checked before it needs to (read-only filesystems).
     placements = (
         runtime.worker_tmp(layered.value("worker_tmp_dir"), layered.source("worker_tmp_dir"), env),
@@ -275,6 +298,9 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
     computed: list[str] = []
     for node in tree.body:
         if not isinstance(node, ast.Assign):
+            # Set under an if/try/for, by a function's ``global`` or by ``+=``: the value
+            # depends on code that runs, whatever a literal elsewhere says.
+            computed.extend(n for n in _names_set_by_code(node) if n in SETTINGS)
             continue
         for target in node.targets:
             if not isinstance(target, ast.Name) or target.id not in SETTINGS:
@@ -289,15 +315,27 @@ def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
                 computed.append(target.id)
                 continue
             values[target.id] = value
-    return values, computed
+    computed = list(dict.fromkeys(computed))
+    return {k: v for k, v in values.items() if k not in computed}, computed
+
+
+def _names_set_by_code(node: ast.stmt) -> list[str]:
+    """Module-level names a statement other than a plain assignment may bind."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        declared = [n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names]
+        return declared
+    return [
+        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+    ]
 
 
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
+    """The value as gunicorn will hold it (``bind = "host:port"`` is a list of one)."""
     try:
-        gunicorn_options.validate(name, value, source, as_option=False)
+        checked = gunicorn_options.validate(name, value, source, as_option=False)
     except OptionError as exc:
         raise LaunchError(str(exc)) from None
-    layered.put(name, value, source)
+    layered.put(name, checked, source)
 
 
 def _rel(app_dir: Path, path: Path) -> str:

@@ -7,6 +7,7 @@ A startup file must be a readable text file inside the app folder; anything else
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from . import fs
@@ -135,3 +136,24 @@ def strip_comments(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\\\n", " ")
     lines = [line.strip() for line in text.split("\n")]
     return "\n".join(line for line in lines if line and not line.startswith("#"))
+
+
+PROCFILE = "Procfile"
+PROCFILE_SWITCH = "APPSVC_IGNORE_PROCFILE"
+_PROCESS_RE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.*)$")
+
+
+def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
+    """The ``web:`` command of the app folder's ``Procfile`` (Heroku, Dokku, buildpacks),
+    or None; and the reason either way.  Errors (unreadable, binary) are ``StartupError``."""
+    path = app_dir / PROCFILE
+    if not fs.is_file(path):
+        return None, "no Procfile"
+    if ignore:
+        return None, f"Procfile ignored ({PROCFILE_SWITCH}=1)"
+    text = read_startup_file(path, PROCFILE)
+    for line in text.splitlines():
+        match = _PROCESS_RE.match(line.strip())
+        if match and match.group("name") == "web" and match.group("command").strip():
+            return match.group("command").strip(), "Procfile has a web process"
+    return None, "Procfile has no web: process"

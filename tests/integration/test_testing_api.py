@@ -48,7 +48,14 @@ def test_detect_is_exported_pure_and_frozen(tmp_path: Path) -> None:
     assert "detect" in appservice_gunicorn.__all__
     assert (detection.kind, detection.app, detection.rule) == ("wsgi", "app:app", "app-file")
     assert detection.pythonpath == tmp_path
-    assert [r.name for r in detection.rules] == ["startup", "django", "app-file"]
+    assert [r.name for r in detection.rules] == [
+        "startup",
+        "procfile",
+        "config-file",
+        "flask-app",
+        "django",
+        "app-file",
+    ]
     assert list(tmp_path.rglob("*.ran")) == []
     assert {"app", "pkg"} & (set(sys.modules) - before) == set()
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -20,8 +20,16 @@ def rule_reasons(path: Path, *startup: str) -> dict[str, tuple[bool, str]]:
 def test_empty_folder_falls_through_to_the_default_site(tmp_path: Path) -> None:
     found = detect(tmp_path, env=ENV)
     assert (found.kind, found.rule, found.app) == ("default", "default-site", None)
-    assert [r.name for r in found.rules] == ["startup", "django", "app-file", "default-site"]
-    assert [r.matched for r in found.rules] == [False, False, False, True]
+    assert [r.name for r in found.rules] == [
+        "startup",
+        "procfile",
+        "config-file",
+        "flask-app",
+        "django",
+        "app-file",
+        "default-site",
+    ]
+    assert [r.matched for r in found.rules] == [False] * 6 + [True]
 
 
 def test_startup_command_with_an_app_wins(tmp_path: Path) -> None:
@@ -124,7 +132,7 @@ def test_a_nul_byte_is_reported_without_a_missing_line_number(tmp_path: Path) ->
 
 def test_a_manage_py_with_a_syntax_error_is_reported_as_such(tmp_path: Path) -> None:
     (tmp_path / "manage.py").write_text("import os\nos.environ.setdefault('X',\n")
-    reason = detect(tmp_path, None, {}).rules[1].reason
+    reason = next(r.reason for r in detect(tmp_path, None, {}).rules if r.name == "django")
     assert reason.startswith("manage.py: syntax error at line ")
     assert "does not set DJANGO_SETTINGS_MODULE" not in reason
 

@@ -25,7 +25,17 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name", "matched", "reason"],
                 "additionalProperties": False,
                 "properties": {
-                    "name": {"enum": ["startup", "django", "app-file", "default-site"]},
+                    "name": {
+                        "enum": [
+                            "startup",
+                            "procfile",
+                            "config-file",
+                            "flask-app",
+                            "django",
+                            "app-file",
+                            "default-site",
+                        ]
+                    },
                     "matched": {"type": "boolean"},
                     "reason": {"type": "string", "minLength": 1},
                 },
@@ -289,8 +299,8 @@ def test_config_file_is_read_as_literals_only(
     assert data["settings"]["keepalive"] == {"value": 11, "source": "gunicorn.conf.py"}
     assert "workers" not in data["settings"] and "on_starting" not in data["settings"]
     assert data["notes"] == [
-        "gunicorn.conf.py: workers, on_starting not evaluated by --explain "
-        "(computed at run time, or a hook)"
+        "gunicorn.conf.py: workers, on_starting: depends on run-time code (a computed value, "
+        "an if/else, a hook), not evaluated by --explain"
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,8 +71,51 @@ def test_explain_reads_the_config_file_without_running_it(tmp_path: Path) -> Non
     settings = layer_settings(detection, {}, run_config_file=False)
     assert settings.value("workers") == 5
     assert "threads" not in settings.values
-    assert any("threads not evaluated by --explain" in note for note in settings.notes)
+    assert any("threads: depends on run-time code" in note for note in settings.notes)
     assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "if os.environ.get('PROD'):\n    workers = 8\n",
+        "try:\n    import uvloop\nexcept ImportError:\n    workers = 8\n",
+        "def tune():\n    global workers\n    workers = 8\ntune()\n",
+        "workers += 6\n",
+    ],
+    ids=["if", "try", "global", "augmented"],
+)
+def test_explain_does_not_show_a_literal_that_code_overrides(
+    tmp_path: Path, code: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(tmp_path, {"gunicorn.conf.py": "import os\nworkers = 2\nkeepalive = 3\n" + code})
+    settings = layer_settings(detect(tmp_path, None, {}), {}, run_config_file=False)
+    assert "workers" not in settings.values and settings.value("keepalive") == 3
+    assert any("workers: depends on run-time code" in note for note in settings.notes)
+    # Run for real, the code decides (8 workers; the try sets them only without uvloop).
+    monkeypatch.setenv("PROD", "1")
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # import uvloop -> ImportError
+    assert layer_settings(detect(tmp_path, None, {}), {}).value("workers") == 8
+
+
+def test_a_string_bind_in_the_config_file_is_one_address(tmp_path: Path) -> None:
+    write(tmp_path, {"gunicorn.conf.py": "bind = '127.0.0.1:9001'\n"})
+    for run in (True, False):
+        settings = layer_settings(detect(tmp_path, None, {}), {}, run_config_file=run)
+        assert settings.value("bind") == ["127.0.0.1:9001"]
+
+
+@pytest.mark.parametrize("where", ["startup", "GUNICORN_CMD_ARGS", "gunicorn.conf.py"])
+def test_daemon_is_refused_with_one_line(tmp_path: Path, where: str) -> None:
+    env = {"GUNICORN_CMD_ARGS": "--daemon"} if where == "GUNICORN_CMD_ARGS" else {}
+    startup = "gunicorn --daemon hello:app" if where == "startup" else None
+    if where == "gunicorn.conf.py":
+        write(tmp_path, {"gunicorn.conf.py": "daemon = True\n"})
+    with pytest.raises(LaunchError) as caught:
+        layer_settings(detect(tmp_path, startup, env), env)
+    message = str(caught.value)
+    assert message.startswith(f"--daemon (from {where}) would fork gunicorn into the background")
+    assert "\n" not in message
 
 
 def test_bad_gunicorn_cmd_args_are_an_error(tmp_path: Path) -> None:

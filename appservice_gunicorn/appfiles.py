@@ -1,0 +1,75 @@
+"""The detection chain's app-file rule: a Flask-style file holding an app object.
+
+App Service's (Oryx's) file names first, then FastAPI's CLI discovery paths; the app object
+is read from the file's AST (``pysource``), never imported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import fs, pysource
+from .search import Found
+
+# App Service's (Oryx's) order first, then the rest of FastAPI's CLI discovery paths.
+APP_FILES = (
+    "application.py",
+    "app.py",
+    "run.py",
+    "index.py",
+    "server.py",
+    "wsgi.py",
+    "main.py",
+    "api.py",
+    "app/main.py",
+    "app/app.py",
+    "app/api.py",
+)
+
+
+def find(app_dir: Path) -> Found | tuple[str, str]:
+    """The first Flask-style file holding an app object; else (reason, public reason)."""
+    reasons: list[str] = []
+    public: list[str] = []
+    for name in APP_FILES:
+        path = app_dir / name
+        if not fs.is_file(path):
+            continue
+        root, module = _import_root(app_dir, path)
+        scan = pysource.scan_module(path)
+        if scan.error is not None:
+            # Serve it anyway: loading will show the real error, which beats a default site.
+            return Found(
+                app=f"{module}:app",
+                kind="wsgi",
+                pythonpath=root,
+                reason=f"{scan.error}; loading {module}:app will show the error",
+            )
+        variable = scan.choose()
+        if variable is None:
+            seen = ", ".join(scan.names[:8]) or "none"
+            reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
+            public.append(f"{name}: no Flask/FastAPI object found")
+            continue
+        kind = scan.kind_of(variable.removesuffix("()"))
+        return Found(
+            app=f"{module}:{variable}",
+            kind=kind,
+            pythonpath=root,
+            reason=f"{name} defines {variable!s} ({kind.upper()})",
+        )
+    if not reasons:
+        none = "none of " + ", ".join(APP_FILES) + " exists"
+        return none, none
+    return "; ".join(reasons), "; ".join(public)
+
+
+def _import_root(app_dir: Path, path: Path) -> tuple[Path, str]:
+    """Where ``path`` is imported from, and as which module: ``app/main.py`` is ``app.main``
+    from the app folder when ``app/`` is a package, else ``main`` from ``app/`` (as
+    FastAPI's CLI does)."""
+    if path.parent == app_dir:
+        return app_dir, path.stem
+    if fs.is_file(path.parent / "__init__.py"):
+        return app_dir, f"{path.parent.name}.{path.stem}"
+    return path.parent, path.stem
