@@ -9,7 +9,7 @@ from collections import deque
 from pathlib import Path
 from typing import Literal
 
-from . import fs, pysource
+from . import fs, pathexpr, pysource
 from .search import Found, Search, rel
 
 MAX_DEPTH = 3
@@ -62,9 +62,9 @@ def _find_manage(search: Search) -> Path | None:
 def _from_manage(
     search: Search, manage: Path, reasons: list[str], public: list[str]
 ) -> Found | None:
-    root = manage.parent
     manage_rel = rel(search.app_dir, manage)
-    settings = search.env.get("DJANGO_SETTINGS_MODULE") or pysource.django_settings_module(manage)
+    from_env = search.env.get("DJANGO_SETTINGS_MODULE")
+    settings = from_env or pysource.django_settings_module(manage)
     if not settings:
         problem = pysource.source_problem(manage)
         if problem is not None:
@@ -74,6 +74,7 @@ def _from_manage(
             reasons.append(f"{manage_rel} does not set DJANGO_SETTINGS_MODULE")
             public.append(reasons[-1])
         return None
+    root = _settings_root(manage, settings)
     if pysource.module_file(root, settings) is None:
         expected = settings.replace(".", "/")
         message = (
@@ -91,19 +92,53 @@ def _from_manage(
         if pysource.module_file(root, module) is not None:
             app, kind = _django_app(search, root, module, settings, variable)
             via = f"{manage_rel} -> {settings}.WSGI_APPLICATION"
-            return Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}")
+            served = _served_settings(root, app, settings, from_env)
+            return Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}{served}")
         reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
         public.append(f"{manage_rel}: the settings' WSGI_APPLICATION names a missing module")
         return None
     module = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
     if pysource.module_file(root, module) is not None:
         app, kind = _django_app(search, root, module, settings)
+        served = _served_settings(root, app, settings, from_env)
         return Found(
-            app=app, kind=kind, pythonpath=root, reason=f"{manage_rel} -> {settings} -> {app}"
+            app=app,
+            kind=kind,
+            pythonpath=root,
+            reason=f"{manage_rel} -> {settings} -> {app}{served}",
         )
     reasons.append(f"{settings} sets no WSGI_APPLICATION")
     public.append(f"{manage_rel}: the settings set no WSGI_APPLICATION")
     return None
+
+
+def _settings_root(manage: Path, settings: str) -> Path:
+    """Where ``settings`` imports from: ``manage.py``'s folder, else a folder ``manage.py``
+    puts on ``sys.path`` first (``src/``), as Python would."""
+    root = manage.parent
+    if pysource.module_file(root, settings) is not None:
+        return root
+    try:
+        tree = pysource.parse(manage)
+    except (SyntaxError, ValueError, OSError):
+        return root
+    for folder in pathexpr.sys_path_additions(tree, manage):
+        if pysource.module_file(folder, settings) is not None:
+            return folder
+    return root
+
+
+def _served_settings(root: Path, app: str, settings: str, from_env: str | None) -> str:
+    """When the served module sets another ``DJANGO_SETTINGS_MODULE`` than ``manage.py``
+    (cookiecutter-django: local vs production), what the served app will use."""
+    if from_env:
+        return f" (DJANGO_SETTINGS_MODULE={from_env} from the environment)"
+    module_path = pysource.module_file(root, app.partition(":")[0])
+    own = pysource.django_settings_module(module_path) if module_path else None
+    if own and own != settings:
+        name = rel(root, module_path) if module_path else app
+        return f"; {name} sets {own}, which the served app uses"
+    return ""
 
 
 def _django_app(

@@ -221,27 +221,42 @@ def module_file(root: Path, module: str) -> Path | None:
     return None
 
 
-def django_settings_module(manage_py: Path) -> str | None:
-    """``DJANGO_SETTINGS_MODULE`` as ``manage.py`` sets it (``setdefault`` or assignment)."""
+def django_settings_module(path: Path) -> str | None:
+    """``DJANGO_SETTINGS_MODULE`` as a file (``manage.py``, ``wsgi.py``) sets it:
+    ``setdefault`` or assignment, of a string or of a name bound to one."""
     try:
-        tree = parse(manage_py)
+        tree = parse(path)
     except (SyntaxError, ValueError, OSError):
         return None
+    strings = {
+        target.id: node.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def text(value: ast.expr) -> str | None:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return value.value
+        return strings.get(value.id) if isinstance(value, ast.Name) else None
+
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and len(node.args) >= 2:
-            key, value = node.args[0], node.args[1]
-            if (
-                _is_str(key, "DJANGO_SETTINGS_MODULE")
-                and isinstance(value, ast.Constant)
-                and isinstance(value.value, str)
-            ):
-                return value.value
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+        if (
+            isinstance(node, ast.Call)
+            and len(node.args) >= 2
+            and _is_str(node.args[0], "DJANGO_SETTINGS_MODULE")
+            and text(node.args[1])
+        ):
+            return text(node.args[1])
+        if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Subscript) and _is_str(
                     target.slice, "DJANGO_SETTINGS_MODULE"
                 ):
-                    return str(node.value.value)
+                    return text(node.value)
     return None
 
 

@@ -5,6 +5,8 @@ Procfile, ``FLASK_APP``; and gunicorn's check-only options."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -187,3 +189,37 @@ def test_daemon_is_refused(launch: Start, tmp_path: Path) -> None:
     assert launcher.wait(30) == 1
     (error,) = [line for line in launcher.log().splitlines() if "[ERROR]" in line]
     assert "--daemon (from startup) would fork gunicorn into the background" in error
+
+
+def test_django_startproject_in_src_with_manage_py_at_the_top(
+    launch: Start, tmp_path: Path
+) -> None:
+    """``django-admin startproject`` moved into ``src/``; ``manage.py`` at the top puts
+    ``src/`` on ``sys.path`` first, and the settings name another WSGI module."""
+    src = tmp_path / "src"
+    src.mkdir()
+    subprocess.run([sys.executable, "-m", "django", "startproject", "mysite", str(src)], check=True)
+    manage = (src / "manage.py").read_text()
+    (src / "manage.py").unlink()
+    adds_src = (
+        "    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'src'))\n"
+    )
+    (tmp_path / "manage.py").write_text(manage.replace("def main():\n", "def main():\n" + adds_src))
+    settings = src / "mysite" / "settings.py"
+    (src / "mysite" / "serving.py").write_text((src / "mysite" / "wsgi.py").read_text())
+    settings.write_text(
+        settings.read_text().replace("mysite.wsgi.application", "mysite.serving.application")
+        + "\nALLOWED_HOSTS = ['127.0.0.1']\n"
+    )
+    write(tmp_path, {"tools/wsgi.py": "application = None\n"})  # what a search alone serves
+    # The project as Django itself sees it.
+    check = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
+    launcher = launch(tmp_path)
+    with urllib.request.urlopen(launcher.url, timeout=10) as response:
+        assert "The install worked successfully" in response.read().decode()
+    assert "manage.py -> mysite.settings.WSGI_APPLICATION -> mysite.serving:application" in (
+        launcher.log()
+    )

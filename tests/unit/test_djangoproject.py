@@ -7,6 +7,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from appservice_gunicorn import detect
 from tests.helpers import flask_app, write
 
@@ -86,6 +88,74 @@ def test_django_manage_py_assignment_and_custom_variable(tmp_path: Path) -> None
     )
     found = detect(tmp_path, env=NO_ENV)
     assert (found.app, found.pythonpath) == ("serving.entry:wsgi_app", tmp_path)
+
+
+@pytest.mark.parametrize(
+    "adds_src",
+    [
+        'sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "src"))',
+        'sys.path.append(str(Path(__file__).resolve().parent / "src"))',
+        'BASE = Path(__file__).parent.resolve()\n    sys.path.insert(0, str(BASE / "src"))',
+        'HERE = os.path.dirname(__file__)\n    sys.path.append(os.path.join(HERE, "src"))',
+        'sys.path.insert(0, "src")',
+    ],
+)
+def test_a_folder_manage_py_puts_on_sys_path_is_followed(tmp_path: Path, adds_src: str) -> None:
+    """``manage.py`` at the top, the project in ``src/`` (put on the path by manage.py)."""
+    write(
+        tmp_path,
+        {
+            "manage.py": (
+                "import os\nimport sys\nfrom pathlib import Path\n\n"
+                f"def main():\n    {adds_src}\n"
+                "    os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+            ),
+            "src/mysite/__init__.py": "",
+            "src/mysite/settings.py": 'WSGI_APPLICATION = "mysite.serving.application"\n',
+            "src/mysite/serving.py": "application = None\n",
+            # A search for wsgi.py alone would serve this one.
+            "tools/wsgi.py": "application = None\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app, found.pythonpath) == (
+        "django",
+        "mysite.serving:application",
+        tmp_path / "src",
+    )
+    assert found.notes == ()
+
+
+def test_settings_module_set_through_a_variable(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "manage.py": "import os\nSETTINGS = 'proj.conf'\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', SETTINGS)\n",
+            "proj/__init__.py": "",
+            "proj/conf.py": 'WSGI_APPLICATION = "proj.wsgi.application"\n',
+            "proj/wsgi.py": "application = None\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "proj.wsgi:application"
+    assert "manage.py -> proj.conf.WSGI_APPLICATION" in next(
+        r.reason for r in found.rules if r.matched
+    )
+
+
+def test_the_reason_names_the_settings_the_served_module_uses(tmp_path: Path) -> None:
+    """cookiecutter-django: manage.py says local, config/wsgi.py says production."""
+    split_settings_project(tmp_path, manage_settings="config.settings.dev")
+    write(tmp_path, {"src/config/settings/dev.py": "from .base import *  # noqa\n"})
+    found = detect(tmp_path, env=NO_ENV)
+    reason = next(r.reason for r in found.rules if r.matched)
+    assert reason.endswith(
+        "; config/wsgi.py sets config.settings.production, which the served app uses"
+    )
+    from_env = detect(tmp_path, env={"DJANGO_SETTINGS_MODULE": "config.settings.dev"})
+    reason = next(r.reason for r in from_env.rules if r.matched)
+    assert reason.endswith("(DJANGO_SETTINGS_MODULE=config.settings.dev from the environment)")
 
 
 def test_django_missing_settings_module_is_noted_and_search_takes_over(tmp_path: Path) -> None:
