@@ -16,6 +16,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 from . import children, defaultsite, explain
+from .asgilog import LogUnhandled
 from .errors import LaunchError
 from .importer import add_master_paths, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
@@ -181,6 +182,8 @@ class AppServiceApplication(BaseApplication):
         app = load_app(
             detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
         )
+        if detection.kind == "asgi":
+            app = LogUnhandled(app)
         if self.ready_fd is not None:
             os.write(self.ready_fd, f"{os.getpid()}\n".encode())
         return app

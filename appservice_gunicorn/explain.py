@@ -26,6 +26,19 @@ def worker_class(plan: Plan) -> str | None:
     return name
 
 
+def worker_reason(plan: Plan) -> str | None:
+    """Why this worker class: where the setting came from, and for ASGI apps the choice."""
+    if plan.settings is None:
+        return None
+    source = plan.settings.source("worker_class") or "gunicorn's default"
+    if plan.detection.kind == "asgi" and source.startswith("launcher"):
+        return (
+            "an ASGI app: gunicorn's native ASGI worker (no extra package; its unhandled "
+            "exceptions are logged with their traceback); -k/--worker-class wins"
+        )
+    return f"from {source}"
+
+
 def binds(plan: Plan) -> str:
     return ", ".join(plan.settings.value("bind", []) if plan.settings else [])
 
@@ -102,6 +115,7 @@ def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
             for step in plan.steps
         ],
         "worker_class": worker_class(plan),
+        "worker_class_reason": worker_reason(plan),
         "pythonpath": str(detection.pythonpath) if detection.pythonpath else None,
         "virtualenv": str(detection.venv.path) if detection.venv else None,
         "build_output": _build_output(detection),
@@ -188,7 +202,7 @@ def render_text(plan: Plan, strict_error: str | None = None) -> str:
             lines.append(f"  on sys.path:  {data['pythonpath']}")
         if data["virtualenv"]:
             lines.append(f"  virtualenv:   {data['virtualenv']}")
-        lines.append(f"  worker class: {data['worker_class']}")
+        lines.append(f"  worker class: {data['worker_class']} ({data['worker_class_reason']})")
         lines += ["", "gunicorn settings that differ from gunicorn's defaults:"]
         width = max((len(name) for name in data["settings"]), default=0)
         for name, setting in data["settings"].items():

@@ -1,6 +1,6 @@
 """Run the benchmarks and write ``benchmarks/RESULTS.md``.
 
-    python -m benchmarks.run [--quick] [--only cold,memory,throughput,detection,explain]
+    python -m benchmarks.run [--quick] [--only cold,memory,throughput,asgi,detection,explain]
 
 Every figure of the launcher is compared with plain gunicorn measured in the same run,
 with the variants interleaved (and their order rotated) round by round, so that load from
@@ -27,7 +27,7 @@ from typing import Any
 
 from appservice_gunicorn import detect
 
-from . import naive_wrapper, profile_start
+from . import asgi_workers, naive_wrapper, profile_start
 from .apps import VARIANTS, BenchApp, build_apps, command, flask_app
 from .harness import (
     BenchError,
@@ -46,7 +46,7 @@ from .trees import Tree, make_tree
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / ".work"
 LOGS = WORK / "logs"
-SECTIONS = ("cold", "memory", "throughput", "detection", "explain")
+SECTIONS = ("cold", "memory", "throughput", "asgi", "detection", "explain")
 TREE_SIZES = ((3_000, 5_000), (15_000, 25_000), (30_000, 50_000))
 QUICK_TREE_SIZES = ((300, 500), (1_500, 2_500), (3_000, 5_000))
 COLD_TARGET = 1.05
@@ -399,7 +399,11 @@ def load_average() -> str:
 
 
 def report(
-    rows: Sequence[Row], trees: Sequence[TreeResult], settings: dict[str, str], elapsed: float
+    rows: Sequence[Row],
+    trees: Sequence[TreeResult],
+    settings: dict[str, str],
+    elapsed: float,
+    asgi: Sequence[str] = (),
 ) -> str:
     lines = [
         "# Benchmark results",
@@ -425,6 +429,8 @@ def report(
             "</details>",
             "",
         ]
+    if asgi:
+        lines += ["## Which worker for ASGI apps", "", *asgi, ""]
     if trees:
         lines += [
             "## Detection on an app folder with a big virtualenv and node_modules",
@@ -478,9 +484,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     throughput_rounds = args.throughput_rounds or (1 if args.quick else 5)
     seconds = args.seconds or (2.0 if args.quick else 10.0)
     sizes = QUICK_TREE_SIZES if args.quick else TREE_SIZES
-    if "throughput" in sections and shutil.which("wrk") is None:
-        say("wrk is not installed (Debian package 'wrk'): skipping throughput")
-        sections.discard("throughput")
+    if {"throughput", "asgi"} & sections and shutil.which("wrk") is None:
+        say("wrk is not installed (Debian package 'wrk'): skipping throughput and asgi")
+        sections -= {"throughput", "asgi"}
 
     started = time.monotonic()
     load_before = load_average()
@@ -499,6 +505,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "throughput" in sections:
             say(f"Throughput: wrk, {args.connections} connections, {seconds:g} s")
             rows += throughput(app, args.workers, throughput_rounds, seconds, args.connections)
+    asgi: list[str] = []
+    if "asgi" in sections:
+        say("ASGI workers: native asgi against uvicorn's, requests per CPU second")
+        asgi = asgi_workers.compare(
+            WORK,
+            LOGS,
+            workers=args.workers,
+            rounds=throughput_rounds,
+            seconds=seconds,
+            connections=args.connections,
+            load=lambda port, secs, conns: wrk(port, secs, conns).requests,
+            say=say,
+        )
     if {"detection", "explain"} & sections:
         say("Detection on big trees (generated once, kept in benchmarks/.work)")
         built = [make_tree(WORK, venv_files, node_files) for venv_files, node_files in sizes]
@@ -517,7 +536,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + (f", {_wrk_version()}" if "throughput" in sections else ""),
         "mode": "quick (smoke test, not for publishing)" if args.quick else "full",
     }
-    text = report(rows, trees, settings, elapsed)
+    text = report(rows, trees, settings, elapsed, asgi)
     args.out.write_text(text)
     say("\n" + text)
     say(f"Written to {args.out}")

@@ -162,3 +162,23 @@ def test_package_dir_is_used_like_a_venv(tmp_path: Path, env: dict[str, str]) ->
     assert found.app == "app:app"
     assert found.venv is not None and found.venv.packages_only
     assert found.venv.site_packages == (tmp_path / "__oryx_packages__",)
+
+
+def test_explain_says_when_zstd_support_is_missing(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(
+        tmp_path,
+        {
+            "oryx-manifest.toml": 'virtualEnvName="antenv"\n'
+            'compressedVirtualEnvFile="antenv.tar.zst"\n'
+        },
+    )
+    (tmp_path / "antenv.tar.zst").write_bytes(b"(\xb5/\xfd")
+    found = detect(tmp_path, env=env)
+    assert found.build is not None
+    monkeypatch.setattr(archives, "zstd_support", lambda: None)
+    lines = buildoutput.describe(found.build)
+    assert any("antenv.tar.zst: no zstd support here" in line for line in lines)
+    with pytest.raises(archives.ArchiveError, match="no zstd support here"):
+        buildoutput.prepare(found.build, env)

@@ -269,7 +269,10 @@ def test_text_shows_rules_decision_and_sources(
     assert "  app:          main:app" in lines
     assert "  kind:         asgi" in lines
     assert f"  on sys.path:  {tmp_path}" in lines
-    assert "  worker class: asgi" in lines
+    assert (
+        "  worker class: asgi (an ASGI app: gunicorn's native ASGI worker (no extra package; "
+        "its unhandled exceptions are logged with their traceback); -k/--worker-class wins)"
+    ) in lines
     setting_lines = {
         line.split()[0]: line for line in lines if line.startswith("  ") and " = " in line
     }
