@@ -74,7 +74,7 @@ def floor_python() -> str:
 def floor(session: nox.Session) -> None:
     """Unit tests with the oldest Python and gunicorn the package declares it supports."""
     session.install(".[test]", f"gunicorn=={FLOOR_GUNICORN}")
-    session.run("pytest", "-n", "auto", "tests/unit", *session.posargs)
+    session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), "tests/unit", *session.posargs)
 
 
 @nox.session

@@ -42,6 +42,12 @@ def link_member(name: str, target: str, kind: bytes = tarfile.SYMTYPE) -> tarfil
     return member
 
 
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real virtualenv for the module's tests (made once: it takes a second)."""
+    return real_venv(tmp_path_factory.mktemp("build"))
+
+
 def real_venv(folder: Path) -> Path:
     """A real virtualenv (``bin/python`` is a symlink to this absolute Python)."""
     venv = folder / "antenv"
@@ -105,9 +111,8 @@ def test_members_that_leave_the_target_are_refused(
 
 
 def test_a_real_venv_with_an_absolute_python_symlink_extracts(
-    tmp_path: Path, cache: dict[str, str]
+    tmp_path: Path, cache: dict[str, str], venv: Path
 ) -> None:
-    venv = real_venv(tmp_path / "build")
     archive = tmp_path / "antenv.tar.gz"
     subprocess.run(["tar", "-czf", str(archive), "-C", str(venv), "."], check=True)
     target = extract_to(archive, cache)
@@ -128,9 +133,8 @@ def test_hard_link_inside_the_archive_extracts(tmp_path: Path, cache: dict[str, 
 
 
 def test_zip_with_symlinks_keeps_them_and_refuses_escapes(
-    tmp_path: Path, cache: dict[str, str]
+    tmp_path: Path, cache: dict[str, str], venv: Path
 ) -> None:
-    venv = real_venv(tmp_path / "build")
     archive = tmp_path / "antenv.zip"
     subprocess.run(["zip", "-qr", "--symlinks", str(archive), "."], cwd=venv, check=True)
     target = extract_to(archive, cache)
@@ -151,8 +155,7 @@ def test_zip_with_symlinks_keeps_them_and_refuses_escapes(
         extract_to(tmp_path / "dots.zip", cache)
 
 
-def test_tar_zst_extracts(tmp_path: Path, cache: dict[str, str]) -> None:
-    venv = real_venv(tmp_path / "build")
+def test_tar_zst_extracts(tmp_path: Path, cache: dict[str, str], venv: Path) -> None:
     plain = io.BytesIO()
     with tarfile.open(fileobj=plain, mode="w") as tar:
         tar.add(venv, arcname=".")
@@ -164,10 +167,9 @@ def test_tar_zst_extracts(tmp_path: Path, cache: dict[str, str]) -> None:
 
 
 def test_tar_zst_through_the_zstd_program(
-    tmp_path: Path, cache: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, cache: dict[str, str], monkeypatch: pytest.MonkeyPatch, venv: Path
 ) -> None:
     assert shutil.which("zstd"), "the zstd program is part of the test machine's set-up"
-    venv = real_venv(tmp_path / "build")
     archive = tmp_path / "antenv.tar.zst"
     subprocess.run(["tar", "--zstd", "-cf", str(archive), "-C", str(venv), "."], check=True)
     monkeypatch.setattr(archives, "zstd_support", lambda: "zstd command")
@@ -185,9 +187,8 @@ def test_tar_zst_through_the_zstd_program(
 @pytest.mark.parametrize("name", ["antenv.tar.gz", "antenv.zip", "antenv.tar.zst"])
 @pytest.mark.parametrize("damage", ["truncated", "garbage", "empty"])
 def test_broken_archives_give_one_line(
-    tmp_path: Path, cache: dict[str, str], name: str, damage: str
+    tmp_path: Path, cache: dict[str, str], name: str, damage: str, venv: Path
 ) -> None:
-    venv = real_venv(tmp_path / "build")
     good = tmp_path / "good.tar"
     subprocess.run(["tar", "-cf", str(good), "-C", str(venv), "."], check=True)
     data = good.read_bytes()
