@@ -9,12 +9,12 @@ the log and the default site all show.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import appfiles, buildoutput, conventions, djangoproject, platform, pysource, venv
+from . import appfiles, buildoutput, conventions, djangoproject, fs, platform, pysource, venv
 from .search import Found, Search
 from .startup import StartupCommand, StartupError, classify, resolve_startup
 from .startupfile import PROCFILE_SWITCH, procfile_command
@@ -102,7 +102,7 @@ def detect(
     app_dir = build.app_dir if build is not None else deployed
     words = [startup] if isinstance(startup, str) else list(startup or ())
     search = Search(app_dir=app_dir, env=env)
-    found_venv = _venv(app_dir, env, build)
+    found_venv = _venv(app_dir, env, build, search.listing)
     if build is not None:
         search.notes.extend(build.notes)
     search.notes.extend(venv.problems(app_dir, env, found_venv))
@@ -193,18 +193,21 @@ def detect(
 
 
 def _venv(
-    app_dir: Path, env: Mapping[str, str], build: buildoutput.BuildOutput | None
+    app_dir: Path,
+    env: Mapping[str, str],
+    build: buildoutput.BuildOutput | None,
+    listing: Callable[[str], fs.Listing],
 ) -> venv.VirtualEnv | None:
     """``APPSVC_VIRTUAL_ENV``, then the build's virtualenv, then the folder scan, then the
     build's package folder."""
     if build is not None and not env.get("APPSVC_VIRTUAL_ENV"):
         if build.venv_path is not None:
             return venv.describe(build.venv_path)
-        found = venv.find(app_dir, env)
+        found = venv.find(app_dir, env, listing)
         if found is None and build.package_path is not None:
             return venv.packages(build.package_path)
         return found
-    return venv.find(app_dir, env)
+    return venv.find(app_dir, env, listing)
 
 
 def _command_rule(

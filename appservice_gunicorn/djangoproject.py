@@ -47,11 +47,11 @@ def find(search: Search) -> Found | tuple[str, str]:
 
 
 def _find_manage(search: Search) -> Path | None:
-    queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
+    queue: deque[tuple[str, int]] = deque([(str(search.app_dir), 0)])
     while queue:
         folder, depth = queue.popleft()
-        if fs.is_file(folder / "manage.py"):
-            return folder / "manage.py"
+        if search.has_file(folder, "manage.py"):
+            return Path(folder) / "manage.py"
         if depth < MAX_MANAGE_DEPTH:
             for sub in search.subdirs(folder):
                 if search.skip_reason(sub) is None:
@@ -170,16 +170,16 @@ def _find_wsgi(search: Search) -> tuple[list[Path], list[str]]:
     """``wsgi.py`` files in folders below the app folder, shallowest and then sorted first."""
     found: list[Path] = []
     skipped: list[str] = []
-    queue: deque[tuple[Path, int]] = deque([(search.app_dir, 0)])
+    queue: deque[tuple[str, int]] = deque([(str(search.app_dir), 0)])
     while queue:
         folder, depth = queue.popleft()
         for sub in search.subdirs(folder):
             why = search.skip_reason(sub)
             if why is not None:
-                skipped.append(f"{rel(search.app_dir, sub)}: {why}")
+                skipped.append(f"{rel(search.app_dir, Path(sub))}: {why}")
                 continue
-            if fs.is_file(sub / "wsgi.py"):
-                found.append(sub / "wsgi.py")
+            if search.has_file(sub, "wsgi.py"):
+                found.append(Path(sub) / "wsgi.py")
             if depth + 1 < MAX_DEPTH:
                 queue.append((sub, depth + 1))
     # Shallowest first, then in sorted order of the path's folders.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 
 def is_file(path: Path) -> bool:
@@ -26,18 +27,30 @@ def is_dir(path: Path) -> bool:
         return False
 
 
-def subdirs(path: Path) -> tuple[list[Path], OSError | None]:
-    """The folders in ``path`` (symlinks not followed), sorted; and the error if it could
-    not be listed."""
+class Listing(NamedTuple):
+    """A folder's regular files (symlinks followed) and folders (not followed, sorted)."""
+
+    files: frozenset[str]
+    dirs: tuple[str, ...]
+    error: OSError | None = None
+
+
+def list_dir(path: str | os.PathLike[str]) -> Listing:
+    """One listing of ``path``: entries are told apart by their type from the directory
+    itself (no stat for most), and only the folders are sorted."""
+    files: list[str] = []
+    dirs: list[str] = []
     try:
         with os.scandir(path) as entries:
-            found = []
             for entry in entries:
                 try:
                     if entry.is_dir(follow_symlinks=False):
-                        found.append(Path(entry.path))
+                        dirs.append(entry.name)
+                    elif entry.is_file():
+                        files.append(entry.name)
                 except OSError:
                     continue
     except OSError as exc:
-        return [], exc
-    return sorted(found), None
+        return Listing(frozenset(), (), exc)
+    dirs.sort()
+    return Listing(frozenset(files), tuple(dirs))

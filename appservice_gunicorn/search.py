@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal, NamedTuple
 
-from . import fs, venv
+from . import fs
 
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "__oryx_packages__"})
 
@@ -19,26 +20,49 @@ class Found(NamedTuple):
 
 
 class Search:
-    """Shared state of one detection run: what was listed, noticed and skipped."""
+    """Shared state of one detection run: what was listed (each folder at most once),
+    noticed and skipped."""
 
     def __init__(self, app_dir: Path, env: Mapping[str, str], want_asgi: bool = False) -> None:
         self.app_dir = app_dir
         self.env = env
         self.want_asgi = want_asgi
         self.notes: list[str] = []
+        # Keyed by str: hashing a Path costs more than listing a small folder.
+        self._listings: dict[str, fs.Listing] = {}
+        self._root = str(app_dir)
 
-    def subdirs(self, path: Path) -> list[Path]:
-        found, error = fs.subdirs(path)
-        if error is not None and path != self.app_dir:
-            self.notes.append(
-                f"{rel(self.app_dir, path)} cannot be read ({error.strerror or error}); skipped it"
-            )
+    # The searches walk folders as str paths: pathlib's objects cost more than listing a
+    # small folder, and a search may meet thousands of them.
+
+    def listing(self, path: str | os.PathLike[str]) -> fs.Listing:
+        key = os.fspath(path)
+        found = self._listings.get(key)
+        if found is None:
+            found = self._listings[key] = fs.list_dir(key)
+            if found.error is not None and key != self._root:
+                error = found.error
+                self.notes.append(
+                    f"{rel(self.app_dir, Path(key))} cannot be read "
+                    f"({error.strerror or error}); skipped it"
+                )
         return found
 
-    def skip_reason(self, path: Path) -> str | None:
-        name = path.name
+    def subdirs(self, path: str) -> list[str]:
+        return [f"{path}/{name}" for name in self.listing(path).dirs]
+
+    def has_file(self, folder: str, name: str) -> bool:
+        """``name`` is a file in ``folder``: from its listing when it was listed, else
+        asked directly (one stat, cheaper than listing a folder that is not searched)."""
+        listed = self._listings.get(folder)
+        if listed is not None:
+            return name in listed.files
+        return os.path.isfile(f"{folder}/{name}")
+
+    def skip_reason(self, path: str) -> str | None:
+        name = path.rpartition("/")[2]
         # A virtualenv is named as such even when hidden (.venv): that is the useful reason.
-        if venv.is_venv(path):
+        if name.startswith("antenv") or self.has_file(path, "pyvenv.cfg"):
             return "virtualenv"
         if name.startswith("."):
             return "hidden"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -46,8 +46,13 @@ def is_venv(path: Path) -> bool:
     return fs.is_file(path / "pyvenv.cfg") or path.name.startswith("antenv")
 
 
-def find(app_dir: Path, env: Mapping[str, str]) -> VirtualEnv | None:
-    """The app folder's virtualenv: ``APPSVC_VIRTUAL_ENV``, then the usual names, then any."""
+def find(
+    app_dir: Path,
+    env: Mapping[str, str],
+    listing: Callable[[str], fs.Listing] = fs.list_dir,
+) -> VirtualEnv | None:
+    """The app folder's virtualenv: ``APPSVC_VIRTUAL_ENV``, then the usual names, then any
+    folder holding ``pyvenv.cfg`` (``listing`` lists folders: detection lists each once)."""
     named = env.get("APPSVC_VIRTUAL_ENV")
     if named:
         path = Path(named) if os.path.isabs(named) else app_dir / named
@@ -56,16 +61,9 @@ def find(app_dir: Path, env: Mapping[str, str]) -> VirtualEnv | None:
         path = app_dir / name
         if fs.is_dir(path) and is_venv(path):
             return describe(path)
-    try:
-        entries = sorted(os.scandir(app_dir), key=lambda e: e.name)
-    except OSError:
-        return None
-    for entry in entries:
-        try:
-            if entry.is_dir() and (Path(entry.path) / "pyvenv.cfg").is_file():
-                return describe(Path(entry.path))
-        except OSError:
-            continue  # a symlink loop, an unreadable entry: not a virtualenv
+    for name in listing(str(app_dir)).dirs:
+        if "pyvenv.cfg" in listing(f"{app_dir}/{name}").files:
+            return describe(app_dir / name)
     return None
 
 

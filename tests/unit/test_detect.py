@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -146,3 +148,24 @@ def test_a_detection_is_immutable_and_hashable(tmp_path: Path) -> None:
     assert first.startup is not None
     with pytest.raises(TypeError):
         first.startup.settings["workers"] = 9  # type: ignore[index]
+
+
+def test_each_folder_is_listed_at_most_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The virtualenv scan, the manage.py search and the wsgi.py search share listings."""
+    files = {f"pkg{i}/sub/leaf/x.py": "" for i in range(5)}
+    write(tmp_path, {**files, "app.py": flask_app(), "notes/readme.txt": ""})
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting(path: Any) -> Any:
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    found = detect(tmp_path, env=ENV)
+    assert found.app == "app:app"
+    assert len(listed) == len(set(listed))
+    # The app folder and the folders the searches enter (three levels), nothing deeper.
+    assert str(tmp_path) in listed and not any(path.endswith("/leaf") for path in listed)
