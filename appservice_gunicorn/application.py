@@ -15,7 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import children, defaultsite, explain
+from . import children, defaultsite, explain, preload
 from .asgilog import LogUnhandled
 from .errors import LaunchError
 from .importer import add_master_paths, load_app, prepend_paths
@@ -44,6 +44,8 @@ class AppServiceApplication(BaseApplication):
         # Set by the master while a redeploy's workers start: each writes its pid there
         # once it has imported the app.
         self.ready_fd: int | None = None
+        # The framework modules the master imported for its workers (preload.py).
+        self.preloaded = preload.Preloaded({})
         super().__init__(
             usage="appservice-gunicorn [OPTIONS] [STARTUP ...]", prog="appservice-gunicorn"
         )
@@ -58,6 +60,15 @@ class AppServiceApplication(BaseApplication):
         os.chdir(plan.detection.app_dir)
         plan.settings.apply(self.cfg)
         os.chdir(self.cfg.chdir)
+        # The launcher's lines follow gunicorn's --log-level, as one log.
+        log.setLevel(getattr(logging, str(self.cfg.loglevel).upper(), logging.INFO))
+        if not self.cfg.preload_app:
+            loaded = preload.preload(plan.detection, self.cfg.worker_class_str, self.config.env)
+            merged = {**self.preloaded.files, **loaded.files}
+            # Modules a redeploy dropped (the app's virtualenv) are no longer the master's.
+            self.preloaded = preload.Preloaded(
+                {name: stamp for name, stamp in merged.items() if name in sys.modules}
+            )
 
     def run(self) -> None:
         from .master import LauncherArbiter
@@ -110,6 +121,11 @@ class AppServiceApplication(BaseApplication):
             self._forget_user_code(plan)
         self._next_plan = plan
         super().reload()
+
+    @property
+    def pending_plan(self) -> Plan | None:
+        """The redeploy ``prepare_redeploy`` proved, before it is applied."""
+        return self._next_plan
 
     def restore(self, plan: Plan) -> None:
         """Back to ``plan`` after a redeploy whose workers failed to start."""

@@ -18,6 +18,8 @@ import _signal  # type: ignore[import-not-found]
 import sys
 
 _NAMES = {2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM"}
+# Set when the master replaced itself (master.py): its steps ran, its workers still serve.
+REPLACED = "APPSVC_REPLACED"
 SIGHUP = 1
 _hup_pending = False
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__, children, explain
+from . import __version__, boot, children, explain
 from .errors import LaunchError
 from .importer import add_master_paths
 from .plan import LauncherConfig, make_plan, strict_error, with_settings
@@ -35,7 +35,7 @@ PYTHON_ENABLE_GUNICORN_MULTIWORKERS, PYTHON_GUNICORN_CUSTOM_WORKER_NUM,
 PYTHON_GUNICORN_CUSTOM_THREAD_NUM (both only with multiworkers),
 PYTHON_USE_GUNICORN_CONFIG_FROM_PATH, PRE_RUN_COMMAND, DJANGO_SETTINGS_MODULE, TMPDIR,
 FLASK_APP, APPSVC_VIRTUAL_ENV, APPSVC_EXTRACT_DIR, APPSVC_IGNORE_PROCFILE,
-APPSVC_DJANGO_ASGI, APPSVC_STRICT,
+APPSVC_DJANGO_ASGI, APPSVC_PRELOAD_FRAMEWORK, APPSVC_STRICT,
 APPSVC_GRACEFUL_TIMEOUT, APPSVC_DEFAULTSITE_QUIET.
 """
 
@@ -113,15 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     launcher_modules = frozenset(sys.modules)
     args = parse_args(sys.argv[1:] if argv is None else argv)
     setup_logging()
+    # A master that replaced itself: the redeploy's steps ran, and the previous workers
+    # still use the previous extraction of the build's archives.
+    replaced = bool(os.environ.pop(boot.REPLACED, ""))
     config = LauncherConfig.from_env(args.app_dir, tuple(args.startup), args.strict)
     if args.explain:
         return run_explain(config, as_json=args.json)
     try:
-        plan = make_plan(config, settings=False, prune=True)
+        plan = make_plan(config, settings=False, prune=not replaced)
         if plan.supervised:
             explain.log_plan(plan, log)
             return children.run_supervised(plan)
-        stop = None if plan.checks_only else children.run_steps(plan)
+        stop = None if plan.checks_only or replaced else children.run_steps(plan)
         if stop is not None:
             return stop
         # Imported before the app's folder joins the path; --explain never needs them.

@@ -22,13 +22,14 @@ import os
 import select
 import signal
 import socket
+import sys
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from . import boot
+from . import boot, preload
 
 if TYPE_CHECKING:
     from .application import AppServiceApplication
@@ -38,6 +39,7 @@ log = logging.getLogger("appservice_gunicorn")
 # Workers in a row that ended before importing the app: then the launcher stops.
 MAX_BOOT_FAILURES = 5
 BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
+RETIRE = "APPSVC_RETIRE"
 
 
 class _Generation(NamedTuple):
@@ -58,6 +60,11 @@ class LauncherArbiter(Arbiter):
         self._ready_read, app.ready_fd = os.pipe()
         os.set_blocking(self._ready_read, False)
         self._first_boot = True
+        # Workers of the master this one replaced (see _replace_master).
+        retire = os.environ.pop(RETIRE, "")
+        self._retire = {int(pid) for pid in retire.split(",") if pid.isdigit()}
+        self._retiring: set[int] = set()
+        self._retire_deadline = 0.0
         super().__init__(app)
 
     def start(self) -> None:
@@ -94,6 +101,10 @@ class LauncherArbiter(Arbiter):
         previous = app.plan
         if previous is None or not app.prepare_redeploy():
             return  # refused (logged): the running workers are not touched
+        pending = app.pending_plan
+        changed = preload.stale(app.preloaded, pending.detection) if pending else None
+        if changed is not None:
+            self._replace_master(changed)
         self._generation = _Generation(self.worker_age, previous)
         try:
             super().reload()
@@ -109,6 +120,8 @@ class LauncherArbiter(Arbiter):
             if not self.cfg.preload_app:  # preloaded: forked with the app, ready at once
                 self._await_new_workers(generation)
         super().manage_workers()
+        self._read_loaded()
+        self._retire_old_workers()
 
     def reap_workers(self) -> None:
         self._read_loaded()
@@ -127,6 +140,44 @@ class LauncherArbiter(Arbiter):
     def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
         self._halting = True
         super().halt(reason, exit_status)
+
+    def _replace_master(self, reason: str) -> None:
+        """Workers forked from this master would run a framework it imported, not the
+        redeployed one: the master execs itself afresh (same pid, so still the container's
+        PID 1), keeping its listening sockets (gunicorn's GUNICORN_FD, as for USR2).  The
+        old workers serve on until the new master's workers have imported the app, then
+        it retires them (their pids go along in APPSVC_RETIRE)."""
+        log.info(
+            "reload: %s; the master replaces itself so that new workers load the new version "
+            "(listening sockets and running workers kept until the new ones are ready)",
+            reason,
+        )
+        environ = dict(self.cfg.env_orig)
+        for listener in self.LISTENERS:
+            os.set_inheritable(listener.fileno(), True)
+        environ["GUNICORN_FD"] = ",".join(str(lnr.fileno()) for lnr in self.LISTENERS)
+        environ["GUNICORN_PID"] = str(os.getpid())
+        environ[RETIRE] = ",".join(str(pid) for pid in self.WORKERS)
+        environ[boot.REPLACED] = "1"
+        os.chdir(str(self.START_CTX["cwd"]))
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+
+    def _retire_old_workers(self) -> None:
+        """After a replacement: the previous master's workers stop (gracefully) once all
+        of this master's workers have imported the app; killed if they outstay."""
+        if self._retiring and time.monotonic() > self._retire_deadline:
+            for pid in self._retiring:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            self._retiring = set()
+        ready = self.cfg.preload_app or (self.WORKERS and set(self.WORKERS) <= self._loaded)
+        if not self._retire or not ready:
+            return
+        for pid in self._retire:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self._retiring, self._retire = self._retire, set()
+        self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
 
     def _read_loaded(self) -> None:
         with contextlib.suppress(BlockingIOError):

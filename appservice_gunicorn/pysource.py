@@ -298,3 +298,18 @@ def _absolute(package: str, module: str | None, level: int) -> str | None:
         return None
     base = parts[: len(parts) - (level - 1)]
     return ".".join([*base, module] if module else base) or None
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The top-level packages a module imports at its top level (``import a.b`` -> ``a``)."""
+    try:
+        tree = parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return set()
+    found: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found

@@ -1,0 +1,98 @@
+"""The framework preloaded in the master: the user's code never is, and a redeploy that
+brings another version of the framework replaces the master (same pid, listening socket
+kept) with zero failed requests and nothing left behind. Real venvs, real HTTP, PID 1."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import flask
+
+from tests.helpers import write
+from tests.integration.conftest import Start, StartPid1, get, wait_for
+from tests.integration.test_redeploy import ClientLoop
+
+APP = """
+import os
+
+import flask
+
+print(f"IMPORTED the app in pid {os.getpid()}", flush=True)
+app = flask.Flask(__name__)
+
+
+@app.route("/")
+def index():
+    return getattr(flask, "MARK", "the launcher's flask")
+"""
+
+
+def venv_with_marked_flask(folder: Path, mark: str) -> Path:
+    """A real virtualenv holding a copy of Flask that says ``mark``: another version."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True)
+    site = next(folder.glob("lib/python*/site-packages"))
+    copied = site / "flask"
+    shutil.copytree(Path(flask.__file__).parent, copied)
+    with (copied / "__init__.py").open("a") as init:
+        init.write(f"\nMARK = {mark!r}\n")
+    return folder
+
+
+def test_flask_is_imported_by_the_master_and_the_app_by_the_workers(
+    launch: Start, tmp_path: Path
+) -> None:
+    write(tmp_path, {"app.py": APP})
+    launcher = launch(
+        tmp_path,
+        env={"GUNICORN_CMD_ARGS": "--workers 2 --log-level debug"},
+    )
+    assert get(launcher)[1] == b"the launcher's flask"
+    log = launcher.log()
+    assert "preload: imported flask in the master" in log
+    master = launcher.process.pid
+    importers = {int(pid) for pid in re.findall(r"IMPORTED the app in pid (\d+)", log)}
+    assert importers and master not in importers
+
+
+def test_preloading_can_be_turned_off(launch: Start, tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": APP})
+    env = {"APPSVC_PRELOAD_FRAMEWORK": "0", "GUNICORN_CMD_ARGS": "--log-level debug"}
+    launcher = launch(tmp_path, env=env)
+    assert get(launcher)[1] == b"the launcher's flask"
+    assert "preload:" not in launcher.log()
+
+
+def test_a_redeploy_with_another_flask_replaces_the_master(pid1: StartPid1, tmp_path: Path) -> None:
+    app_dir = write(tmp_path / "wwwroot", {"app.py": APP})
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers 2"})
+    old_workers = init.wait_for_workers(2)
+    assert get(launcher)[1] == b"the launcher's flask"
+    with ClientLoop(launcher) as loop:
+        wait_for(lambda: loop.count(b"the launcher's flask") >= 20, 20, "answers")
+        # The redeploy brings a virtualenv with its own Flask.
+        venv_with_marked_flask(app_dir / "antenv", "the venv's flask, v2")
+        init.kill(signal.SIGHUP)
+        wait_for(lambda: loop.count(b"the venv's flask, v2") >= 50, 40, "the new flask")
+    assert loop.failures == [], f"{len(loop.failures)} failed: {loop.failures[:5]}"
+    log = launcher.log()
+    assert "the master replaces itself" in log
+    # Still PID 1, with new workers only; every answer since comes from the new Flask.
+    new_workers = init.wait_for_workers(2)
+    assert not {w.pid for w in new_workers} & {w.pid for w in old_workers}
+    assert {p.ns_pid for p in init.processes()} >= {1}
+    for _ in range(10):
+        assert get(launcher)[1] == b"the venv's flask, v2"
+
+    # And again: the same Flask upgraded in place.
+    marked = next(app_dir.glob("antenv/lib/python*/site-packages/flask/__init__.py"))
+    marked.write_text(marked.read_text().replace("v2", "v3"))
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: get(launcher)[1] == b"the venv's flask, v3", 40, "the upgraded flask")
+    init.wait_for_workers(2)
+    assert init.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in launcher.log()
