@@ -49,6 +49,13 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
         if variable is None:
             seen = ", ".join(scan.names[:8]) or "none"
             reasons.append(f"{name}: no Flask/FastAPI object found; names seen: {seen}")
+            needs = [f for f in pysource.FACTORY_FUNCTIONS if f in scan.names]
+            needs = [f for f in needs if f not in scan.factories]
+            if needs:
+                reasons[-1] += (
+                    f" ({needs[0]}() needs arguments: name the call in a startup command, "
+                    f"e.g. gunicorn '{module}:{needs[0]}(...)')"
+                )
             public.append(f"{name}: no Flask/FastAPI object found")
             continue
         kind = scan.kind_of(variable.removesuffix("()"))

@@ -137,7 +137,7 @@ def detect(
         try:
             text, why = procfile_command(app_dir, platform.flag(env, PROCFILE_SWITCH))
             if text is not None:
-                command = classify(text, "Procfile web:", expansion_env, app_dir)
+                command = classify(text, "Procfile (web)", expansion_env, app_dir)
             else:
                 rules.append(Rule("procfile", False, why, why))
         except StartupError as exc:
@@ -232,7 +232,8 @@ def _command_rule(
         steps = f" after {len(command.steps)} pre-start step(s)" if command.steps else ""
         reason = f"{command.origin}: gunicorn serves {app}{steps}"
         rules.append(Rule(name, True, reason, f"the {what} command names the app"))
-        return _kind_of(root, str(app)), {"app": str(app), "pythonpath": root}
+        kind = _kind_of(root, str(app), command.settings.get("pythonpath"))
+        return kind, {"app": str(app), "pythonpath": root}
     rules.append(
         Rule(
             name,
@@ -268,10 +269,15 @@ def _startup_root(app_dir: Path, command: StartupCommand) -> Path:
     return app_dir
 
 
-def _kind_of(root: Path, app: str) -> Literal["wsgi", "asgi"]:
-    """The protocol of a ``module:variable`` found under ``root`` (wsgi when unknown)."""
+def _kind_of(root: Path, app: str, pythonpath: object = None) -> Literal["wsgi", "asgi"]:
+    """The protocol of a ``module:variable`` found under ``root`` or a folder of gunicorn's
+    ``--pythonpath`` (wsgi when unknown)."""
     module, _, variable = app.partition(":")
-    path = pysource.module_file(root, module)
+    extra = [root / folder for folder in str(pythonpath or "").split(",") if folder]
+    path = next(
+        (found for folder in (root, *extra) if (found := pysource.module_file(folder, module))),
+        None,
+    )
     if path is None:
         return "wsgi"
     scan = pysource.scan_module(path)

@@ -70,6 +70,12 @@ def _from_manage(
         if problem is not None:
             reasons.append(f"{manage_rel}: {problem.partition(': ')[2]}")
             public.append(f"{manage_rel} cannot be read or parsed")
+        elif pysource.mentions(manage, "DJANGO_SETTINGS_MODULE"):
+            reasons.append(
+                f"{manage_rel} sets DJANGO_SETTINGS_MODULE from a value computed at run time, "
+                "which is not read; set DJANGO_SETTINGS_MODULE in the environment to choose"
+            )
+            public.append(f"{manage_rel} computes DJANGO_SETTINGS_MODULE at run time")
         else:
             reasons.append(f"{manage_rel} does not set DJANGO_SETTINGS_MODULE")
             public.append(reasons[-1])

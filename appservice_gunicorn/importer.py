@@ -36,8 +36,10 @@ _OWN_DIRS = tuple(
 
 def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None:
     """Put ``paths`` first on ``sys.path``, then ``site_dirs`` (with their .pth files)."""
-    for site_dir in site_dirs:
-        before = list(sys.path)
+    for site_dir in reversed(site_dirs):
+        # The master appended it (add_master_paths): in the worker it moves to the front.
+        before = [entry for entry in sys.path if entry != str(site_dir)]
+        sys.path[:] = before
         site.addsitedir(str(site_dir))
         added = [entry for entry in sys.path if entry not in before]
         # A deployed virtualenv's packages win over the launcher's, as with PYTHONPATH.

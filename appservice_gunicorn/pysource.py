@@ -48,10 +48,12 @@ class ModuleScan(NamedTuple):
     factories: tuple[str, ...] = ()
     asgi_imports: bool = False
     error: str | None = None
+    # What each top-level function returns when it builds an app (a factory's protocol).
+    returns: Mapping[str, Kind] = MappingProxyType({})
 
     def kind_of(self, name: str) -> Kind:
         """The protocol of ``name``: its factory's when known, else guessed from imports."""
-        known = self.objects.get(name)
+        known = self.objects.get(name) or self.returns.get(name)
         if known is not None:
             return known
         return "asgi" if self.asgi_imports else "wsgi"
@@ -114,6 +116,7 @@ def scan_module(path: Path) -> ModuleScan:
     objects: dict[str, Kind | None] = {}
     names: list[str] = []
     factories: list[str] = []
+    returns: dict[str, Kind] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
             asgi_imports |= _is_asgi_package(node.module)
@@ -131,8 +134,12 @@ def scan_module(path: Path) -> ModuleScan:
                     aliases[top] = top
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             names.append(node.name)
-            if node.name in FACTORY_FUNCTIONS:
+            # A factory that needs arguments cannot be called by name alone.
+            if node.name in FACTORY_FUNCTIONS and not _required_arguments(node):
                 factories.append(node.name)
+            built = _builds(node, aliases)
+            if built is not None:
+                returns[node.name] = built
         elif isinstance(node, ast.ClassDef):
             names.append(node.name)
         for target, value in _assignments(node):
@@ -145,6 +152,7 @@ def scan_module(path: Path) -> ModuleScan:
         names=ordered,
         factories=tuple(factories),
         asgi_imports=asgi_imports,
+        returns=returns,
     )
 
 
@@ -166,6 +174,33 @@ def _assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
         for branch in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
             for child in branch:
                 yield from _assignments(child)
+
+
+def _required_arguments(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    arguments = node.args
+    positional = len(arguments.posonlyargs) + len(arguments.args) - len(arguments.defaults)
+    keyword_only = sum(default is None for default in arguments.kw_defaults)
+    return positional > 0 or keyword_only > 0
+
+
+def _builds(node: ast.FunctionDef | ast.AsyncFunctionDef, aliases: dict[str, str]) -> Kind | None:
+    """The protocol of the first framework app a function constructs (its own imports
+    included: ``def create_app(): from litestar import Litestar; return Litestar(...)``)."""
+    local = dict(aliases)
+    for child in ast.walk(node):
+        if isinstance(child, ast.ImportFrom) and child.module:
+            for alias in child.names:
+                local[alias.asname or alias.name] = f"{child.module}.{alias.name}"
+        elif isinstance(child, ast.Import):
+            for alias in child.names:
+                local[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+    for child in ast.walk(node):
+        kind = _factory_kind(child, local) if isinstance(child, ast.Call) else None
+        if kind is not None:
+            return kind
+    return None
 
 
 def _is_main_guard(test: ast.expr) -> bool:
@@ -313,3 +348,11 @@ def imported_packages(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.add(node.module.split(".")[0])
     return found
+
+
+def mentions(path: Path, name: str) -> bool:
+    """Whether ``name`` appears in the file's source at all (a string or an identifier)."""
+    try:
+        return name.encode() in read_source(path)
+    except (OSError, ValueError):
+        return False

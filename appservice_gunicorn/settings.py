@@ -151,8 +151,11 @@ def layer_settings(
         layered.put(name, value, "GUNICORN_CMD_ARGS")
     for found in platform.platform_settings(env, layered.errors, layered.notes):
         layered.put(found.name, found.value, found.source)
+    startup_source = "startup"
+    if detection.startup is not None and detection.startup.origin.startswith("Procfile"):
+        startup_source = "Procfile"
     for name, value in startup_settings.items():
-        layered.put(name, value, "startup")
+        layered.put(name, value, startup_source)
     _cap_counts(layered)
     _check_worker_class(layered, detection)
     if layered.value("daemon"):
@@ -330,11 +333,17 @@ def _names_set_by_code(node: ast.stmt) -> list[str]:
 
 
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:
-    """The value as gunicorn will hold it (``bind = "host:port"`` is a list of one)."""
+    """The value as gunicorn will hold it (``bind = "host:port"`` is a list of one), when
+    gunicorn accepts that form again; else as written (``forwarded_allow_ips = "*"``:
+    gunicorn takes the string only, and splits it itself)."""
     try:
         checked = gunicorn_options.validate(name, value, source, as_option=False)
     except OptionError as exc:
         raise LaunchError(str(exc)) from None
+    try:
+        gunicorn_options.validate(name, checked, source, as_option=False)
+    except OptionError:
+        checked = value
     layered.put(name, checked, source)
 
 

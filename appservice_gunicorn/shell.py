@@ -42,6 +42,35 @@ class Piece(NamedTuple):
     op: str
 
 
+def join_continuations(text: str) -> str:
+    """``text`` with each backslash-newline removed, as the shell reads it (a line ending
+    in ``\\`` continues on the next), except inside single quotes, where it stays."""
+    if "\\\n" not in text and "\\\r\n" not in text:
+        return text
+    out: list[str] = []
+    quote: str | None = None
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if quote == "'":
+            quote = None if char == "'" else quote
+        elif char == "\\":
+            following = text[index + 1 : index + 3]
+            if following.startswith("\n") or following == "\r\n":
+                index += 2 if following.startswith("\n") else 3
+                continue
+            out.append(text[index : index + 2])
+            index += 2
+            continue
+        elif char in "'\"" and quote is None:
+            quote = char
+        elif char == quote:
+            quote = None
+        out.append(char)
+        index += 1
+    return "".join(out)
+
+
 def split_list(text: str) -> list[Piece] | None:
     """The top-level commands of ``text``, or None where the grammar is beyond this reader."""
     pieces: list[Piece] = []

@@ -111,7 +111,7 @@ def classify(
 
     A relative ``--chdir`` is taken from ``app_dir``, where App Service runs the command.
     """
-    text = text.strip()
+    text = shell.join_continuations(text).strip()
     if not text:
         raise StartupError(
             f"{origin}: the startup command is empty", problem="the startup command is empty"
@@ -176,6 +176,7 @@ def _in_process(
     None when the list is anything else, or uses shell grammar that cannot be split
     with certainty (it then runs supervised, whole).
     """
+    text = shell.join_continuations(text)
     split = shell.split_steps(text, errexit=errexit)
     if split is None:
         return None

@@ -148,7 +148,7 @@ def test_procfile_gunicorn_runs_in_process(launch: Start, tmp_path: Path) -> Non
     launcher = launch(tmp_path)
     assert body(launcher.url) == "hello from flask"
     log = launcher.log()
-    assert "rule procfile: Procfile web:: gunicorn serves hello:myapp" in log
+    assert "rule procfile: Procfile (web): gunicorn serves hello:myapp" in log
     assert f"Listening at: {launcher.url} ({launcher.process.pid})" in log
     assert log.count("Booting worker with pid") == 2
 

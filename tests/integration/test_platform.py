@@ -13,6 +13,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -406,3 +407,33 @@ def test_worker_variables_give_the_documented_count(
     else:
         (line,) = problems
         assert error in line
+
+
+def test_the_apps_virtualenv_wins_over_the_launchers_packages(
+    launch: Start, tmp_path: Path
+) -> None:
+    """A package both in the launcher's environment and in the app's venv (another version,
+    here a copy that says so): the app gets the venv's, as App Service's PYTHONPATH does."""
+    import attrs  # the launcher's own copy (a test dependency), which the master never imports
+
+    venv = tmp_path / "antenv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = venv / "lib" / RUNNING / "site-packages"
+    shutil.copytree(Path(attrs.__file__).parent, site / "attrs")
+    with (site / "attrs" / "__init__.py").open("a") as init:
+        init.write("\nMARK = 'the venv copy'\n")
+    write(
+        tmp_path,
+        {
+            "app.py": """
+                import attrs
+
+
+                def app(environ, start_response):
+                    start_response("200 OK", [("Content-Type", "text/plain")])
+                    return [getattr(attrs, "MARK", "the launcher's copy").encode()]
+            """
+        },
+    )
+    launcher = launch(tmp_path, env={"APPSVC_PRELOAD_FRAMEWORK": "0"})
+    assert get(launcher.url + "/") == (200, "the venv copy")

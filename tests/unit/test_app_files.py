@@ -342,3 +342,38 @@ def test_a_name_bound_only_under_the_main_guard_does_not_count(tmp_path: Path) -
     assert found.app == "app:application"
     write(tmp_path, {"app.py": source.replace("else:\n            application = create_app()", "")})
     assert detect(tmp_path, env=NO_ENV).app == "app:create_app()"
+
+
+def test_a_factory_that_imports_its_framework_inside_is_asgi(tmp_path: Path) -> None:
+    """litestar-fullstack: ``def create_app(): from litestar import Litestar; ...``."""
+    write(
+        tmp_path,
+        {
+            "app.py": "def create_app():\n    from litestar import Litestar\n\n"
+            "    return Litestar(route_handlers=[])\n"
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.app, found.kind) == ("app:create_app()", "asgi")
+    named = detect(tmp_path, "gunicorn 'app:create_app()'", NO_ENV)
+    assert named.kind == "asgi"
+
+
+def test_an_app_found_through_gunicorns_pythonpath_is_classified(tmp_path: Path) -> None:
+    write(tmp_path, {"src/api.py": "from quart import Quart\napp = Quart(__name__)\n"})
+    found = detect(tmp_path, "gunicorn --pythonpath src api:app", NO_ENV)
+    assert (found.app, found.kind) == ("api:app", "asgi")
+
+
+def test_a_factory_that_needs_arguments_is_not_called_by_name(tmp_path: Path) -> None:
+    """Falcon's look example: ``def create_app(image_store)``."""
+    write(
+        tmp_path, {"app.py": "import falcon\n\ndef create_app(store):\n    return falcon.App()\n"}
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.kind == "default"
+    reason = next(rule.reason for rule in found.rules if rule.name == "app-file")
+    assert reason == (
+        "app.py: no Flask/FastAPI object found; names seen: create_app (create_app() needs "
+        "arguments: name the call in a startup command, e.g. gunicorn 'app:create_app(...)')"
+    )

@@ -35,7 +35,7 @@ def test_procfile_web_gunicorn_is_served_in_process(tmp_path: Path) -> None:
     found = detect(tmp_path, env=NO_ENV)
     assert (found.rule, found.kind, found.app) == ("procfile", "wsgi", "hello:myapp")
     assert found.startup is not None and found.startup.settings == {"workers": 3}
-    assert matched(found) == "Procfile web:: gunicorn serves hello:myapp"
+    assert matched(found) == "Procfile (web): gunicorn serves hello:myapp"
 
 
 def test_procfile_web_other_program_is_supervised(tmp_path: Path) -> None:
@@ -177,3 +177,9 @@ def test_paste_names_the_app(tmp_path: Path) -> None:
         "config:production.ini",
         True,
     )
+
+
+def test_settings_from_the_procfile_are_labelled_so(tmp_path: Path) -> None:
+    write(tmp_path, {"Procfile": "web: gunicorn --threads 4\n", "app.py": flask_app()})
+    settings = layer_settings(detect(tmp_path, env=NO_ENV), NO_ENV, run_config_file=False)
+    assert settings.source("threads") == "Procfile"

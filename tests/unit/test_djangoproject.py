@@ -264,3 +264,24 @@ def test_django_inside_a_virtualenv_is_not_served(tmp_path: Path) -> None:
     found = detect(tmp_path, env=NO_ENV)
     assert (found.rule, found.app) == ("app-file", "app:app")
     assert found.venv is not None and found.venv.path == tmp_path / ".venv"
+
+
+def test_settings_computed_at_run_time_are_named_as_such(tmp_path: Path) -> None:
+    """Azure's Django quickstart: the settings module depends on WEBSITE_HOSTNAME."""
+    write(
+        tmp_path,
+        {
+            "manage.py": "import os\n"
+            "settings_module = 'proj.production' if 'WEBSITE_HOSTNAME' in os.environ "
+            "else 'proj.settings'\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', settings_module)\n",
+            "proj/__init__.py": "",
+            "proj/wsgi.py": "application = None\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "proj.wsgi:application"
+    reason = next(r.reason for r in found.rules if r.name == "django")
+    assert reason.startswith(
+        "manage.py sets DJANGO_SETTINGS_MODULE from a value computed at run time"
+    )

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from gunicorn.config import Config
 
 from appservice_gunicorn import detect
 from appservice_gunicorn.errors import LaunchError
@@ -181,3 +182,17 @@ def test_python_use_gunicorn_config_from_path(tmp_path: Path) -> None:
         f"config file 'missing.py' (from PYTHON_USE_GUNICORN_CONFIG_FROM_PATH) not found in "
         f"{tmp_path}; deploy it or drop PYTHON_USE_GUNICORN_CONFIG_FROM_PATH"
     )
+
+
+@pytest.mark.parametrize("run", [True, False], ids=["serving", "explain"])
+def test_string_settings_that_gunicorn_splits_itself_are_kept(tmp_path: Path, run: bool) -> None:
+    """Heroku's getting-started app: ``forwarded_allow_ips = "*"`` in gunicorn.conf.py."""
+    write(
+        tmp_path,
+        {"gunicorn.conf.py": 'forwarded_allow_ips = "*"\nproxy_allow_ips = "127.0.0.1"\n'},
+    )
+    settings = layer_settings(detect(tmp_path, None, {}), {}, run_config_file=run)
+    config = Config()
+    settings.apply(config)
+    assert config.forwarded_allow_ips == ["*"] and config.proxy_allow_ips == ["127.0.0.1"]
+    assert set(settings.differing()) >= {"forwarded_allow_ips", "proxy_allow_ips"}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from appservice_gunicorn import shell
 from appservice_gunicorn.shell import Step, split_steps
 from appservice_gunicorn.startup import StartupError, classify, resolve_startup
 
@@ -318,3 +319,28 @@ def test_help_and_version_flags_are_refused_not_obeyed(
     with pytest.raises(StartupError, match="only print; remove them"):
         classify(f"gunicorn {flag} hello:app", "startup.txt", ENV)
     assert capsys.readouterr() == ("", "")
+
+
+@pytest.mark.parametrize("name", ["startup.sh", "startup.txt", None])
+def test_backslash_newline_continues_the_line(tmp_path: Path, name: str | None) -> None:
+    """As App Service's Azure samples write startup.sh (bicep appCommandLine)."""
+    text = (
+        "python manage.py migrate && \\\n"
+        "gunicorn --workers 2 --threads 4 --timeout 60 --access-logfile \\\n"
+        "    '-' --error-logfile '-' --bind=0.0.0.0:8000 \\\n"
+        "     azureproject.wsgi\n"
+    )
+    if name is None:
+        command = resolve_startup([text], tmp_path, {})
+    else:
+        (tmp_path / name).write_text(text)
+        command = resolve_startup([name], tmp_path, {})
+    assert command is not None and command.kind == "gunicorn"
+    assert command.app == "azureproject.wsgi"
+    assert [step.command for step in command.steps] == ["python manage.py migrate"]
+    assert command.settings["threads"] == 4 and command.settings["accesslog"] == "-"
+
+
+def test_a_backslash_newline_inside_single_quotes_stays() -> None:
+    assert shell.join_continuations("echo 'a\\\nb' \\\n c") == "echo 'a\\\nb'  c"
+    assert shell.join_continuations('echo "it\'s \\\n" x') == 'echo "it\'s " x'
