@@ -28,9 +28,10 @@ nox.options.sessions = [
 nox.options.reuse_existing_virtualenvs = True
 # uv installs the sessions' packages in seconds; plain virtualenv + pip when it is missing.
 nox.options.default_venv_backend = "uv|virtualenv"
-# Compiled at install, as pip does: otherwise every launcher a test starts compiles
-# gunicorn, Django and Flask again until one of them has written the .pyc files.
-os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# Compiled at install, as pip does, where tests start launchers: otherwise each of them
+# compiles gunicorn, Django and Flask again until one has written the .pyc files.  Only
+# there: compiling every installed package costs ~10 s of CPU per session.
+COMPILED = {"UV_COMPILE_BYTECODE": "1"}
 
 # benchmarks/ may be absent from a branch: ruff fails on a missing path.
 SOURCES = [
@@ -44,7 +45,7 @@ SOURCES = [
 def tests(session: nox.Session) -> None:
     """Unit and integration tests against the installed wheel (not the checkout);
     ``nox -s tests -- tests/unit`` runs the unit tests alone."""
-    session.install(".[test]")
+    session.install(".[test]", env=COMPILED)
     # Most tests wait on real processes (a launcher starting, a signal's effect): two per
     # core keep the cores busy (measured on 2 cores: 78 s against 108 s with one per core).
     paths = session.posargs or ["tests/unit", "tests/integration"]
@@ -80,7 +81,7 @@ def floor(session: nox.Session) -> None:
 @nox.session
 def load(session: nox.Session) -> None:
     """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app."""
-    session.install(".[test]")
+    session.install(".[test]", env=COMPILED)
     session.run("pytest", "tests/load", "-s", *session.posargs)
 
 

@@ -37,6 +37,18 @@ def index():
 """
 
 
+FASTAPI_APP = """\
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/")
+async def index():
+    return {"text": "Hello from FastAPI"}
+"""
+
+
 @dataclass(frozen=True)
 class BenchApp:
     name: str
@@ -76,8 +88,14 @@ def default_site(work: Path) -> BenchApp:
     )
 
 
+def fastapi_app(work: Path) -> BenchApp:
+    folder = _fresh(work / "apps" / "fastapi")
+    (folder / "main.py").write_text(FASTAPI_APP)
+    return BenchApp("FastAPI", folder, "main:app", ("-k", "asgi"))
+
+
 def build_apps(work: Path) -> list[BenchApp]:
-    return [flask_app(work), django_app(work), default_site(work)]
+    return [flask_app(work), django_app(work), fastapi_app(work), default_site(work)]
 
 
 def command(variant: str, app: BenchApp) -> list[str]:

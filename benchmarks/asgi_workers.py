@@ -13,27 +13,11 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from .apps import BenchApp, _fresh
+from .apps import BenchApp, fastapi_app
 from .harness import median, running, tree_cpu_ms, wait_for_200, wait_for_processes
 from .naive_wrapper import plain_gunicorn
 
-FASTAPI_APP = """\
-from fastapi import FastAPI
-
-app = FastAPI()
-
-
-@app.get("/")
-async def index():
-    return {"text": "Hello from FastAPI"}
-"""
 VARIANTS = ("gunicorn -k asgi", "launcher (native asgi)", "launcher -k UvicornWorker")
-
-
-def fastapi_app(work: Path) -> BenchApp:
-    folder = _fresh(work / "apps" / "fastapi")
-    (folder / "main.py").write_text(FASTAPI_APP)
-    return BenchApp("FastAPI", folder, "main:app", ("-k", "asgi"))
 
 
 def command(variant: str, app: BenchApp) -> list[str]:

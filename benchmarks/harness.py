@@ -63,21 +63,30 @@ def clean_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k not in SCRUBBED}
 
 
-def server_env(port: int, workers: int) -> dict[str, str]:
+def server_env(port: int, workers: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     """The same environment for every variant: loopback bind and worker count through
-    gunicorn's own ``GUNICORN_CMD_ARGS``, which the launcher and plain gunicorn both read."""
+    gunicorn's own ``GUNICORN_CMD_ARGS``, which the launcher and plain gunicorn both read
+    (with ``BENCH_CONFIG`` in ``extra``: that config file too)."""
     env = clean_env()
+    env.update(extra or {})
     env["PORT"] = str(port)
-    env["GUNICORN_CMD_ARGS"] = f"--bind={HOST}:{port} --workers={workers}"
+    config = f" --config={env['BENCH_CONFIG']}" if "BENCH_CONFIG" in env else ""
+    env["GUNICORN_CMD_ARGS"] = f"--bind={HOST}:{port} --workers={workers}{config}"
     env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def spawn(name: str, argv: Sequence[str], workers: int, log_dir: Path) -> Server:
+def spawn(
+    name: str,
+    argv: Sequence[str],
+    workers: int,
+    log_dir: Path,
+    extra: dict[str, str] | None = None,
+) -> Server:
     port = free_port()
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = (log_dir / f"{name}-{port}.log").open("w+b")
-    env = server_env(port, workers)
+    env = server_env(port, workers, extra)
     started = time.perf_counter()
     process = subprocess.Popen(
         list(argv),

@@ -1,6 +1,7 @@
 """Run the benchmarks and write ``benchmarks/RESULTS.md``.
 
-    python -m benchmarks.run [--quick] [--only cold,memory,throughput,asgi,detection,explain]
+    python -m benchmarks.run [--quick]
+        [--only cold,memory,throughput,asgi,workers,detection,explain]
 
 Every figure of the launcher is compared with plain gunicorn measured in the same run,
 with the variants interleaved (and their order rotated) round by round, so that load from
@@ -27,8 +28,8 @@ from typing import Any
 
 from appservice_gunicorn import detect
 
-from . import asgi_workers, naive_wrapper, profile_start
-from .apps import VARIANTS, BenchApp, build_apps, command, flask_app
+from . import asgi_workers, naive_wrapper, profile_start, workers
+from .apps import VARIANTS, BenchApp, build_apps, command, django_app, fastapi_app, flask_app
 from .harness import (
     BenchError,
     Server,
@@ -46,7 +47,7 @@ from .trees import Tree, make_tree
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / ".work"
 LOGS = WORK / "logs"
-SECTIONS = ("cold", "memory", "throughput", "asgi", "detection", "explain")
+SECTIONS = ("cold", "memory", "throughput", "asgi", "workers", "detection", "explain")
 TREE_SIZES = ((3_000, 5_000), (15_000, 25_000), (30_000, 50_000))
 QUICK_TREE_SIZES = ((300, 500), (1_500, 2_500), (3_000, 5_000))
 COLD_TARGET = 1.05
@@ -518,6 +519,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             load=lambda port, secs, conns: wrk(port, secs, conns).requests,
             say=say,
         )
+    if "workers" in sections:
+        asgi += workers_section(rounds, memory_rounds, 21 if args.quick else 101)
     if {"detection", "explain"} & sections:
         say("Detection on big trees (generated once, kept in benchmarks/.work)")
         built = [make_tree(WORK, venv_files, node_files) for venv_files, node_files in sizes]
@@ -546,6 +549,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     # A missed target is a finding to read in the table, not a failure of the run.
     say("Targets missed: " + "; ".join(missed) if missed else "All targets met.")
     return 0
+
+
+def workers_section(rounds: int, memory_rounds: int, repeats: int) -> list[str]:
+    """Markdown lines: the four-worker start, PSS, SIGHUP and wide-folder detection rows."""
+    say("Workers: all 4 ready, PSS with 4 workers, SIGHUP to new code")
+    apps = [flask_app(WORK), django_app(WORK), fastapi_app(WORK)]
+    ready = workers.all_workers_ready(apps, WORK, LOGS, max(3, rounds // 2))
+    memory = workers.memory(apps[0], LOGS, max(3, memory_rounds))
+    hup = workers.sighup(WORK, LOGS, max(3, rounds // 3))
+    lines = [
+        "## Faster and lighter than plain gunicorn",
+        "",
+        "min / median / max of each; the ratio is of the medians (launcher / plain gunicorn).",
+        "",
+        "| Measure | appservice-gunicorn | plain gunicorn | ratio | target | met |",
+        "| --- | ---: | ---: | ---: | :---: | :---: |",
+    ]
+    for name, samples in ready.items():
+        lines.append(
+            workers.table(f"All 4 workers ready, {name}", "ms", samples, 0.60, lambda v: f"{v:.0f}")
+        )
+    lines.append(workers.table("PSS, Flask, 4 workers", "MiB", memory["PSS"], 0.75, _mib))
+    lines.append(workers.table("RSS, Flask, 4 workers", "MiB", memory["RSS"], 1.00, _mib))
+    lines.append(workers.table("SIGHUP to new code, 2 workers", "ms", hup, 1.00, _ms))
+    folders = workers.wide_trees(WORK)
+    timings = workers.detect_ms(folders, repeats)
+    lines += ["", "| detect() on | median ms | min ms | target |", "| --- | ---: | ---: | ---: |"]
+    for name, times in timings.items():
+        lines.append(f"| {name} | {median(times):.1f} | {min(times):.1f} | < 20 |")
+    say("\n".join(lines))
+    return lines
+
+
+def _mib(value: float) -> str:
+    return f"{value:.1f}"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.0f}"
 
 
 def _wrk_version() -> str:
