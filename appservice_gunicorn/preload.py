@@ -35,7 +35,22 @@ FRAMEWORKS: Mapping[str, tuple[str, ...]] = {
     "flask": ("flask",),
     "fastapi": ("fastapi",),
     "starlette": ("starlette.applications", "starlette.routing"),
-    "django": ("django.core.handlers.wsgi", "django.core.handlers.asgi", "django.urls"),
+    # Django's without its settings: the request handlers, the ORM, forms, templates and
+    # what a startproject's middleware and admin import (django.setup() stays the worker's).
+    "django": (
+        "django.core.handlers.wsgi",
+        "django.core.handlers.asgi",
+        "django.urls",
+        "django.db.models",
+        "django.forms",
+        "django.views.generic",
+        "django.template.backends.django",
+        "django.middleware.csrf",
+        "django.contrib.sessions.middleware",
+        "django.contrib.messages.middleware",
+        "django.contrib.staticfiles.handlers",
+        "django.contrib.admin.sites",
+    ),
     "falcon": ("falcon",),
     "pyramid": ("pyramid.config", "pyramid.router"),
     "bottle": ("bottle",),
