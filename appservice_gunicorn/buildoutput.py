@@ -16,12 +16,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from . import archives, fs
+from . import fs
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
+# archives (tarfile, zipfile, hashlib, ...) and the TOML parser are imported only where a
+# build output is found: every start of the launcher pays for what is imported here.
 
 log = logging.getLogger("appservice_gunicorn")
 
@@ -94,6 +92,10 @@ def read_manifest(app_dir: Path) -> tuple[Manifest | None, str | None]:
     path = app_dir / MANIFEST_NAME
     if not fs.is_file(path):
         return None, None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
         with path.open("rb") as handle:
             data = tomllib.loads(handle.read(MAX_MANIFEST_BYTES).decode("utf-8"))
@@ -131,6 +133,8 @@ def _output_archive(deployed_dir: Path, env: Mapping[str, str], notes: list[str]
 
 
 def _archive(path: Path, env: Mapping[str, str], notes: list[str]) -> Archive | None:
+    from . import archives
+
     try:
         target = archives.target_for(path, env)
     except archives.ArchiveError as exc:
@@ -171,6 +175,8 @@ def _with_venv(build: BuildOutput, env: Mapping[str, str]) -> BuildOutput:
 def prepare(build: BuildOutput, env: Mapping[str, str], *, prune: bool = False) -> BuildOutput:
     """``build`` with its archives extracted (``ArchiveError`` when one cannot be);
     ``prune`` removes older extractions (at start, when no worker can still use them)."""
+    from . import archives
+
     output = build.output_archive
     if output is not None and not output.extracted:
         _extract(output)
@@ -188,6 +194,8 @@ def prepare(build: BuildOutput, env: Mapping[str, str], *, prune: bool = False) 
 
 
 def _extract(archive: Archive) -> None:
+    from . import archives
+
     started = time.monotonic()
     archives.extract(archive.path, archive.target)
     log.info(
@@ -200,6 +208,8 @@ def _extract(archive: Archive) -> None:
 
 def describe(build: BuildOutput) -> list[str]:
     """Lines for ``--explain``: the manifest and each archive, extracted or not."""
+    from . import archives
+
     lines = []
     if build.manifest is not None:
         shown = ", ".join(f"{k}={v}" for k, v in build.manifest.entries[:12])

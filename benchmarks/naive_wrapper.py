@@ -61,9 +61,12 @@ def find_app(app_dir: str) -> Found:
         if not os.path.isfile(path):
             continue
         with open(path, encoding="utf-8", errors="replace") as handle:
-            match = APP_OBJECT.search(handle.read())
+            source = handle.read()
+        match = APP_OBJECT.search(source)
         if match:
-            return Found(f"{name.removesuffix('.py')}:{match.group(1)}", (), listed)
+            # What a wrapper written by hand would do for FastAPI: gunicorn's ASGI worker.
+            extra = ("-k", "asgi") if "fastapi" in source else ()
+            return Found(f"{name.removesuffix('.py')}:{match.group(1)}", extra, listed)
     return Found("application:app", ("--pythonpath", DEFAULTSITE_DIR), listed)
 
 
