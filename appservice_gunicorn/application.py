@@ -62,7 +62,8 @@ class AppServiceApplication(BaseApplication):
         os.chdir(self.cfg.chdir)
         # The launcher's lines follow gunicorn's --log-level, as one log.
         log.setLevel(getattr(logging, str(self.cfg.loglevel).upper(), logging.INFO))
-        if not self.cfg.preload_app:
+        # One worker shares nothing with the master: preloading would only add its memory.
+        if not self.cfg.preload_app and self.cfg.workers > 1:
             loaded = preload.preload(plan.detection, self.cfg.worker_class_str, self.config.env)
             merged = {**self.preloaded.files, **loaded.files}
             # Modules a redeploy dropped (the app's virtualenv) are no longer the master's.

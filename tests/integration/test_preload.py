@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import flask
+import pytest
 
 from tests.helpers import write
 from tests.integration.conftest import Start, StartPid1, get, wait_for
@@ -59,9 +60,17 @@ def test_flask_is_imported_by_the_master_and_the_app_by_the_workers(
     assert importers and master not in importers
 
 
-def test_preloading_can_be_turned_off(launch: Start, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"APPSVC_PRELOAD_FRAMEWORK": "0", "GUNICORN_CMD_ARGS": "--workers 2 --log-level debug"},
+        # One worker shares nothing with the master: no preloading, no extra memory.
+        {"GUNICORN_CMD_ARGS": "--workers 1 --log-level debug"},
+    ],
+    ids=["switched-off", "one-worker"],
+)
+def test_no_preloading(launch: Start, tmp_path: Path, env: dict[str, str]) -> None:
     write(tmp_path, {"app.py": APP})
-    env = {"APPSVC_PRELOAD_FRAMEWORK": "0", "GUNICORN_CMD_ARGS": "--log-level debug"}
     launcher = launch(tmp_path, env=env)
     assert get(launcher)[1] == b"the launcher's flask"
     assert "preload:" not in launcher.log()
