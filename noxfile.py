@@ -16,12 +16,12 @@ def has_chromium() -> bool:
     return shutil.which("chromium") is not None
 
 
-# "load" takes about 6 s of tests here (2 cores): cheap enough to run on every CI run.
+# The load tests run inside "tests" (their own session, "load", prints their figures): a
+# session of its own cost ~10 s of set-up on every run.
 nox.options.sessions = [
     "tests",
     "lint",
     "typecheck",
-    "load",
     "floor",
     *(["browser"] if has_chromium() else []),
 ]
@@ -43,12 +43,12 @@ SOURCES = [
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests against the installed wheel (not the checkout);
+    """Unit, integration and load tests against the installed wheel (not the checkout);
     ``nox -s tests -- tests/unit`` runs the unit tests alone."""
     session.install(".[test]", env=COMPILED)
     # Most tests wait on real processes (a launcher starting, a signal's effect): two per
     # core keep the cores busy (measured on 2 cores: 78 s against 108 s with one per core).
-    paths = session.posargs or ["tests/unit", "tests/integration"]
+    paths = session.posargs or ["tests/unit", "tests/integration", "tests/load"]
     session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), *paths)
 
 
@@ -80,7 +80,8 @@ def floor(session: nox.Session) -> None:
 
 @nox.session
 def load(session: nox.Session) -> None:
-    """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app."""
+    """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app,
+    alone and with their figures printed (``tests`` runs them too, among the others)."""
     session.install(".[test]", env=COMPILED)
     session.run("pytest", "tests/load", "-s", *session.posargs)
 
