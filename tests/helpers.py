@@ -30,6 +30,11 @@ def index():
 """
 
 
+# The chain's rules in the documented order (README), written out rather than imported.
+RULES_BEFORE_DEFAULT = ["startup", "procfile", "config-file", "flask-app", "django", "app-file"]
+RULES = [*RULES_BEFORE_DEFAULT, "default-site"]
+
+
 def write(root: Path, files: dict[str, str]) -> Path:
     """Write ``{relative path: content}`` under ``root`` (content dedented)."""
     for rel, content in files.items():

@@ -16,7 +16,7 @@ import pytest
 import appservice_gunicorn
 from appservice_gunicorn.pytest_plugin import ServeFactory
 from appservice_gunicorn.testing import LauncherFailed, serve
-from tests.helpers import flask_app, write
+from tests.helpers import RULES_BEFORE_DEFAULT, flask_app, write
 
 TRAP = "open(__file__ + '.ran', 'w').close()\nraise SystemExit('imported')\n"
 
@@ -48,14 +48,7 @@ def test_detect_is_exported_pure_and_frozen(tmp_path: Path) -> None:
     assert "detect" in appservice_gunicorn.__all__
     assert (detection.kind, detection.app, detection.rule) == ("wsgi", "app:app", "app-file")
     assert detection.pythonpath == tmp_path
-    assert [r.name for r in detection.rules] == [
-        "startup",
-        "procfile",
-        "config-file",
-        "flask-app",
-        "django",
-        "app-file",
-    ]
+    assert [r.name for r in detection.rules] == RULES_BEFORE_DEFAULT
     assert list(tmp_path.rglob("*.ran")) == []
     assert {"app", "pkg"} & (set(sys.modules) - before) == set()
     with pytest.raises(dataclasses.FrozenInstanceError):

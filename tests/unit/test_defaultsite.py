@@ -12,7 +12,7 @@ import pytest
 
 from appservice_gunicorn import detect
 from appservice_gunicorn.defaultsite import create_app
-from tests.helpers import write
+from tests.helpers import RULES_BEFORE_DEFAULT, write
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "s3cr3t-Pa55w0rd-do-not-show"
@@ -54,14 +54,7 @@ def test_page_lists_each_rule_with_its_reason(folder: Path) -> None:
     assert headers["Content-Type"] == "text/html; charset=utf-8"
     assert headers["Content-Length"] == str(len(body))
     items = re.findall(r"<li><span class=\"rule-name\">(.*?)</li>", page, re.S)
-    assert [item.split("<")[0] for item in items] == [
-        "startup",
-        "procfile",
-        "config-file",
-        "flask-app",
-        "django",
-        "app-file",
-    ]
+    assert [item.split("<")[0] for item in items] == RULES_BEFORE_DEFAULT
     tried = [rule for rule in detection.rules if rule.name != "default-site"]
     for rule, item in zip(tried, items, strict=True):
         assert rule.public and rule.public in item.replace("&#x27;", "'")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from appservice_gunicorn import detect
-from tests.helpers import flask_app, write
+from tests.helpers import RULES, flask_app, write
 
 ENV: dict[str, str] = {}
 
@@ -22,15 +22,7 @@ def rule_reasons(path: Path, *startup: str) -> dict[str, tuple[bool, str]]:
 def test_empty_folder_falls_through_to_the_default_site(tmp_path: Path) -> None:
     found = detect(tmp_path, env=ENV)
     assert (found.kind, found.rule, found.app) == ("default", "default-site", None)
-    assert [r.name for r in found.rules] == [
-        "startup",
-        "procfile",
-        "config-file",
-        "flask-app",
-        "django",
-        "app-file",
-        "default-site",
-    ]
+    assert [r.name for r in found.rules] == RULES
     assert [r.matched for r in found.rules] == [False] * 6 + [True]
 
 

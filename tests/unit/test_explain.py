@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from appservice_gunicorn.cli import main
-from tests.helpers import fastapi_app, flask_app, write
+from tests.helpers import RULES, fastapi_app, flask_app, write
 
 # The documented contract of ``--explain --json`` (README, "--explain and --json").
 SCHEMA: dict[str, Any] = {
@@ -25,17 +25,7 @@ SCHEMA: dict[str, Any] = {
                 "required": ["name", "matched", "reason"],
                 "additionalProperties": False,
                 "properties": {
-                    "name": {
-                        "enum": [
-                            "startup",
-                            "procfile",
-                            "config-file",
-                            "flask-app",
-                            "django",
-                            "app-file",
-                            "default-site",
-                        ]
-                    },
+                    "name": {"enum": RULES},
                     "matched": {"type": "boolean"},
                     "reason": {"type": "string", "minLength": 1},
                 },
