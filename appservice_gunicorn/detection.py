@@ -14,7 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from . import appfiles, buildoutput, conventions, djangoproject, fs, platform, pysource, venv
+from . import (
+    appfiles,
+    buildoutput,
+    configfile,
+    conventions,
+    djangoproject,
+    fs,
+    platform,
+    pysource,
+    venv,
+)
 from .search import Found, Search
 from .startup import StartupCommand, StartupError, classify, resolve_startup
 from .startupfile import PROCFILE_SWITCH, procfile_command
@@ -150,8 +160,8 @@ def detect(
             return done(kind, name, startup=command, **fields)
 
     common = {"startup": command, "startup_error": startup_error}
-    config_path, origin = conventions.config_file(app_dir, command.settings if command else {}, env)
-    configured = conventions.config_wsgi_app(config_path)
+    config_path, origin = configfile.find(app_dir, command.settings if command else {}, env)
+    configured = configfile.wsgi_app(config_path)
     if configured and config_path is not None:
         where = _rel_name(app_dir, config_path)
         reason = f"{where} (from {origin}) sets wsgi_app = {configured!r}"

@@ -9,7 +9,7 @@ from collections import deque
 from pathlib import Path
 from typing import Literal
 
-from . import fs, pathexpr, pysource
+from . import djangosettings, fs, pathexpr, pysource
 from .search import Found, Search, rel
 
 MAX_DEPTH = 3
@@ -64,7 +64,7 @@ def _from_manage(
 ) -> Found | None:
     manage_rel = rel(search.app_dir, manage)
     from_env = search.env.get("DJANGO_SETTINGS_MODULE")
-    settings = from_env or pysource.django_settings_module(manage)
+    settings = from_env or djangosettings.settings_module(manage)
     if not settings:
         problem = pysource.source_problem(manage)
         if problem is not None:
@@ -92,7 +92,7 @@ def _from_manage(
         public.append(f"{manage_rel}: the settings module it names is missing")
         search.notes.append(message)
         return None
-    wsgi_setting = pysource.django_setting(root, settings, "WSGI_APPLICATION")
+    wsgi_setting = djangosettings.setting(root, settings, "WSGI_APPLICATION")
     if wsgi_setting:
         module, _, variable = wsgi_setting.rpartition(".")
         if pysource.module_file(root, module) is not None:
@@ -140,7 +140,7 @@ def _served_settings(root: Path, app: str, settings: str, from_env: str | None) 
     if from_env:
         return f" (DJANGO_SETTINGS_MODULE={from_env} from the environment)"
     module_path = pysource.module_file(root, app.partition(":")[0])
-    own = pysource.django_settings_module(module_path) if module_path else None
+    own = djangosettings.settings_module(module_path) if module_path else None
     if own and own != settings:
         name = rel(root, module_path) if module_path else app
         return f"; {name} sets {own}, which the served app uses"
@@ -156,7 +156,7 @@ def _django_app(
 ) -> tuple[str, Literal["wsgi", "asgi"]]:
     """``module:application`` for Django: the WSGI one, or ASGI on request."""
     if search.want_asgi:
-        asgi = settings and pysource.django_setting(root, settings, "ASGI_APPLICATION")
+        asgi = settings and djangosettings.setting(root, settings, "ASGI_APPLICATION")
         if asgi:
             module, _, asgi_variable = asgi.rpartition(".")
         else:

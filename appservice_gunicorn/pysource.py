@@ -142,7 +142,7 @@ def scan_module(path: Path) -> ModuleScan:
                 returns[node.name] = built
         elif isinstance(node, ast.ClassDef):
             names.append(node.name)
-        for target, value in _assignments(node):
+        for target, value in assignments(node):
             names.append(target)
             objects[target] = _factory_kind(value, aliases)
     ordered = tuple(dict.fromkeys(names))
@@ -156,7 +156,8 @@ def scan_module(path: Path) -> ModuleScan:
     )
 
 
-def _assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
+def assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
+    """The names a top-level statement binds on import, with the value assigned."""
     if isinstance(node, ast.Assign):
         for target in node.targets:
             if isinstance(target, ast.Name):
@@ -169,11 +170,11 @@ def _assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
         branches = [node.orelse] if _is_main_guard(node.test) else [node.body, node.orelse]
         for branch in branches:
             for child in branch:
-                yield from _assignments(child)
+                yield from assignments(child)
     elif isinstance(node, ast.Try):
         for branch in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
             for child in branch:
-                yield from _assignments(child)
+                yield from assignments(child)
 
 
 def _required_arguments(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
@@ -254,85 +255,6 @@ def module_file(root: Path, module: str) -> Path | None:
         if fs.is_file(candidate):
             return candidate
     return None
-
-
-def django_settings_module(path: Path) -> str | None:
-    """``DJANGO_SETTINGS_MODULE`` as a file (``manage.py``, ``wsgi.py``) sets it:
-    ``setdefault`` or assignment, of a string or of a name bound to one."""
-    try:
-        tree = parse(path)
-    except (SyntaxError, ValueError, OSError):
-        return None
-    strings = {
-        target.id: node.value.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-
-    def text(value: ast.expr) -> str | None:
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            return value.value
-        return strings.get(value.id) if isinstance(value, ast.Name) else None
-
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and len(node.args) >= 2
-            and _is_str(node.args[0], "DJANGO_SETTINGS_MODULE")
-            and text(node.args[1])
-        ):
-            return text(node.args[1])
-        if isinstance(node, ast.Assign):
-            for target in node.targets:
-                if isinstance(target, ast.Subscript) and _is_str(
-                    target.slice, "DJANGO_SETTINGS_MODULE"
-                ):
-                    return text(node.value)
-    return None
-
-
-def _is_str(node: ast.AST, text: str) -> bool:
-    return isinstance(node, ast.Constant) and node.value == text
-
-
-def django_setting(root: Path, module: str, name: str, _depth: int = 0) -> str | None:
-    """A string setting from a settings module, following ``from x import *`` (split settings)."""
-    path = module_file(root, module)
-    if path is None or _depth > 8:
-        return None
-    try:
-        tree = parse(path)
-    except (SyntaxError, ValueError, OSError):
-        return None
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    value: str | None = None
-    for node in tree.body:
-        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
-            source = _absolute(package, node.module, node.level)
-            if source:
-                value = django_setting(root, source, name, _depth + 1) or value
-        for target, assigned in _assignments(node):
-            if (
-                target == name
-                and isinstance(assigned, ast.Constant)
-                and isinstance(assigned.value, str)
-            ):
-                value = assigned.value
-    return value
-
-
-def _absolute(package: str, module: str | None, level: int) -> str | None:
-    if level == 0:
-        return module
-    parts = package.split(".") if package else []
-    if level - 1 > len(parts):
-        return None
-    base = parts[: len(parts) - (level - 1)]
-    return ".".join([*base, module] if module else base) or None
 
 
 def imported_packages(path: Path) -> set[str]:

@@ -7,13 +7,10 @@ command.  gunicorn's ``Config`` validates every value as it is applied.
 
 from __future__ import annotations
 
-import ast
 import configparser
 import os
-import runpy
 import shlex
 import sys
-import traceback
 from collections.abc import Mapping
 from importlib.machinery import PathFinder
 from pathlib import Path
@@ -22,14 +19,12 @@ from typing import Any, NamedTuple
 from gunicorn.config import Config
 from gunicorn.workers import SUPPORTED_WORKERS
 
-from . import fs, gunicorn_options, platform, runtime
-from .boot import Interrupted
+from . import configfile, gunicorn_options, platform, runtime
 from .detection import Detection
 from .errors import LaunchError
-from .gunicorn_options import SETTINGS, OptionError, is_hook
+from .gunicorn_options import OptionError, is_hook
 
 LAUNCHER = "launcher"
-CONFIG_FILE = "gunicorn.conf.py"
 DEFAULT_TIMEOUT = 600
 # gunicorn computes these defaults from PORT and WEB_CONCURRENCY at import time;
 # compared with the documented values, a setting the launcher made is never hidden.
@@ -115,9 +110,6 @@ def _paste_logging(detection: Detection) -> Path | None:
     return path if parser.has_section("loggers") else None
 
 
-CONFIG_PATH_VARIABLE = "PYTHON_USE_GUNICORN_CONFIG_FROM_PATH"
-
-
 def layer_settings(
     detection: Detection, env: Mapping[str, str], *, run_config_file: bool = True
 ) -> LayeredSettings:
@@ -130,15 +122,15 @@ def layer_settings(
     startup_settings = dict(detection.startup.settings) if detection.startup else {}
     cmd_args = _cmd_args(env)
 
-    config_name, config_origin = _config_name(startup_settings, cmd_args, env)
-    config_path = _config_path(detection.app_dir, config_name, config_origin)
+    config_name, config_origin = configfile.asked(startup_settings, cmd_args.get("config"), env)
+    config_path = configfile.path(detection.app_dir, config_name, config_origin)
     if config_path is not None:
         layered.config_file = config_path
         source = _rel(detection.app_dir, config_path)
         if run_config_file:
-            values = run_config(config_path)
+            values = configfile.run(config_path)
         else:
-            values, computed = read_config_literals(config_path)
+            values, computed = configfile.read_literals(config_path)
             if computed:
                 layered.notes.append(
                     f"{source}: {', '.join(computed)}: depends on run-time code (a computed "
@@ -232,104 +224,6 @@ def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:
     except OptionError as exc:
         raise LaunchError(str(exc)) from None
     return values
-
-
-def _config_name(
-    startup: Mapping[str, Any], cmd_args: Mapping[str, Any], env: Mapping[str, str]
-) -> tuple[Any, str]:
-    """The config file asked for, and by what: ``-c`` in the startup command, then in
-    ``GUNICORN_CMD_ARGS``, then App Service's ``PYTHON_USE_GUNICORN_CONFIG_FROM_PATH``."""
-    if startup.get("config"):
-        return startup["config"], "-c"
-    if cmd_args.get("config"):
-        return cmd_args["config"], "-c in GUNICORN_CMD_ARGS"
-    from_path = env.get(CONFIG_PATH_VARIABLE, "").strip()
-    return from_path or None, CONFIG_PATH_VARIABLE
-
-
-def _config_path(app_dir: Path, name: Any, origin: str = "-c") -> Path | None:
-    if name:
-        text = str(name)
-        if text.startswith("python:"):
-            raise LaunchError(
-                f"config {text!r}: module config files are not supported by the launcher; "
-                "name a file such as gunicorn.conf.py"
-            )
-        path = Path(text.removeprefix("file:"))
-        path = path if path.is_absolute() else app_dir / path
-        if not fs.is_file(path):
-            raise LaunchError(
-                f"config file {text!r} (from {origin}) not found in {app_dir}; deploy it or "
-                f"drop {origin.split(' ')[0]}"
-            )
-        return path
-    default = app_dir / CONFIG_FILE
-    return default if fs.is_file(default) else None
-
-
-def run_config(path: Path) -> dict[str, Any]:
-    """Execute a gunicorn config file as gunicorn does and keep its settings."""
-    if not os.access(path, os.R_OK):
-        raise LaunchError(
-            f"{path} cannot be read by the user the launcher runs as (uid {os.getuid()}); "
-            "make it readable (e.g. chmod a+r)"
-        )
-    try:
-        namespace = runpy.run_path(str(path), run_name="__config__")
-    except Interrupted:
-        raise
-    except SystemExit as exc:
-        # gunicorn would exit here, silently with status 0: say why instead.
-        raise LaunchError(
-            f"{path.name} called sys.exit({exc.code!r}) while the launcher read its settings; "
-            "a gunicorn config file only sets values: remove the exit"
-        ) from None
-    except Exception as exc:
-        detail = "".join(traceback.format_exception(exc)).rstrip()
-        raise LaunchError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
-    return {k: v for k, v in namespace.items() if k in SETTINGS}
-
-
-def read_config_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """A config file's literal settings, and the names it computes (left alone)."""
-    try:
-        with path.open("rb") as handle:
-            tree = ast.parse(handle.read(), filename=str(path))
-    except (SyntaxError, ValueError, OSError) as exc:
-        raise LaunchError(f"{path.name} cannot be read: {exc}") from None
-    values: dict[str, Any] = {}
-    computed: list[str] = []
-    for node in tree.body:
-        if not isinstance(node, ast.Assign):
-            # Set under an if/try/for, by a function's ``global`` or by ``+=``: the value
-            # depends on code that runs, whatever a literal elsewhere says.
-            computed.extend(n for n in _names_set_by_code(node) if n in SETTINGS)
-            continue
-        for target in node.targets:
-            if not isinstance(target, ast.Name) or target.id not in SETTINGS:
-                continue
-            try:
-                value = ast.literal_eval(node.value)
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                computed.append(target.id)
-                continue
-            if is_hook(target.id):
-                # A hook named as "module.function": gunicorn's validator would import it.
-                computed.append(target.id)
-                continue
-            values[target.id] = value
-    computed = list(dict.fromkeys(computed))
-    return {k: v for k, v in values.items() if k not in computed}, computed
-
-
-def _names_set_by_code(node: ast.stmt) -> list[str]:
-    """Module-level names a statement other than a plain assignment may bind."""
-    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        declared = [n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names]
-        return declared
-    return [
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-    ]
 
 
 def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -> None:

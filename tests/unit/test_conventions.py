@@ -1,4 +1,4 @@
-"""The neighbours' rules of the chain (conventions.py, startupfile.procfile_command): a
+"""The neighbours' rules of the chain (configfile.py, conventions.py, startupfile.py): a
 Procfile's web process, ``wsgi_app`` in gunicorn's config file, ``FLASK_APP``, and
 ``--paste``. Real files under ``tmp_path``; nothing is imported."""
 

@@ -1,0 +1,90 @@
+"""Django's settings as files tell them: ``DJANGO_SETTINGS_MODULE`` where ``manage.py`` or a
+``wsgi.py`` sets it, and a setting's value, following ``from .base import *``.  Read from
+the AST: the settings module is never imported.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from . import pysource
+
+
+def settings_module(path: Path) -> str | None:
+    """``DJANGO_SETTINGS_MODULE`` as a file (``manage.py``, ``wsgi.py``) sets it:
+    ``setdefault`` or assignment, of a string or of a name bound to one."""
+    try:
+        tree = pysource.parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    strings = {
+        target.id: node.value.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+
+    def text(value: ast.expr) -> str | None:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return value.value
+        return strings.get(value.id) if isinstance(value, ast.Name) else None
+
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Call)
+            and len(node.args) >= 2
+            and _is_str(node.args[0], "DJANGO_SETTINGS_MODULE")
+            and text(node.args[1])
+        ):
+            return text(node.args[1])
+        if isinstance(node, ast.Assign):
+            for target in node.targets:
+                if isinstance(target, ast.Subscript) and _is_str(
+                    target.slice, "DJANGO_SETTINGS_MODULE"
+                ):
+                    return text(node.value)
+    return None
+
+
+def _is_str(node: ast.AST, text: str) -> bool:
+    return isinstance(node, ast.Constant) and node.value == text
+
+
+def setting(root: Path, module: str, name: str, _depth: int = 0) -> str | None:
+    """A string setting from a settings module, following ``from x import *`` (split settings)."""
+    path = pysource.module_file(root, module)
+    if path is None or _depth > 8:
+        return None
+    try:
+        tree = pysource.parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    value: str | None = None
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            source = _absolute(package, node.module, node.level)
+            if source:
+                value = setting(root, source, name, _depth + 1) or value
+        for target, assigned in pysource.assignments(node):
+            if (
+                target == name
+                and isinstance(assigned, ast.Constant)
+                and isinstance(assigned.value, str)
+            ):
+                value = assigned.value
+    return value
+
+
+def _absolute(package: str, module: str | None, level: int) -> str | None:
+    if level == 0:
+        return module
+    parts = package.split(".") if package else []
+    if level - 1 > len(parts):
+        return None
+    base = parts[: len(parts) - (level - 1)]
+    return ".".join([*base, module] if module else base) or None
