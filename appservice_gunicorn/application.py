@@ -123,6 +123,10 @@ class AppServiceApplication(BaseApplication):
         self._next_plan = plan
         super().reload()
 
+    def drop_pending(self) -> None:
+        """Forget the proven redeploy: the running plan stays (its reason was logged)."""
+        self._next_plan = None
+
     @property
     def pending_plan(self) -> Plan | None:
         """The redeploy ``prepare_redeploy`` proved, before it is applied."""

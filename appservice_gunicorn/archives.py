@@ -98,15 +98,25 @@ def extract(archive: Path, target: Path) -> None:
         try:
             partial.rename(target)
         except OSError:
-            if not target.is_dir():
+            if not extracted(target):
                 raise
-            # Another launcher finished the same version first: use its copy.
+            # Another launcher (of the same user) finished the same version first.
     except _Unsafe as exc:
         raise ArchiveError(
             f"{archive}: {exc}: refused, nothing was extracted; rebuild the archive from the "
             "folder itself (e.g. tar -czf NAME -C FOLDER .)"
         ) from None
-    except (OSError, EOFError, zlib.error, tarfile.TarError, zipfile.BadZipFile) as exc:
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        # zipfile: encrypted or unknown members; a NUL in a link's target or a name
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ) as exc:
         raise ArchiveError(
             f"{archive}: cannot be extracted ({_describe(exc)}); deploy it again"
         ) from None
@@ -124,6 +134,22 @@ def prune(target: Path) -> None:
     for sibling in siblings:
         if sibling != target:
             shutil.rmtree(sibling, ignore_errors=True)
+
+
+def extracted(target: Path) -> bool:
+    """``target`` holds a finished extraction made by this user: a real folder (not a
+    symlink) owned by us, in a cache folder we own.  In a shared temp folder another user
+    could create the (predictable) name first: such a folder is never used."""
+    try:
+        own, root = os.lstat(target), os.lstat(target.parent)
+    except OSError:
+        return False
+    uid = os.getuid()
+    # A cache folder others may write in must be ours (APPSVC_EXTRACT_DIR may be any).
+    root_ok = root.st_uid == uid or not root.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return (
+        stat.S_ISDIR(own.st_mode) and own.st_uid == uid and stat.S_ISDIR(root.st_mode) and root_ok
+    )
 
 
 def _make_cache_root(root: Path) -> None:
@@ -277,6 +303,9 @@ def _tar_filter() -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo] | None:
 
     def owned_by_us(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
         filtered: tarfile.TarInfo = tar_filter(member, path)
+        if filtered.isdir() and filtered.mode is not None:
+            # Its files come after it: a read-only folder (0555) would refuse them.
+            filtered = filtered.replace(mode=filtered.mode | 0o700, deep=False)
         return filtered.replace(
             uid=None,  # type: ignore[arg-type]
             gid=None,  # type: ignore[arg-type]

@@ -20,6 +20,8 @@ import sys
 _NAMES = {2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM"}
 # Set when the master replaced itself (master.py): its steps ran, its workers still serve.
 REPLACED = "APPSVC_REPLACED"
+# The working directory the launcher started in (the master's own moves to the app folder).
+START_CWD = ""
 SIGHUP = 1
 _hup_pending = False
 
@@ -54,6 +56,10 @@ def take_pending_hup() -> bool:
 def main() -> None:
     """``python -m appservice_gunicorn`` and the ``appservice-gunicorn`` command."""
     install()
+    global START_CWD
+    import os
+
+    START_CWD = os.getcwd()
     from .cli import main as cli_main
 
     sys.exit(cli_main())

@@ -140,7 +140,7 @@ def _archive(path: Path, env: Mapping[str, str], notes: list[str]) -> Archive | 
     except archives.ArchiveError as exc:
         notes.append(str(exc))
         return None
-    return Archive(path, target, fs.is_dir(target))
+    return Archive(path, target, archives.extracted(target))
 
 
 def _with_venv(build: BuildOutput, env: Mapping[str, str]) -> BuildOutput:

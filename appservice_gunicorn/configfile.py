@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import fs, pysource
+from . import fs
 from .boot import Interrupted
 from .errors import LaunchError
 from .gunicorn_options import SETTINGS, is_hook
@@ -86,22 +86,16 @@ def _cmd_args_config(text: str) -> str | None:
 
 
 def wsgi_app(found: Path | None) -> str | None:
-    """``wsgi_app = "module:variable"`` as a literal at the top of a gunicorn config file."""
+    """``wsgi_app = "module:variable"`` in a gunicorn config file, when only literals set
+    it (a value code computes or overrides is left to gunicorn: None)."""
     if found is None or not fs.is_file(found):
         return None
     try:
-        tree = pysource.parse(found)
-    except (SyntaxError, ValueError, OSError):
+        values, computed = read_literals(found)
+    except LaunchError:
         return None  # layering the settings reports it
-    value = None
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "wsgi_app" for t in node.targets
-        ):
-            literal = node.value
-            if isinstance(literal, ast.Constant) and isinstance(literal.value, str):
-                value = literal.value
-    return value or None
+    value = values.get("wsgi_app")
+    return value if isinstance(value, str) and value and "wsgi_app" not in computed else None
 
 
 def run(path: Path) -> dict[str, Any]:

@@ -126,9 +126,10 @@ def _settings_root(manage: Path, settings: str) -> Path:
         return root
     try:
         tree = pysource.parse(manage)
-    except (SyntaxError, ValueError, OSError):
-        return root
-    for folder in pathexpr.sys_path_additions(tree, manage):
+        additions = pathexpr.sys_path_additions(tree, manage)
+    except (SyntaxError, ValueError, OSError, RecursionError):
+        return root  # a path built beyond what is worth following
+    for folder in additions:
         if pysource.module_file(folder, settings) is not None:
             return folder
     return root

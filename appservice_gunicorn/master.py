@@ -104,7 +104,9 @@ class LauncherArbiter(Arbiter):
         pending = app.pending_plan
         changed = preload.stale(app.preloaded, pending.detection) if pending else None
         if changed is not None:
-            self._replace_master(changed)
+            self._replace_master(changed)  # returns only when it could not
+            app.drop_pending()
+            return
         self._generation = _Generation(self.worker_age, previous)
         try:
             super().reload()
@@ -157,10 +159,20 @@ class LauncherArbiter(Arbiter):
             os.set_inheritable(listener.fileno(), True)
         environ["GUNICORN_FD"] = ",".join(str(lnr.fileno()) for lnr in self.LISTENERS)
         environ["GUNICORN_PID"] = str(os.getpid())
-        environ[RETIRE] = ",".join(str(pid) for pid in self.WORKERS)
+        # Also the workers of a replacement still in progress: none may be left serving.
+        retire = {*self.WORKERS, *self._retire, *self._retiring}
+        environ[RETIRE] = ",".join(str(pid) for pid in sorted(retire))
         environ[boot.REPLACED] = "1"
-        os.chdir(str(self.START_CTX["cwd"]))
-        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+        try:
+            # Where the launcher started: a relative --app-dir or APP_PATH means the same.
+            os.chdir(boot.START_CWD or str(self.START_CTX["cwd"]))
+            os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+        except OSError as exc:
+            log.error(
+                "reload: the master cannot replace itself (%s); the running app keeps "
+                "serving: restart the container to load the new version",
+                exc.strerror or exc,
+            )
 
     def _retire_old_workers(self) -> None:
         """After a replacement: the previous master's workers stop (gracefully) once all

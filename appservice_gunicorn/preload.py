@@ -89,8 +89,12 @@ def preload(detection: Detection, worker_class: str, env: Mapping[str, str]) -> 
     imported: dict[str, tuple[str, int, int]] = {}
     saved = list(sys.path)
     # The virtualenv first, as in the worker: what is imported here is what a worker
-    # would import (the master otherwise keeps the venv after its own packages).
-    sys.path[:] = [*_venv_dirs(detection), *saved]
+    # would import (the master otherwise keeps the venv after its own packages).  The app's
+    # own folders are left out: a framework's optional import (fastapi tries ujson) must not
+    # find the app's ujson.py here.
+    venv_dirs = _venv_dirs(detection)
+    app_roots = [str(p) for p in (detection.app_dir, detection.pythonpath) if p is not None]
+    sys.path[:] = [*venv_dirs, *(p for p in saved if not _under_any(p, app_roots))]
     try:
         for package in frameworks(detection):
             if not _outside_app(package, detection):
@@ -110,6 +114,11 @@ def preload(detection: Detection, worker_class: str, env: Mapping[str, str]) -> 
     if imported:
         log.debug("preload: imported %s in the master", ", ".join(imported))
     return Preloaded(imported)
+
+
+def _under_any(path: str, roots: list[str]) -> bool:
+    absolute = os.path.abspath(path or ".")
+    return any(absolute == root or absolute.startswith(root + os.sep) for root in roots)
 
 
 def _switched_off(env: Mapping[str, str]) -> bool:

@@ -105,3 +105,23 @@ def test_a_redeploy_with_another_flask_replaces_the_master(pid1: StartPid1, tmp_
     init.wait_for_workers(2)
     assert init.stop(signal.SIGTERM) == 0
     assert "Traceback" not in launcher.log()
+
+
+def test_a_frameworks_optional_import_never_finds_the_apps_own_module(
+    launch: Start, tmp_path: Path
+) -> None:
+    """FastAPI tries ``import ujson``: the app's own ujson.py is the workers' business."""
+    write(
+        tmp_path,
+        {
+            "main.py": "from fastapi import FastAPI\n\napp = FastAPI()\n",
+            "ujson.py": "import os\nprint(f'USER ujson.py imported in pid {os.getpid()}', "
+            "flush=True)\n",
+        },
+    )
+    launcher = launch(
+        tmp_path, env={"GUNICORN_CMD_ARGS": "--workers 2 --log-level debug"}, ready_path="/docs"
+    )
+    log = launcher.log()
+    assert "preload: imported fastapi in the master" in log
+    assert f"imported in pid {launcher.process.pid}" not in log

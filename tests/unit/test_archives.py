@@ -248,3 +248,54 @@ def test_a_cache_folder_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ArchiveError, match="not a folder owned by uid"):
         extract_to(archive, {archives.CACHE_VARIABLE: str(root)})
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_folder_planted_at_the_target_is_never_used(tmp_path: Path) -> None:
+    """The target's name is predictable: in a shared temp folder, another user could create
+    it first (here a symlink to their folder; as root, also a folder they own)."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    env = {archives.CACHE_VARIABLE: str(shared / "cache")}
+    archive = tar_with(tmp_path / "output.tar.gz", [file_member("app.py")], {"app.py": b"ok"})
+    target = target_for(archive, env)
+    target.parent.mkdir(mode=0o700)
+    planted = tmp_path / "attacker"
+    write_planted = planted / "app.py"
+    planted.mkdir()
+    write_planted.write_text("print('attacker code')\n")
+    target.symlink_to(planted)
+    assert not archives.extracted(target)
+    with pytest.raises(ArchiveError):
+        extract(archive, target)
+    assert write_planted.read_text() == "print('attacker code')\n"
+    if os.getuid() == 0:
+        target.unlink()
+        target.mkdir()
+        os.chown(target, 65534, 65534)
+        assert not archives.extracted(target)
+
+
+def test_zip_members_python_cannot_extract_are_one_line(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    archive = tmp_path / "antenv.zip"
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        link = zipfile.ZipInfo("bin/python")
+        link.external_attr = 0o120777 << 16
+        zip_file.writestr(link, "/usr/bin/python3\x00evil")
+    with pytest.raises(ArchiveError, match=r"antenv\.zip: cannot be extracted \("):
+        extract_to(archive, cache)
+
+
+def test_a_read_only_folder_in_the_archive_still_receives_its_files(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    folder = tarfile.TarInfo("pkg")
+    folder.type = tarfile.DIRTYPE
+    folder.mode = 0o555
+    archive = tar_with(tmp_path / "a.tar.gz", [folder, file_member("pkg/m.py")], {"pkg/m.py": b"x"})
+    target = extract_to(archive, cache)
+    assert (target / "pkg" / "m.py").read_bytes() == b"x"
+    # Writable by its owner whoever extracts it (root ignores the mode, other users do not).
+    assert (target / "pkg").stat().st_mode & 0o700 == 0o700

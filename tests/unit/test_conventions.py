@@ -183,3 +183,16 @@ def test_settings_from_the_procfile_are_labelled_so(tmp_path: Path) -> None:
     write(tmp_path, {"Procfile": "web: gunicorn --threads 4\n", "app.py": flask_app()})
     settings = layer_settings(detect(tmp_path, env=NO_ENV), NO_ENV, run_config_file=False)
     assert settings.source("threads") == "Procfile"
+
+
+def test_a_wsgi_app_that_code_sets_is_left_to_gunicorn(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "gunicorn.conf.py": "wsgi_app = 'a:app'\nwsgi_app = 'b' + ':app'\n",
+            "a.py": flask_app(),
+            "app.py": flask_app(),
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.rule != "config-file"

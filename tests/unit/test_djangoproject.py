@@ -285,3 +285,19 @@ def test_settings_computed_at_run_time_are_named_as_such(tmp_path: Path) -> None
     assert reason.startswith(
         "manage.py sets DJANGO_SETTINGS_MODULE from a value computed at run time"
     )
+
+
+def test_a_path_built_too_deep_to_follow_is_no_traceback(tmp_path: Path) -> None:
+    parents = ".parent" * 1500
+    write(
+        tmp_path,
+        {
+            "manage.py": "import os, sys\nfrom pathlib import Path\n"
+            f"sys.path.insert(0, str(Path(__file__){parents}))\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.settings')\n",
+            "src/proj/__init__.py": "",
+            "src/proj/settings.py": "",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.rule != "django" or found.app is not None
