@@ -149,8 +149,10 @@ def _with_venv(build: BuildOutput, env: Mapping[str, str]) -> BuildOutput:
     if manifest is None:
         return build
     notes = list(build.notes)
-    name = manifest.get("VirtualEnvName")
-    compressed = manifest.get("CompressedVirtualEnvFile")
+    name, compressed, package_dir = (
+        _inside(manifest.get(key), key, notes)
+        for key in ("VirtualEnvName", "CompressedVirtualEnvFile", "PackageDir")
+    )
     venv_archive = None
     hint = None
     if compressed:
@@ -166,10 +168,24 @@ def _with_venv(build: BuildOutput, env: Mapping[str, str]) -> BuildOutput:
     return build._replace(
         venv_archive=venv_archive,
         venv_name=name,
-        package_dir=manifest.get("PackageDir"),
+        package_dir=package_dir,
         notes=tuple(notes),
         import_hint=hint,
     )
+
+
+def _inside(value: str | None, key: str, notes: list[str]) -> str | None:
+    """A manifest value naming something in the app folder: a plain relative name."""
+    if not value:
+        return None
+    parts = Path(value).parts
+    if Path(value).is_absolute() or ".." in parts or "\0" in value or value in (".", ""):
+        notes.append(
+            f"{MANIFEST_NAME}: {key} = {value!r} does not name something inside the app "
+            "folder; it is ignored"
+        )
+        return None
+    return value
 
 
 def prepare(build: BuildOutput, env: Mapping[str, str], *, prune: bool = False) -> BuildOutput:

@@ -182,3 +182,16 @@ def test_explain_says_when_zstd_support_is_missing(
     assert any("antenv.tar.zst: no zstd support here" in line for line in lines)
     with pytest.raises(archives.ArchiveError, match="no zstd support here"):
         buildoutput.prepare(found.build, env)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("VirtualEnvName", "/"), ("PackageDir", "../../.."), ("CompressedVirtualEnvFile", "../x.zip")],
+)
+def test_manifest_values_outside_the_app_folder_are_ignored(
+    tmp_path: Path, env: dict[str, str], key: str, value: str
+) -> None:
+    write(tmp_path, {"oryx-manifest.toml": f'{key}="{value}"\n', "app.py": flask_app()})
+    found = detect(tmp_path, env=env)
+    assert found.venv is None
+    assert any(f"{key} = {value!r} does not name something inside" in n for n in found.notes)
