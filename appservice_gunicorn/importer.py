@@ -17,15 +17,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gunicorn
-from gunicorn import util
 from gunicorn.errors import AppImportError
 
 from .boot import Interrupted
-from .detection import Detection
 from .messages import one_line
+
+if TYPE_CHECKING:  # the redeploy check (check.py) imports this module in a fresh process
+    from .detection import Detection
 
 # Frames from these files are machinery, not the user's code.
 _OWN_DIRS = tuple(
@@ -109,6 +110,8 @@ def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[...,
         app = getattr(module, name)
     else:
         try:
+            from gunicorn import util  # its imports cost ~70 ms: only for factory calls
+
             app = util.import_app(f"{module_name}:{expression}")
         except AppImportError as exc:
             raise AppImportError(one_line(f"App {spec!r} ({location}): {exc}")) from None
