@@ -24,6 +24,7 @@ from .plan import LauncherConfig, Plan, make_plan, with_settings
 log = logging.getLogger("appservice_gunicorn")
 # Never dropped on reload, even when installed in the app's own virtualenv.
 _LAUNCHER_PACKAGES = frozenset({"appservice_gunicorn", "gunicorn"})
+MAX_NOTE = 1000  # characters of an import failure the master repeats
 
 
 class AppServiceApplication(BaseApplication):
@@ -100,12 +101,13 @@ class AppServiceApplication(BaseApplication):
 
     def prepare_redeploy(self) -> bool:
         """SIGHUP, before any worker changes: the folder as it is now, after its pre-start
-        steps, with its app imported once in a fresh interpreter.  False when the running
-        app is kept (the reason logged as one ERROR line)."""
+        steps (and, when the master needs it, with its app imported once in a fresh
+        interpreter).  False when the running app is kept (the reason logged as one ERROR
+        line)."""
         plan = self._redeploy_plan()
         if plan is self.plan:
             return False
-        problem = children.prove(plan)
+        problem = children.prove(plan) if self._master_must_prove(plan) else None
         if problem is not None:
             log.error(
                 "reload: the new deployment was refused and the running app keeps serving: %s",
@@ -114,6 +116,15 @@ class AppServiceApplication(BaseApplication):
             return False
         self._next_plan = plan
         return True
+
+    def _master_must_prove(self, plan: Plan) -> bool:
+        """Whether the master must import the new app in a fresh interpreter first.  Not
+        when only new workers will import it: they are the proof, and the master stops
+        them and keeps the old ones if they fail (master.py).  When the master itself will
+        import it (``preload_app``) or replace itself (a new framework), it must."""
+        assert plan.settings is not None
+        preloads = bool(plan.settings.value("preload_app"))
+        return preloads or preload.stale(self.preloaded, plan.detection) is not None
 
     def reload(self) -> None:
         """Apply the plan ``prepare_redeploy`` proved (gunicorn calls this on SIGHUP)."""
@@ -200,14 +211,25 @@ class AppServiceApplication(BaseApplication):
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
-        app = load_app(
-            detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
-        )
+        try:
+            app = load_app(
+                detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
+            )
+        except BaseException as exc:
+            # The first line of what failed: a redeploy's refusal says it (master.py).
+            first = (str(exc) or repr(exc)).strip().partition("\n")[0]
+            self._tell_master(first[:MAX_NOTE] or type(exc).__name__)
+            raise
         if detection.kind == "asgi":
             app = LogUnhandled(app)
-        if self.ready_fd is not None:
-            os.write(self.ready_fd, f"{os.getpid()}\n".encode())
+        self._tell_master("")
         return app
+
+    def _tell_master(self, failure: str) -> None:
+        """One line on the master's pipe: this worker's pid, and why its import failed."""
+        if self.ready_fd is not None:
+            # One write below PIPE_BUF: lines of workers writing at once never mix.
+            os.write(self.ready_fd, f"{os.getpid()} {failure}".rstrip().encode()[:4000] + b"\n")
 
 
 def _roots(plan: Plan) -> list[Path]:

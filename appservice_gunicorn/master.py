@@ -1,16 +1,19 @@
 """gunicorn's master, with redeploys that cannot take the server down.
 
 On SIGHUP the stock ``Arbiter`` re-reads its configuration, forks new workers and stops the
-old ones at once.  Here, before any worker changes, the application proves the new
-deployment (detection, pre-start steps, settings, and an import of the app in a fresh
-interpreter); a deployment that fails is refused with one ERROR line and the running
-workers are left alone.  A proven one gets new workers, and the old ones are retired only
-once every new worker has imported the app, so that requests are served throughout even
-when the import takes seconds.  SIGHUPs that arrive together are one redeploy.
+old ones at once.  Here, before any worker changes, the application checks the new
+deployment (detection, pre-start steps, settings); then new workers import it while the
+old ones serve on.  The old ones are retired only once every new worker has imported the
+app, so that requests are served throughout even when the import takes seconds; if a new
+worker fails, they are all stopped, the redeploy is refused with one ERROR line and the
+old workers are left alone.  When the master itself would import the new app
+(``preload_app``) or replace itself, the app is first imported in a fresh interpreter
+(``children.prove``).  SIGHUPs that arrive together are one redeploy.
 
-Every worker writes its pid to a pipe once it has imported the app (``load()``), which is
-also how the master tells an app that ends its worker while being imported (``os._exit``
-at import: gunicorn would respawn it forever) from a worker that served and then died.
+Every worker writes a line to a pipe once it has imported the app, or failed to
+(``load()``): its pid, and why it failed.  This is also how the master tells an app that
+ends its worker while being imported (``os._exit`` at import: gunicorn would respawn it
+forever) from a worker that served and then died.
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
 RETIRE = "APPSVC_RETIRE"
 
 
+class _Refused(Exception):
+    """A redeploy's new workers failed: they are stopped, the old ones serve on."""
+
+
 class _Generation(NamedTuple):
     """Workers forked by one redeploy (younger than ``after_age``), replacing ``previous``."""
 
@@ -55,6 +62,7 @@ class LauncherArbiter(Arbiter):
         self._generation: _Generation | None = None
         self._halting = False
         self._loaded: set[int] = set()  # workers that have imported the app
+        self._failed: dict[int, str] = {}  # workers whose import failed, and why
         self._boot_failures = 0
         self._ready_buffer = b""
         self._ready_read, app.ready_fd = os.pipe()
@@ -110,6 +118,8 @@ class LauncherArbiter(Arbiter):
         self._generation = _Generation(self.worker_age, previous)
         try:
             super().reload()
+        except _Refused:
+            pass  # the old workers serve on (logged)
         finally:
             self._generation = None
 
@@ -120,7 +130,13 @@ class LauncherArbiter(Arbiter):
             # old ones: not before the new ones can serve.
             self._generation = None
             if not self.cfg.preload_app:  # preloaded: forked with the app, ready at once
-                self._await_new_workers(generation)
+                new = self._new_workers(generation)
+                failure = self._await(new)
+                if failure is not None:
+                    why, reaped = failure
+                    self._abandon(new, why, generation.previous, reaped)
+                    # Out of Arbiter.reload, which would wait for the old workers to stop.
+                    raise _Refused
         super().manage_workers()
         self._read_loaded()
         self._retire_old_workers()
@@ -195,63 +211,84 @@ class LauncherArbiter(Arbiter):
         with contextlib.suppress(BlockingIOError):
             self._ready_buffer += os.read(self._ready_read, 4096)
         *lines, self._ready_buffer = self._ready_buffer.split(b"\n")
-        pids = {int(line) for line in lines if line.strip().isdigit()}
-        if pids:
-            self._loaded |= pids
-            self._boot_failures = 0
+        for line in lines:
+            pid, _, failure = line.decode(errors="replace").partition(" ")
+            if not pid.isdigit():
+                continue
+            if failure:
+                self._failed[int(pid)] = failure
+            else:
+                self._loaded.add(int(pid))
+                self._boot_failures = 0
 
     def _count_boot_failures(self, gone: set[int]) -> None:
         """Workers that ended before importing the app: the app ends them (os._exit at
         import, a crash in an extension); gunicorn alone would respawn them forever."""
         for pid in gone:
+            self._failed.pop(pid, None)
             if pid in self._loaded:
                 self._loaded.discard(pid)
                 continue
             self._boot_failures += 1
         if self._boot_failures >= MAX_BOOT_FAILURES:
-            plan = self.launcher_app.plan
-            app = plan.detection.app if plan is not None else None
             log.error(
                 "%d workers in a row ended while importing the app %s, before serving; it "
                 "ends the process as it is imported (os._exit(), a crash in a compiled "
                 "module?): fix the app (its output is above). Stopping",
                 self._boot_failures,
-                app or "",
+                self._app_name(),
             )
             raise HaltServer("The app ends its workers while it is imported.", BOOT_FAILED)
 
-    def _await_new_workers(self, generation: _Generation) -> None:
-        new = {pid for pid, worker in self.WORKERS.items() if worker.age > generation.after_age}
+    def _new_workers(self, generation: _Generation) -> set[int]:
+        return {pid for pid, worker in self.WORKERS.items() if worker.age > generation.after_age}
+
+    def _await(self, new: set[int]) -> tuple[str, set[int]] | None:
+        """Wait until the ``new`` workers have imported the app: None, or why they did not
+        and the ones that ended (reaped here)."""
         deadline = time.monotonic() + self.timeout
         while new - self._loaded:
-            failed = {pid: status for pid in new - self._loaded if (status := _exit_status(pid))}
-            if failed or time.monotonic() > deadline:
-                self._abandon(new, failed, generation.previous)
-                return
+            said = next((self._failed[pid] for pid in new if pid in self._failed), None)
+            if said is not None:
+                return said, set()
+            ended = {pid: status for pid in new - self._loaded if (status := _exit_status(pid))}
+            if ended:
+                # Ended without a word: the app ended the process (os._exit at import).
+                status = next(iter(ended.values()))
+                return f"importing {self._app_name()} ended the process {status}", set(ended)
+            if time.monotonic() > deadline:
+                return f"the new workers had not imported the app after {self.timeout} s", set()
             select.select([self._ready_read], [], [], 0.1)
             self._read_loaded()
+        return None
 
-    def _abandon(self, new: set[int], failed: dict[int, str], previous: Plan) -> None:
+    def _abandon(
+        self,
+        new: set[int],
+        why: str,
+        previous: Plan,
+        reaped: frozenset[int] | set[int] = frozenset(),
+    ) -> None:
         """New workers that failed to start: stop them all, keep the old ones serving."""
         for pid in new:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            if pid not in failed:
+            if pid not in reaped:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
+            self._failed.pop(pid, None)
             worker = self.WORKERS.pop(pid, None)
             if worker is not None:
                 worker.tmp.close()
-        why = "; ".join(f"worker {pid} {status}" for pid, status in failed.items()) or (
-            f"not ready after {self.timeout} s"
-        )
         log.error(
-            "reload: the new workers did not start (%s); the running app keeps serving. "
-            "Fix the app (its error is above) and send SIGHUP again",
-            why,
+            "reload: the new deployment was refused and the running app keeps serving: %s", why
         )
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)
+
+    def _app_name(self) -> str:
+        plan = self.launcher_app.plan
+        return (plan.detection.app if plan is not None else None) or "?"
 
     def _explain_busy_port(self) -> None:
         """gunicorn gave up binding: if another program holds the port, say how to move."""
@@ -275,12 +312,12 @@ class LauncherArbiter(Arbiter):
 
 
 def _exit_status(pid: int) -> str | None:
-    """How worker ``pid`` ended, reaped here, or None while it runs."""
+    """How worker ``pid`` ended ("with status 0"), reaped here, or None while it runs."""
     try:
         found, status = os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
-        return "is gone"
+        return "(already reaped)"
     if found == 0:
         return None
     code = os.waitstatus_to_exitcode(status)
-    return f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+    return f"by signal {-code}" if code < 0 else f"with status {code}"
