@@ -54,8 +54,29 @@ def _is_str(node: ast.AST, text: str) -> bool:
     return isinstance(node, ast.Constant) and node.value == text
 
 
-def setting(root: Path, module: str, name: str, _depth: int = 0) -> str | None:
+def setting(root: Path, module: str, name: str) -> str | None:
     """A string setting from a settings module, following ``from x import *`` (split settings)."""
+    node = _assigned(root, module, name)
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return None
+
+
+def strings(root: Path, module: str, name: str) -> list[str]:
+    """The strings in a setting's literal value (``MIDDLEWARE``'s paths, ``DATABASES``'s
+    engines and names), in order; none when it is computed."""
+    node = _assigned(root, module, name)
+    if node is None:
+        return []
+    return [
+        item.value
+        for item in ast.walk(node)
+        if isinstance(item, ast.Constant) and isinstance(item.value, str)
+    ]
+
+
+def _assigned(root: Path, module: str, name: str, _depth: int = 0) -> ast.expr | None:
+    """The expression last assigned to ``name`` at the top of the settings module."""
     path = pysource.module_file(root, module)
     if path is None or _depth > 8:
         return None
@@ -64,19 +85,15 @@ def setting(root: Path, module: str, name: str, _depth: int = 0) -> str | None:
     except (SyntaxError, ValueError, OSError):
         return None
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    value: str | None = None
+    value: ast.expr | None = None
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             source = _absolute(package, node.module, node.level)
             if source:
-                value = setting(root, source, name, _depth + 1) or value
+                value = _assigned(root, source, name, _depth + 1) or value
         for target, assigned in pysource.assignments(node):
-            if (
-                target == name
-                and isinstance(assigned, ast.Constant)
-                and isinstance(assigned.value, str)
-            ):
-                value = assigned.value
+            if target == name and assigned is not None:
+                value = assigned
     return value
 
 

@@ -24,12 +24,13 @@ from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import NamedTuple
 
-from . import platform, pysource
+from . import djangosettings, platform, pysource
 from .detection import Detection
 
 log = logging.getLogger("appservice_gunicorn")
 
 SWITCH = "APPSVC_PRELOAD_FRAMEWORK"
+DJANGO_SETTINGS = "DJANGO_SETTINGS_MODULE"
 # The modules a worker of each framework imports anyway, before the app's own code.
 FRAMEWORKS: Mapping[str, tuple[str, ...]] = {
     "flask": ("flask",),
@@ -50,6 +51,7 @@ FRAMEWORKS: Mapping[str, tuple[str, ...]] = {
         "django.contrib.messages.middleware",
         "django.contrib.staticfiles.handlers",
         "django.contrib.admin.sites",
+        "django.db.migrations",
     ),
     "falcon": ("falcon",),
     "pyramid": ("pyramid.config", "pyramid.router"),
@@ -82,12 +84,37 @@ def frameworks(detection: Detection) -> list[str]:
     return found
 
 
+def modules(package: str, detection: Detection, env: Mapping[str, str]) -> list[str]:
+    """What to import for ``package``: its modules above, and for Django what the app's
+    settings name of Django's own (its database backend, ``django.middleware`` classes)."""
+    names = list(FRAMEWORKS[package])
+    if package != "django" or detection.app is None:
+        return names
+    root = detection.pythonpath or detection.app_dir
+    wsgi = pysource.module_file(root, detection.app.partition(":")[0])
+    settings = env.get(DJANGO_SETTINGS) or (
+        djangosettings.settings_module(wsgi) if wsgi is not None else None
+    )
+    if not settings:
+        return names
+    for engine in djangosettings.strings(root, settings, "DATABASES"):
+        if engine.startswith("django.db.backends."):
+            names.append(f"{engine}.base")
+    for path in djangosettings.strings(root, settings, "MIDDLEWARE"):
+        if path.startswith("django.middleware."):
+            names.append(path.rpartition(".")[0])
+    return list(dict.fromkeys(names))
+
+
 def preload(detection: Detection, worker_class: str, env: Mapping[str, str]) -> Preloaded:
     """Import the app's framework modules here (the master); failures are DEBUG notes."""
     if _switched_off(env) or any(name in worker_class.lower() for name in DENY_WORKERS):
         return Preloaded({})
     imported: dict[str, tuple[str, int, int]] = {}
     saved = list(sys.path)
+    # A module that reads Django's settings when imported must fail here, not import the
+    # app's settings module (user code) in the master.
+    settings_module = os.environ.pop(DJANGO_SETTINGS, None)
     # The virtualenv first, as in the worker: what is imported here is what a worker
     # would import (the master otherwise keeps the venv after its own packages).  The app's
     # own folders are left out: a framework's optional import (fastapi tries ujson) must not
@@ -100,7 +127,7 @@ def preload(detection: Detection, worker_class: str, env: Mapping[str, str]) -> 
             if not _outside_app(package, detection):
                 log.debug("preload: %s comes from the app folder; not imported", package)
                 continue
-            for name in FRAMEWORKS[package]:
+            for name in modules(package, detection, env):
                 try:
                     module = importlib.import_module(name)
                 except Exception as exc:  # a broken install: the worker will say what
@@ -111,6 +138,8 @@ def preload(detection: Detection, worker_class: str, env: Mapping[str, str]) -> 
                     imported[name] = stamp
     finally:
         sys.path[:] = saved
+        if settings_module is not None:
+            os.environ[DJANGO_SETTINGS] = settings_module
     if imported:
         log.debug("preload: imported %s in the master", ", ".join(imported))
     return Preloaded(imported)
