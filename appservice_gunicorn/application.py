@@ -15,8 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import children, defaultsite, explain, preload
-from .asgilog import LogUnhandled
+from . import children, explain, preload
 from .errors import LaunchError
 from .importer import add_master_paths, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
@@ -205,9 +204,15 @@ class AppServiceApplication(BaseApplication):
         plan = self._current()
         detection = plan.detection
         if detection.kind == "default":
+            from . import defaultsite  # only when no app is found
+
             return defaultsite.create_app(detection, plan.config.env)
         assert detection.app is not None and detection.pythonpath is not None
         assert self.cfg is not None
+        if detection.kind == "asgi":
+            # Imported now: the app's folders are about to come first on sys.path.
+            from .asgilog import LogUnhandled
+
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)

@@ -9,7 +9,7 @@ import os
 import signal
 from pathlib import Path
 
-from . import check, platform, runtime, supervisor
+from . import platform, runtime, supervisor
 from .plan import Plan
 
 log = logging.getLogger("appservice_gunicorn")
@@ -102,6 +102,8 @@ def run_supervised(plan: Plan) -> int:
 def prove(plan: Plan) -> str | None:
     """Inside gunicorn's master: import the plan's app in a fresh interpreter, as a worker
     would.  None when it imports, else what went wrong (the importer's message)."""
+    from . import check  # only on a redeploy that needs it
+
     detection = plan.detection
     settings = plan.settings
     if detection.app is None or detection.pythonpath is None or settings is None:

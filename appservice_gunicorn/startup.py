@@ -16,10 +16,9 @@ import shlex
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from . import gunicorn_options, pysource, shell
 from .errors import StartupError as StartupError
@@ -34,8 +33,7 @@ PYTHON_RE = re.compile(r"^python(\d+(\.\d+)?)?$")
 Kind = Literal["gunicorn", "shell", "script"]
 
 
-@dataclass(frozen=True)
-class StartupCommand:
+class StartupCommand(NamedTuple):
     """A usable startup command.
 
     ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process, after the
@@ -47,13 +45,10 @@ class StartupCommand:
     text: str
     kind: Kind
     app: str | None = None
-    settings: Mapping[str, Any] = field(default_factory=dict)
+    # Read-only, as the rest of the command (a copy behind MappingProxyType).
+    settings: Mapping[str, Any] = MappingProxyType({})
     path: Path | None = None
     steps: tuple[Step, ...] = ()
-
-    def __post_init__(self) -> None:
-        # Read-only, as the rest of the (frozen) command.
-        object.__setattr__(self, "settings", MappingProxyType(dict(self.settings)))
 
     def __hash__(self) -> int:
         # The settings (values may be lists) follow from the text: hashing it is enough.
@@ -158,7 +153,7 @@ def _gunicorn_command(
         text=full_text or text,
         kind="gunicorn",
         app=app,
-        settings=settings,
+        settings=MappingProxyType(dict(settings)),
         steps=steps,
     )
 
