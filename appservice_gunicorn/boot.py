@@ -12,9 +12,17 @@ imported, using the C module ``_signal`` (the ``signal`` module costs 8 ms of im
 
 gunicorn installs its own handlers when it starts serving; a supervised command blocks
 these signals and forwards them.
+
+The garbage collector is off while the launcher starts: start-up creates some 100,000
+objects that live as long as the process (gunicorn, the launcher, a preloaded framework),
+and collecting while they come is wasted work.  ``started`` turns it back on before the
+workers fork, after ``gc.freeze()``, so that collections in a worker never write to the
+pages of the objects it inherited (Python's documented recipe for servers that fork), and
+before a supervised command runs.
 """
 
 import _signal  # type: ignore[import-not-found]
+import gc
 import sys
 
 _NAMES = {2: "SIGINT", 3: "SIGQUIT", 15: "SIGTERM"}
@@ -53,9 +61,18 @@ def take_pending_hup() -> bool:
     return pending
 
 
+def started(*, forking: bool) -> None:
+    """Start-up is over: the collector runs again (``forking``: after freezing what the
+    workers will inherit)."""
+    if forking:
+        gc.freeze()
+    gc.enable()
+
+
 def main() -> None:
     """``python -m appservice_gunicorn`` and the ``appservice-gunicorn`` command."""
     install()
+    gc.disable()
     global START_CWD
     import os
 

@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = make_plan(config, settings=False, prune=not replaced)
         if plan.supervised:
             explain.log_plan(plan, log)
+            boot.started(forking=False)
             return children.run_supervised(plan)
         stop = None if plan.checks_only or replaced else children.run_steps(plan)
         if stop is not None:

@@ -101,6 +101,7 @@ class LauncherArbiter(Arbiter):
             super().spawn_workers()
             return
         self._first_boot = False
+        boot.started(forking=True)
         for _ in range(self.num_workers - len(self.WORKERS)):
             self.spawn_worker()
 

@@ -60,6 +60,43 @@ def test_flask_is_imported_by_the_master_and_the_app_by_the_workers(
     assert importers and master not in importers
 
 
+GC_APP = """
+import gc
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"{gc.isenabled()} {gc.get_freeze_count() > 10_000}".encode()]
+"""
+GC_CONF = """
+import gc
+
+
+def when_ready(server):  # the master, before the workers fork
+    print(f"MASTER collector on: {gc.isenabled()}", flush=True)
+
+
+def pre_fork(server, worker):
+    print(f"FORKING collector on: {gc.isenabled()}, frozen: {gc.get_freeze_count()}", flush=True)
+"""
+
+
+def test_the_collector_is_off_while_starting_and_frozen_objects_are_inherited(
+    launch: Start, tmp_path: Path
+) -> None:
+    """Python's recipe for servers that fork: no collection while start-up creates its
+    long-lived objects, gc.freeze() before the fork, the collector on in the workers."""
+    write(tmp_path, {"app.py": GC_APP, "gunicorn.conf.py": GC_CONF})
+    launcher = launch(tmp_path, env={"GUNICORN_CMD_ARGS": "--workers 2"})
+    # In the worker: collecting, and the tens of thousands of objects it inherited are
+    # frozen (never scanned, so their pages stay shared with the master).
+    assert get(launcher)[1] == b"True True"
+    log = launcher.log()
+    assert "MASTER collector on: False" in log
+    forks = re.findall(r"FORKING collector on: (\w+), frozen: (\d+)", log)
+    assert len(forks) == 2 and all(on == "True" and int(n) > 10_000 for on, n in forks), log
+
+
 @pytest.mark.parametrize(
     "env",
     [
