@@ -15,7 +15,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import children, explain, preload
+from . import explain, preload
 from .errors import LaunchError
 from .importer import add_master_paths, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
@@ -106,6 +106,8 @@ class AppServiceApplication(BaseApplication):
         plan = self._redeploy_plan()
         if plan is self.plan:
             return False
+        from . import children  # a redeploy's steps and proof run as child processes
+
         problem = children.prove(plan) if self._master_must_prove(plan) else None
         if problem is not None:
             log.error(
@@ -161,6 +163,8 @@ class AppServiceApplication(BaseApplication):
                     plan.detection.command,
                 )
                 return current
+            from . import children
+
             if children.run_steps(plan, in_master=True) is not None:
                 log.error("reload: a pre-start step failed; keeping the app that is running")
                 return current

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__, boot, children, explain
+from . import __version__, boot, explain
 from .errors import LaunchError
 from .importer import add_master_paths
 from .plan import LauncherConfig, make_plan, strict_error, with_settings
@@ -121,13 +121,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_explain(config, as_json=args.json)
     try:
         plan = make_plan(config, settings=False, prune=not replaced)
-        if plan.supervised:
-            explain.log_plan(plan, log)
-            boot.started(forking=False)
-            return children.run_supervised(plan)
-        stop = None if plan.checks_only or replaced else children.run_steps(plan)
-        if stop is not None:
-            return stop
+        if plan.supervised or plan.steps:
+            # Child processes (supervisor.py): loaded only when there is one to run.
+            from . import children
+
+            if plan.supervised:
+                explain.log_plan(plan, log)
+                boot.started(forking=False)
+                return children.run_supervised(plan)
+            stop = None if plan.checks_only or replaced else children.run_steps(plan)
+            if stop is not None:
+                return stop
         # Imported before the app's folder joins the path; --explain never needs them.
         from .application import AppServiceApplication
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from . import (
     appfiles,
@@ -24,9 +24,12 @@ from . import (
     pysource,
     venv,
 )
+from .errors import StartupError
 from .search import Found, Search
-from .startup import StartupCommand, StartupError, classify, resolve_startup
 from .startupfile import PROCFILE_SWITCH, procfile_command
+
+if TYPE_CHECKING:
+    from .startup import StartupCommand
 
 Kind = Literal["wsgi", "asgi", "default", "command"]
 RuleName = Literal[
@@ -134,7 +137,11 @@ def detect(
     expansion_env = {**env, "PORT": platform.port(env)}
     name: RuleName = "startup"
     try:
-        command = resolve_startup(words, app_dir, expansion_env)
+        if words:
+            # Parsing a command (its shell grammar, gunicorn's options) loads only for one.
+            from .startup import resolve_startup
+
+            command = resolve_startup(words, app_dir, expansion_env)
     except StartupError as exc:
         startup_error = str(exc)
         public = f"{_public_startup_name(words, app_dir)}: {exc.problem}"
@@ -146,6 +153,8 @@ def detect(
         try:
             text, why = procfile_command(app_dir, platform.flag(env, PROCFILE_SWITCH))
             if text is not None:
+                from .startup import classify
+
                 command = classify(text, "Procfile (web)", expansion_env, app_dir)
             else:
                 rules.append(Rule("procfile", False, why, why))

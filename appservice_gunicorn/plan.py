@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import buildoutput, fs, platform
 from .detection import Detection, detect
 from .errors import LaunchError
 from .settings import LayeredSettings, layer_settings
-from .shell import Step
+
+if TYPE_CHECKING:
+    from .shell import Step
 
 PRE_RUN_VARIABLE = "PRE_RUN_COMMAND"
 
@@ -117,6 +119,8 @@ def prestart_steps(env: Mapping[str, str], detection: Detection) -> tuple[Step, 
     steps: list[Step] = []
     pre_run = env.get(PRE_RUN_VARIABLE, "").strip()
     if pre_run:
+        from .shell import Step  # the shell's grammar: only for a command to run
+
         steps.append(Step(pre_run, stop_on_failure=False))
     if detection.startup is not None:
         steps.extend(detection.startup.steps)
