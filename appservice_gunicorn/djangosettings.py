@@ -18,35 +18,29 @@ def settings_module(path: Path) -> str | None:
         tree = pysource.parse(path)
     except (SyntaxError, ValueError, OSError):
         return None
-    strings = {
-        target.id: node.value.value
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Assign)
-        and isinstance(node.value, ast.Constant)
-        and isinstance(node.value.value, str)
-        for target in node.targets
-        if isinstance(target, ast.Name)
-    }
-
-    def text(value: ast.expr) -> str | None:
-        if isinstance(value, ast.Constant) and isinstance(value.value, str):
-            return value.value
-        return strings.get(value.id) if isinstance(value, ast.Name) else None
-
+    # One walk: the names bound to strings, and what DJANGO_SETTINGS_MODULE is set to.
+    strings: dict[str, object] = {}
+    values: list[ast.expr] = []
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and len(node.args) >= 2
-            and _is_str(node.args[0], "DJANGO_SETTINGS_MODULE")
-            and text(node.args[1])
-        ):
-            return text(node.args[1])
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Subscript) and _is_str(
                     target.slice, "DJANGO_SETTINGS_MODULE"
                 ):
-                    return text(node.value)
+                    values.append(node.value)
+                elif isinstance(target, ast.Name) and isinstance(node.value, ast.Constant):
+                    strings[target.id] = node.value.value
+        elif (
+            isinstance(node, ast.Call)
+            and len(node.args) >= 2
+            and _is_str(node.args[0], "DJANGO_SETTINGS_MODULE")
+        ):
+            values.append(node.args[1])
+    for value in values:
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return value.value
+        if isinstance(value, ast.Name) and isinstance(strings.get(value.id), str):
+            return str(strings[value.id])
     return None
 
 
