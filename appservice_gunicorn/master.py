@@ -27,6 +27,7 @@ import signal
 import socket
 import sys
 import time
+from types import FrameType
 from typing import TYPE_CHECKING, NamedTuple
 
 from gunicorn.arbiter import Arbiter
@@ -43,6 +44,7 @@ log = logging.getLogger("appservice_gunicorn")
 MAX_BOOT_FAILURES = 5
 BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
 RETIRE = "APPSVC_RETIRE"
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 
 class _Refused(Exception):
@@ -63,6 +65,7 @@ class LauncherArbiter(Arbiter):
         self._halting = False
         self._loaded: set[int] = set()  # workers that have imported the app
         self._failed: dict[int, str] = {}  # workers whose import failed, and why
+        self._stop_requested = False  # a stop signal arrived (gunicorn handles it later)
         self._boot_failures = 0
         self._ready_buffer = b""
         self._ready_read, app.ready_fd = os.pipe()
@@ -84,6 +87,13 @@ class LauncherArbiter(Arbiter):
         # gunicorn's signal handlers are in place from here on.
         if boot.take_pending_hup():
             os.kill(os.getpid(), signal.SIGHUP)
+
+    def signal(self, sig: int, frame: FrameType | None) -> None:
+        """gunicorn's handler, which only queues the signal: a stop is also noted here, so
+        that waiting for a redeploy's new workers ends at once."""
+        if sig in STOP_SIGNALS:
+            self._stop_requested = True
+        super().signal(sig, frame)
 
     def wait_for_signals(self, timeout: float | None = 1.0) -> list[int]:
         signals: list[int] = super().wait_for_signals(timeout)
@@ -257,6 +267,8 @@ class LauncherArbiter(Arbiter):
                 # Ended without a word: the app ended the process (os._exit at import).
                 status = next(iter(ended.values()))
                 return f"importing {self._app_name()} ended the process {status}", set(ended)
+            if self._stop_requested:
+                return "a stop signal arrived while the new workers imported the app", set()
             if time.monotonic() > deadline:
                 return f"the new workers had not imported the app after {self.timeout} s", set()
             select.select([self._ready_read], [], [], 0.1)

@@ -253,6 +253,25 @@ def test_new_workers_serve_before_the_old_ones_stop(pid1: StartPid1, tmp_path: P
     assert init.stop() == 0
 
 
+def test_a_stop_signal_while_the_new_workers_import_stops_at_once(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    # The new app hangs while it is imported: the master waits for its workers, but a
+    # SIGTERM meanwhile is not left waiting for gunicorn's 600 s timeout.
+    app_dir = write(tmp_path / "wwwroot", app_saying("running"))
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
+    init.wait_for_workers(2)
+    replace_folder(app_dir, app_saying("never ready", import_seconds=600))
+    init.kill(signal.SIGHUP)
+    init.wait_for_workers(4)
+    assert get(launcher)[1] == b"running"
+    started = time.monotonic()
+    assert init.stop(timeout=15) == 0, launcher.log()
+    assert time.monotonic() - started < 10
+    assert "a stop signal arrived" in refusals(launcher)[-1]
+    assert init.processes() == []
+
+
 def test_a_burst_of_sighups_is_one_redeploy(pid1: StartPid1, tmp_path: Path) -> None:
     app_dir = write(tmp_path / "wwwroot", app_saying("burst"))
     launcher, init = pid1(app_dir)
