@@ -4,6 +4,7 @@ worker imports the detected app.  SIGHUP re-runs detection (a redeploy), which
 
 from __future__ import annotations
 
+import gc
 import importlib
 import logging
 import os
@@ -15,7 +16,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import explain, preload
+from . import explain, preload, workerreports
 from .errors import LaunchError
 from .importer import add_master_paths, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
@@ -41,8 +42,7 @@ class AppServiceApplication(BaseApplication):
         )
         self._next_plan = plan
         self.plan: Plan | None = None
-        # Set by the master while a redeploy's workers start: each writes its pid there
-        # once it has imported the app.
+        # Set by the master: each worker reports there once it has imported the app.
         self.ready_fd: int | None = None
         # The framework modules the master imported for its workers (preload.py).
         self.preloaded = preload.Preloaded({})
@@ -122,10 +122,12 @@ class AppServiceApplication(BaseApplication):
         """Whether the master must import the new app in a fresh interpreter first.  Not
         when only new workers will import it: they are the proof, and the master stops
         them and keeps the old ones if they fail (master.py).  When the master itself will
-        import it (``preload_app``) or replace itself (a new framework), it must."""
-        assert plan.settings is not None
-        preloads = bool(plan.settings.value("preload_app"))
-        return preloads or preload.stale(self.preloaded, plan.detection) is not None
+        import it (``preload_app``), replace itself (a new framework) or its listening
+        sockets (a new bind, which a refusal could not undo), it must."""
+        assert plan.settings is not None and self.cfg is not None
+        if plan.settings.value("preload_app") or plan.settings.value("bind") != self.cfg.bind:
+            return True  # the master imports the app, or gunicorn replaces its listeners
+        return preload.stale(self.preloaded, plan.detection) is not None
 
     def reload(self) -> None:
         """Apply the plan ``prepare_redeploy`` proved (gunicorn calls this on SIGHUP)."""
@@ -191,6 +193,9 @@ class AppServiceApplication(BaseApplication):
         ]
         for name in stale:
             del sys.modules[name]
+        if stale:
+            # Frozen before the first fork (boot.started): the collector may free them now.
+            gc.unfreeze()
         importlib.invalidate_caches()
         if self.callable is not None or stale:
             self.callable = None
@@ -210,7 +215,9 @@ class AppServiceApplication(BaseApplication):
         if detection.kind == "default":
             from . import defaultsite  # only when no app is found
 
-            return defaultsite.create_app(detection, plan.config.env)
+            site = defaultsite.create_app(detection, plan.config.env)
+            self._tell_master("")
+            return site
         assert detection.app is not None and detection.pythonpath is not None
         assert self.cfg is not None
         if detection.kind == "asgi":
@@ -235,10 +242,7 @@ class AppServiceApplication(BaseApplication):
         return app
 
     def _tell_master(self, failure: str) -> None:
-        """One line on the master's pipe: this worker's pid, and why its import failed."""
-        if self.ready_fd is not None:
-            # One write below PIPE_BUF: lines of workers writing at once never mix.
-            os.write(self.ready_fd, f"{os.getpid()} {failure}".rstrip().encode()[:4000] + b"\n")
+        workerreports.tell(self.ready_fd, failure)
 
 
 def _roots(plan: Plan) -> list[Path]:

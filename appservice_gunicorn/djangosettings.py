@@ -49,46 +49,48 @@ def _is_str(node: ast.AST, text: str) -> bool:
 
 
 def setting(root: Path, module: str, name: str) -> str | None:
-    """A string setting from a settings module, following ``from x import *`` (split settings)."""
-    node = _assigned(root, module, name)
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return node.value
-    return None
+    """A string setting from a settings module, following ``from x import *`` (split
+    settings): the last string assigned to it (a value computed later, such as
+    ``os.environ.get(..., WSGI_APPLICATION)``, keeps it as its default)."""
+    found = [
+        value.value
+        for value in _assigned(root, module, name)
+        if isinstance(value, ast.Constant) and isinstance(value.value, str)
+    ]
+    return found[-1] if found else None
 
 
 def strings(root: Path, module: str, name: str) -> list[str]:
-    """The strings in a setting's literal value (``MIDDLEWARE``'s paths, ``DATABASES``'s
-    engines and names), in order; none when it is computed."""
-    node = _assigned(root, module, name)
-    if node is None:
-        return []
+    """The strings in what is assigned to a setting, ``+=`` included (``MIDDLEWARE``'s
+    paths, ``DATABASES``'s engines and names), in order."""
     return [
         item.value
-        for item in ast.walk(node)
+        for value in _assigned(root, module, name)
+        for item in ast.walk(value)
         if isinstance(item, ast.Constant) and isinstance(item.value, str)
     ]
 
 
-def _assigned(root: Path, module: str, name: str, _depth: int = 0) -> ast.expr | None:
-    """The expression last assigned to ``name`` at the top of the settings module."""
+def _assigned(root: Path, module: str, name: str, _depth: int = 0) -> list[ast.expr]:
+    """Every expression assigned to ``name`` at the top of the settings module, in order."""
     path = pysource.module_file(root, module)
     if path is None or _depth > 8:
-        return None
+        return []
     try:
         tree = pysource.parse(path)
     except (SyntaxError, ValueError, OSError):
-        return None
+        return []
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    value: ast.expr | None = None
+    values: list[ast.expr] = []
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
             source = _absolute(package, node.module, node.level)
             if source:
-                value = _assigned(root, source, name, _depth + 1) or value
-        for target, assigned in pysource.assignments(node):
-            if target == name and assigned is not None:
-                value = assigned
-    return value
+                values += _assigned(root, source, name, _depth + 1)
+        values += [
+            value for target, value in pysource.assignments(node) if target == name and value
+        ]
+    return values
 
 
 def _absolute(package: str, module: str | None, level: int) -> str | None:

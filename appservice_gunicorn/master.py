@@ -10,10 +10,7 @@ old workers are left alone.  When the master itself would import the new app
 (``preload_app``) or replace itself, the app is first imported in a fresh interpreter
 (``children.prove``).  SIGHUPs that arrive together are one redeploy.
 
-Every worker writes a line to a pipe once it has imported the app, or failed to
-(``load()``): its pid, and why it failed.  This is also how the master tells an app that
-ends its worker while being imported (``os._exit`` at import: gunicorn would respawn it
-forever) from a worker that served and then died.
+Every worker reports once it has imported the app, or failed to (``workerreports.py``).
 """
 
 from __future__ import annotations
@@ -22,7 +19,6 @@ import contextlib
 import errno
 import logging
 import os
-import select
 import signal
 import socket
 import sys
@@ -33,7 +29,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from . import boot, preload
+from . import boot, preload, workerreports
+from .workerreports import Reports
 
 if TYPE_CHECKING:
     from .application import AppServiceApplication
@@ -63,13 +60,10 @@ class LauncherArbiter(Arbiter):
         self.launcher_app = app
         self._generation: _Generation | None = None
         self._halting = False
-        self._loaded: set[int] = set()  # workers that have imported the app
-        self._failed: dict[int, str] = {}  # workers whose import failed, and why
+        self._reports = Reports()
+        app.ready_fd = self._reports.write_fd
         self._stop_requested = False  # a stop signal arrived (gunicorn handles it later)
         self._boot_failures = 0
-        self._ready_buffer = b""
-        self._ready_read, app.ready_fd = os.pipe()
-        os.set_blocking(self._ready_read, False)
         self._first_boot = True
         # Workers of the master this one replaced (see _replace_master).
         retire = os.environ.pop(RETIRE, "")
@@ -79,6 +73,8 @@ class LauncherArbiter(Arbiter):
         super().__init__(app)
 
     def start(self) -> None:
+        # Before gunicorn forks anything (its dirty arbiter, in start; then the workers).
+        boot.started(forking=True)
         try:
             super().start()
         except SystemExit as exc:
@@ -111,9 +107,14 @@ class LauncherArbiter(Arbiter):
             super().spawn_workers()
             return
         self._first_boot = False
-        boot.started(forking=True)
         for _ in range(self.num_workers - len(self.WORKERS)):
             self.spawn_worker()
+
+    def spawn_worker(self) -> int:
+        pid: int = super().spawn_worker()  # returns in the master only
+        # A pid the system reuses starts with nothing said on the pipe.
+        self._reports.forget(pid)
+        return pid
 
     def reload(self) -> None:
         app = self.launcher_app
@@ -203,44 +204,35 @@ class LauncherArbiter(Arbiter):
 
     def _retire_old_workers(self) -> None:
         """After a replacement: the previous master's workers stop (gracefully) once all
-        of this master's workers have imported the app; killed if they outstay."""
+        of this master's workers have imported the app; killed if they outstay (as are
+        the workers of a refused redeploy that had imported it)."""
         if self._retiring and time.monotonic() > self._retire_deadline:
             for pid in self._retiring:
-                with contextlib.suppress(ProcessLookupError):
+                # Only a child still running: an ended one's pid may belong to another.
+                if pid not in self.WORKERS and workerreports.running_child(pid):
                     os.kill(pid, signal.SIGKILL)
             self._retiring = set()
-        ready = self.cfg.preload_app or (self.WORKERS and set(self.WORKERS) <= self._loaded)
+        ready = self.cfg.preload_app or (self.WORKERS and set(self.WORKERS) <= self._reports.loaded)
         if not self._retire or not ready:
             return
         for pid in self._retire:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        self._retiring, self._retire = self._retire, set()
+        self._retiring, self._retire = self._retiring | self._retire, set()
         self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
 
     def _read_loaded(self) -> None:
-        with contextlib.suppress(BlockingIOError):
-            self._ready_buffer += os.read(self._ready_read, 4096)
-        *lines, self._ready_buffer = self._ready_buffer.split(b"\n")
-        for line in lines:
-            pid, _, failure = line.decode(errors="replace").partition(" ")
-            if not pid.isdigit():
-                continue
-            if failure:
-                self._failed[int(pid)] = failure
-            else:
-                self._loaded.add(int(pid))
-                self._boot_failures = 0
+        if self._reports.read():
+            self._boot_failures = 0
 
     def _count_boot_failures(self, gone: set[int]) -> None:
         """Workers that ended before importing the app: the app ends them (os._exit at
         import, a crash in an extension); gunicorn alone would respawn them forever."""
         for pid in gone:
-            self._failed.pop(pid, None)
-            if pid in self._loaded:
-                self._loaded.discard(pid)
-                continue
-            self._boot_failures += 1
+            loaded = pid in self._reports.loaded
+            self._reports.forget(pid)
+            if not loaded:
+                self._boot_failures += 1
         if self._boot_failures >= MAX_BOOT_FAILURES:
             log.error(
                 "%d workers in a row ended while importing the app %s, before serving; it "
@@ -257,12 +249,22 @@ class LauncherArbiter(Arbiter):
     def _await(self, new: set[int]) -> tuple[str, set[int]] | None:
         """Wait until the ``new`` workers have imported the app: None, or why they did not
         and the ones that ended (reaped here)."""
-        deadline = time.monotonic() + self.timeout
-        while new - self._loaded:
-            said = next((self._failed[pid] for pid in new if pid in self._failed), None)
+        # gunicorn's timeout 0 means none.
+        deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        while True:
+            reports = self._reports
+            self._read_loaded()
+            if not new - reports.loaded:
+                return None
+            ended = {
+                pid: status
+                for pid in new - reports.loaded
+                if (status := workerreports.exit_status(pid))
+            }
+            self._read_loaded()  # what an ended worker said is in the pipe by now
+            said = next((reports.failed[pid] for pid in new if pid in reports.failed), None)
             if said is not None:
-                return said, set()
-            ended = {pid: status for pid in new - self._loaded if (status := _exit_status(pid))}
+                return said, set(ended)
             if ended:
                 # Ended without a word: the app ended the process (os._exit at import).
                 status = next(iter(ended.values()))
@@ -271,9 +273,7 @@ class LauncherArbiter(Arbiter):
                 return "a stop signal arrived while the new workers imported the app", set()
             if time.monotonic() > deadline:
                 return f"the new workers had not imported the app after {self.timeout} s", set()
-            select.select([self._ready_read], [], [], 0.1)
-            self._read_loaded()
-        return None
+            self._reports.wait(0.1)
 
     def _abandon(
         self,
@@ -282,20 +282,33 @@ class LauncherArbiter(Arbiter):
         previous: Plan,
         reaped: frozenset[int] | set[int] = frozenset(),
     ) -> None:
-        """New workers that failed to start: stop them all, keep the old ones serving."""
+        """New workers that failed to start: stop them all, keep the old ones serving.
+        Those that imported the app may be serving a request: they stop gracefully (as
+        retiring workers); the others are killed."""
+        loaded = (new & self._reports.loaded) - reaped
         for pid in new:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            if pid not in reaped:
+                os.kill(pid, signal.SIGTERM if pid in loaded else signal.SIGKILL)
+            if pid not in reaped and pid not in loaded:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
-            self._failed.pop(pid, None)
+            self._reports.forget(pid)
             worker = self.WORKERS.pop(pid, None)
             if worker is not None:
                 worker.tmp.close()
+        if loaded:
+            self._retiring |= loaded
+            self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
         log.error(
             "reload: the new deployment was refused and the running app keeps serving: %s", why
         )
+        # gunicorn's reload applied the new deployment's environment (raw_env): undone, as
+        # gunicorn's own reload does before applying the next one.
+        for name in self.cfg.env:
+            if name in self.cfg.env_orig:
+                os.environ[name] = self.cfg.env_orig[name]
+            else:
+                os.environ.pop(name, None)
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)
 
@@ -322,15 +335,3 @@ class LauncherArbiter(Arbiter):
                             port,
                             host or "all addresses",
                         )
-
-
-def _exit_status(pid: int) -> str | None:
-    """How worker ``pid`` ended ("with status 0"), reaped here, or None while it runs."""
-    try:
-        found, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return "(already reaped)"
-    if found == 0:
-        return None
-    code = os.waitstatus_to_exitcode(status)
-    return f"by signal {-code}" if code < 0 else f"with status {code}"

@@ -160,6 +160,7 @@ def app_saying(text: str, *, import_seconds: float = 0.0) -> dict[str, str]:
             import time
 
             time.sleep({import_seconds})
+            print("IMPORTED {text}", flush=True)
 
 
             def app(environ, start_response):
@@ -228,6 +229,12 @@ def test_broken_redeploys_are_refused_and_the_running_app_keeps_serving(
     assert init.stop() == 0
 
 
+def wait_for_imports(launcher: Launcher, text: str, workers: int) -> None:
+    """Every worker has imported the app: one still starting would import the next one."""
+    what = f"{workers} workers importing {text}"
+    wait_for(lambda: launcher.log().count(f"IMPORTED {text}\n") >= workers, 30, what)
+
+
 def refused(launcher: Launcher, count: int) -> bool:
     return len(refusals(launcher)) == count
 
@@ -260,7 +267,7 @@ def test_a_stop_signal_while_the_new_workers_import_stops_at_once(
     # SIGTERM meanwhile is not left waiting for gunicorn's 600 s timeout.
     app_dir = write(tmp_path / "wwwroot", app_saying("running"))
     launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
-    init.wait_for_workers(2)
+    wait_for_imports(launcher, "running", 2)
     replace_folder(app_dir, app_saying("never ready", import_seconds=600))
     init.kill(signal.SIGHUP)
     init.wait_for_workers(4)
@@ -270,6 +277,115 @@ def test_a_stop_signal_while_the_new_workers_import_stops_at_once(
     assert time.monotonic() - started < 10
     assert "a stop signal arrived" in refusals(launcher)[-1]
     assert init.processes() == []
+
+
+def test_the_refusal_names_the_error_whatever_the_number_of_workers(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", APP_A)
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=12"})
+    # Every worker has imported the app: one still starting would import the broken one.
+    wait_for(lambda: launcher.log().count("IMPORTED app A") == 12, 30, "12 workers")
+    replace_folder(app_dir, BROKEN["syntax-error"][0])
+    init.kill(signal.SIGHUP)
+    wait_for(partial(refused, launcher, 1), 30, "the refusal")
+    # Not "ended the process with status 4": the workers' own first error line.
+    assert "SyntaxError: expected ':'" in refusals(launcher)[-1]
+    assert get(launcher)[1] == b"app A"
+    assert init.stop() == 0
+
+
+ONE_OF_TWO_FAILS = """
+    import os
+    import time
+
+    try:
+        os.close(os.open("first-worker", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        time.sleep(1.5)
+        raise RuntimeError("the second worker cannot start") from None
+
+
+    def app(environ, start_response):
+        time.sleep(0.2)  # busy when the refusal comes
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"the refused version"]
+"""
+
+
+def test_a_new_worker_that_serves_is_stopped_gracefully_when_another_fails(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", app_saying("version 1"))
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
+    old = {w.pid for w in init.wait_for_workers(2)}
+    with ClientLoop(launcher) as loop:
+        wait_for(lambda: loop.count(b"version 1") >= 10, 20, "answers from version 1")
+        replace_folder(app_dir, {"application.py": ONE_OF_TWO_FAILS})
+        init.kill(signal.SIGHUP)
+        wait_for(partial(refused, launcher, 1), 30, "the refusal")
+        # The worker that had imported the refused version finishes its request and ends.
+        wait_for(lambda: {w.pid for w in init.workers()} == old, 20, "only the old workers")
+        count = loop.count(b"version 1")
+        wait_for(lambda: loop.count(b"version 1") >= count + 10, 20, "answers after it")
+    assert "the second worker cannot start" in refusals(launcher)[-1]
+    assert loop.failures == [], f"{len(loop.failures)} failed requests: {loop.failures[:5]}"
+    assert b"the refused version" in loop.answers
+    assert init.stop() == 0
+    assert init.processes() == []
+
+
+def test_a_redeploy_of_an_emptied_folder_serves_the_default_site(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", app_saying("the first app"))
+    # gunicorn's --timeout 0 (no limit) is no limit for a redeploy either.
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2 --timeout=0"})
+    wait_for_imports(launcher, "the first app", 2)
+    old = {w.pid for w in init.workers()}
+    replace_folder(app_dir, {})
+    started = time.monotonic()
+    init.kill(signal.SIGHUP)
+    # The default site's workers report at once: the old ones retire within seconds.
+    wait_for(lambda: not old & {w.pid for w in init.workers()}, 20, "the old workers to retire")
+    assert time.monotonic() - started < 10
+    assert b"no app was found" in get(launcher)[1]
+    assert refusals(launcher) == []
+    assert init.stop() == 0
+
+
+ENV_APP = """
+    import os
+
+    print("IMPORTED VERSION", flush=True)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"VERSION {os.environ.get('GREETING', 'none')}".encode()]
+"""
+
+
+def test_a_refused_redeploy_leaves_none_of_its_environment_behind(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", {"application.py": ENV_APP.replace("VERSION", "v1")})
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
+    wait_for_imports(launcher, "v1", 2)
+    broken = {
+        "gunicorn.conf.py": "raw_env = ['GREETING=from the refused deployment']\n",
+        "application.py": "raise RuntimeError('broken')\n" + WSGI_APP,
+    }
+    replace_folder(app_dir, broken)
+    init.kill(signal.SIGHUP)
+    try:
+        wait_for(partial(refused, launcher, 1), 30, "the refusal")
+    except AssertionError:
+        raise AssertionError(launcher.log()) from None
+    replace_folder(app_dir, {"application.py": ENV_APP.replace("VERSION", "v2")})
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: get(launcher)[1].startswith(b"v2"), 30, "the next redeploy")
+    assert get(launcher)[1] == b"v2 none"
+    assert init.stop() == 0
 
 
 def test_a_burst_of_sighups_is_one_redeploy(pid1: StartPid1, tmp_path: Path) -> None:

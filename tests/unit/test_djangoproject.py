@@ -90,6 +90,29 @@ def test_django_manage_py_assignment_and_custom_variable(tmp_path: Path) -> None
     assert (found.app, found.pythonpath) == ("serving.entry:wsgi_app", tmp_path)
 
 
+def test_a_setting_computed_after_a_star_import_keeps_the_imported_string(
+    tmp_path: Path,
+) -> None:
+    # WSGI_APPLICATION = os.environ.get(..., WSGI_APPLICATION): the string from base.py is
+    # the value unless the variable is set, and names a module no other rule would find.
+    write(
+        tmp_path,
+        {
+            "manage.py": "import os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'conf.settings'\n",
+            "conf/__init__.py": "",
+            "conf/base.py": 'WSGI_APPLICATION = "serving.entry.wsgi_app"\n',
+            "conf/settings.py": (
+                "import os\nfrom .base import *  # noqa\n"
+                "WSGI_APPLICATION = os.environ.get('WSGI_APP', WSGI_APPLICATION)\n"
+            ),
+            "serving/__init__.py": "",
+            "serving/entry.py": "wsgi_app = None\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.app, found.pythonpath) == ("serving.entry:wsgi_app", tmp_path)
+
+
 @pytest.mark.parametrize(
     "adds_src",
     [

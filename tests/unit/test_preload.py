@@ -89,6 +89,7 @@ DJANGO_PROJECT = {
             "django.middleware.common.CommonMiddleware",
             "mysite.middleware.Timing",
         ]
+        MIDDLEWARE += ["django.middleware.locale.LocaleMiddleware"]
     """,
     "mysite/base.py": """
         DATABASES = {
@@ -111,6 +112,7 @@ def test_django_adds_the_database_backend_and_djangos_middleware_its_settings_na
         "django.db.backends.postgresql.base",
         "django.middleware.security",
         "django.middleware.common",
+        "django.middleware.locale",
     ]
     write(tmp_path, {"mysite/other.py": "MIDDLEWARE = ['django.middleware.gzip.GZipMiddleware']\n"})
     chosen = preload.modules("django", detection, {"DJANGO_SETTINGS_MODULE": "mysite.other"})
