@@ -184,12 +184,13 @@ class AppServiceApplication(BaseApplication):
         ``sys.modules`` and gunicorn would keep the old app object.
         """
         roots = {str(p) for plan in (self.plan, new) if plan is not None for p in _roots(plan)}
+        prefixes = tuple(root + os.sep for root in roots)
         stale = [
             name
             for name, module in list(sys.modules.items())
             if name not in self.launcher_modules
             and name.partition(".")[0] not in _LAUNCHER_PACKAGES
-            and _under(module, roots)
+            and _under(module, prefixes)
         ]
         for name in stale:
             del sys.modules[name]
@@ -256,11 +257,11 @@ def _roots(plan: Plan) -> list[Path]:
     return roots
 
 
-def _under(module: ModuleType, roots: set[str]) -> bool:
-    files = [getattr(module, "__file__", None), *(getattr(module, "__path__", None) or [])]
-    for file in files:
-        if isinstance(file, str) and any(
-            file == root or file.startswith(root + os.sep) for root in roots
-        ):
-            return True
-    return False
+def _under(module: ModuleType, prefixes: tuple[str, ...]) -> bool:
+    """The module's file (or a namespace package's folder) is in one of the folders."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str):
+        return file.startswith(prefixes)
+    # Only a namespace package has no file: its __path__ is computed as it is iterated.
+    folders = getattr(module, "__path__", None) or ()
+    return any(isinstance(f, str) and (f + os.sep).startswith(prefixes) for f in folders)

@@ -16,20 +16,18 @@ Every worker reports once it has imported the app, or failed to (``workerreports
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import signal
-import socket
 import sys
 import time
 from types import FrameType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from . import boot, preload, workerreports
+from . import boot, ports, preload, workerreports
 from .workerreports import Reports
 
 if TYPE_CHECKING:
@@ -40,6 +38,7 @@ log = logging.getLogger("appservice_gunicorn")
 # Workers in a row that ended before importing the app: then the launcher stops.
 MAX_BOOT_FAILURES = 5
 BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
+LOAD_FAILED = 4  # and for "App failed to load"
 RETIRE = "APPSVC_RETIRE"
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
@@ -63,6 +62,8 @@ class LauncherArbiter(Arbiter):
         self._reports = Reports()
         app.ready_fd = self._reports.write_fd
         self._stop_requested = False  # a stop signal arrived (gunicorn handles it later)
+        # The folder holds a deployment that was refused (until one is accepted).
+        self._refused = False
         self._boot_failures = 0
         self._first_boot = True
         # Workers of the master this one replaced (see _replace_master).
@@ -78,7 +79,7 @@ class LauncherArbiter(Arbiter):
         try:
             super().start()
         except SystemExit as exc:
-            self._explain_busy_port()
+            ports.explain_busy(self.cfg.address)
             raise exc from None
         # gunicorn's signal handlers are in place from here on.
         if boot.take_pending_hup():
@@ -120,6 +121,7 @@ class LauncherArbiter(Arbiter):
         app = self.launcher_app
         previous = app.plan
         if previous is None or not app.prepare_redeploy():
+            self._refused = True
             return  # refused (logged): the running workers are not touched
         pending = app.pending_plan
         changed = preload.stale(app.preloaded, pending.detection) if pending else None
@@ -130,8 +132,9 @@ class LauncherArbiter(Arbiter):
         self._generation = _Generation(self.worker_age, previous)
         try:
             super().reload()
+            self._refused = False
         except _Refused:
-            pass  # the old workers serve on (logged)
+            self._refused = True  # the old workers serve on (logged)
         finally:
             self._generation = None
 
@@ -155,17 +158,40 @@ class LauncherArbiter(Arbiter):
 
     def reap_workers(self) -> None:
         self._read_loaded()
-        before = set(self.WORKERS)
+        before = dict(self.WORKERS)
+        given_up: set[int] = set()  # replacements that could not load the app
         while True:
             try:
                 super().reap_workers()
                 break
-            except HaltServer:
-                if not self._halting:
+            except HaltServer as exc:
+                if self._halting:
+                    continue  # stopping already: another failed worker says nothing new
+                if not self._refused or exc.exit_status not in (BOOT_FAILED, LOAD_FAILED):
                     raise
-                # Stopping already: another worker that failed to load says nothing new.
+                given_up |= self._serve_on_without(before, given_up, exc)
         if not self.cfg.preload_app and not self._halting:
-            self._count_boot_failures(before - set(self.WORKERS))
+            self._count_boot_failures(set(before) - set(self.WORKERS) - given_up)
+
+    def _serve_on_without(
+        self, before: dict[int, Any], given_up: set[int], exc: HaltServer
+    ) -> set[int]:
+        """A worker that replaced one that ended could not load the app: the folder holds
+        the deployment a redeploy refused.  gunicorn would stop the server; the workers
+        that run the previous app serve on, one fewer each time (none left: stop)."""
+        failed = {pid for pid in set(before) - set(self.WORKERS) - given_up}
+        for pid in failed - self._reports.loaded:
+            before[pid].tmp.close()  # gunicorn stopped before closing it
+        self.num_workers = min(self.num_workers, len(self.WORKERS))
+        if self.num_workers == 0:
+            raise exc
+        log.error(
+            "A worker could not be replaced: the app folder holds the deployment that was "
+            "refused (its error is above); %d worker(s) serve the previous app. Deploy a "
+            "fixed version and send SIGHUP",
+            self.num_workers,
+        )
+        return failed - self._reports.loaded
 
     def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
         self._halting = True
@@ -315,23 +341,3 @@ class LauncherArbiter(Arbiter):
     def _app_name(self) -> str:
         plan = self.launcher_app.plan
         return (plan.detection.app if plan is not None else None) or "?"
-
-    def _explain_busy_port(self) -> None:
-        """gunicorn gave up binding: if another program holds the port, say how to move."""
-        for address in self.cfg.address:
-            if not isinstance(address, tuple):
-                continue  # a Unix socket or file descriptor
-            host, port = address[0], address[1]
-            family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            with socket.socket(family, socket.SOCK_STREAM) as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    probe.bind((host, port))
-                except OSError as exc:
-                    if exc.errno == errno.EADDRINUSE:
-                        log.error(
-                            "Port %s on %s is already in use by another program: stop it, or "
-                            "serve on another port with PORT=<number> (or --bind)",
-                            port,
-                            host or "all addresses",
-                        )

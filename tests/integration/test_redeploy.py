@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.client
 import itertools
+import os
 import re
 import shutil
 import signal
@@ -385,6 +386,30 @@ def test_a_refused_redeploy_leaves_none_of_its_environment_behind(
     init.kill(signal.SIGHUP)
     wait_for(lambda: get(launcher)[1].startswith(b"v2"), 30, "the next redeploy")
     assert get(launcher)[1] == b"v2 none"
+    assert init.stop() == 0
+
+
+def test_a_worker_that_ends_after_a_refusal_is_not_replaced_by_the_refused_app(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    # The folder holds the refused deployment: a worker replacing one that died would
+    # import it, and gunicorn would stop the whole server (exit 4).
+    app_dir = write(tmp_path / "wwwroot", app_saying("version 1"))
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
+    wait_for_imports(launcher, "version 1", 2)
+    replace_folder(app_dir, BROKEN["syntax-error"][0])
+    init.kill(signal.SIGHUP)
+    wait_for(partial(refused, launcher, 1), 30, "the refusal")
+    os.kill(init.workers()[0].pid, signal.SIGKILL)
+    wait_for(lambda: "A worker could not be replaced" in launcher.log(), 20, "the line")
+    assert get(launcher)[1] == b"version 1"
+    assert len(init.workers()) == 1
+    # A fixed deployment brings the full count back.
+    replace_folder(app_dir, app_saying("version 2"))
+    init.kill(signal.SIGHUP)
+    wait_for_imports(launcher, "version 2", 2)
+    wait_for(lambda: len(init.workers()) == 2, 20, "two workers")
+    assert get(launcher)[1] == b"version 2"
     assert init.stop() == 0
 
 
