@@ -277,8 +277,8 @@ class LauncherArbiter(Arbiter):
         and the ones that ended (reaped here)."""
         # gunicorn's timeout 0 means none.
         deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        reports = self._reports
         while True:
-            reports = self._reports
             self._read_loaded()
             if not new - reports.loaded:
                 return None
@@ -299,25 +299,20 @@ class LauncherArbiter(Arbiter):
                 return "a stop signal arrived while the new workers imported the app", set()
             if time.monotonic() > deadline:
                 return f"the new workers had not imported the app after {self.timeout} s", set()
-            self._reports.wait(0.1)
+            reports.wait(0.1)
 
-    def _abandon(
-        self,
-        new: set[int],
-        why: str,
-        previous: Plan,
-        reaped: frozenset[int] | set[int] = frozenset(),
-    ) -> None:
+    def _abandon(self, new: set[int], why: str, previous: Plan, reaped: set[int]) -> None:
         """New workers that failed to start: stop them all, keep the old ones serving.
         Those that imported the app may be serving a request: they stop gracefully (as
         retiring workers); the others are killed."""
         loaded = (new & self._reports.loaded) - reaped
-        for pid in new:
+        for pid in new - reaped:  # a reaped pid may already be another process's
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM if pid in loaded else signal.SIGKILL)
-            if pid not in reaped and pid not in loaded:
+            if pid not in loaded:
                 with contextlib.suppress(ChildProcessError):
                     os.waitpid(pid, 0)
+        for pid in new:
             self._reports.forget(pid)
             worker = self.WORKERS.pop(pid, None)
             if worker is not None:
