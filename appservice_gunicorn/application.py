@@ -258,10 +258,12 @@ def _roots(plan: Plan) -> list[Path]:
 
 
 def _under(module: ModuleType, prefixes: tuple[str, ...]) -> bool:
-    """The module's file (or a namespace package's folder) is in one of the folders."""
+    """The module's file, or one of its package's folders, is in one of the folders."""
     file = getattr(module, "__file__", None)
-    if isinstance(file, str):
-        return file.startswith(prefixes)
-    # Only a namespace package has no file: its __path__ is computed as it is iterated.
-    folders = getattr(module, "__path__", None) or ()
-    return any(isinstance(f, str) and (f + os.sep).startswith(prefixes) for f in folders)
+    if isinstance(file, str) and file.startswith(prefixes):
+        return True
+    folders = getattr(module, "__path__", None)
+    # A namespace package (no file) computes its __path__ as it is iterated: only then.
+    if not isinstance(folders, list) and file is not None:
+        return False
+    return any(isinstance(f, str) and (f + os.sep).startswith(prefixes) for f in folders or ())

@@ -1,14 +1,13 @@
 """gunicorn's master, with redeploys that cannot take the server down.
 
 On SIGHUP the stock ``Arbiter`` re-reads its configuration, forks new workers and stops the
-old ones at once.  Here, before any worker changes, the application checks the new
-deployment (detection, pre-start steps, settings); then new workers import it while the
-old ones serve on.  The old ones are retired only once every new worker has imported the
-app, so that requests are served throughout even when the import takes seconds; if a new
-worker fails, they are all stopped, the redeploy is refused with one ERROR line and the
-old workers are left alone.  When the master itself would import the new app
-(``preload_app``) or replace itself, the app is first imported in a fresh interpreter
-(``children.prove``).  SIGHUPs that arrive together are one redeploy.
+old ones at once.  Here the application first checks the new deployment (detection, steps,
+settings); new workers import it while the old ones serve on, and the old ones retire only
+once every new worker has imported the app.  If a new worker fails, they are all stopped,
+the redeploy is refused with one ERROR line and the old workers are left alone.  When the
+master itself would import the new app (``preload_app``), replace itself or its sockets,
+the app is first imported in a fresh interpreter (``children.prove``).  SIGHUPs that arrive
+together are one redeploy.
 
 Every worker reports once it has imported the app, or failed to (``workerreports.py``).
 """
@@ -16,6 +15,7 @@ Every worker reports once it has imported the app, or failed to (``workerreports
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -112,6 +112,11 @@ class LauncherArbiter(Arbiter):
             self.spawn_worker()
 
     def spawn_worker(self) -> int:
+        if not gc.get_freeze_count():
+            # A redeploy let the collector free the previous app (application.py): what
+            # is left is frozen again, for the workers to share.
+            gc.collect()
+            gc.freeze()
         pid: int = super().spawn_worker()  # returns in the master only
         # A pid the system reuses starts with nothing said on the pipe.
         self._reports.forget(pid)
@@ -145,7 +150,7 @@ class LauncherArbiter(Arbiter):
             # old ones: not before the new ones can serve.
             self._generation = None
             if not self.cfg.preload_app:  # preloaded: forked with the app, ready at once
-                new = self._new_workers(generation)
+                new = {p for p, w in self.WORKERS.items() if w.age > generation.after_age}
                 failure = self._await(new)
                 if failure is not None:
                     why, reaped = failure
@@ -159,7 +164,6 @@ class LauncherArbiter(Arbiter):
     def reap_workers(self) -> None:
         self._read_loaded()
         before = dict(self.WORKERS)
-        given_up: set[int] = set()  # replacements that could not load the app
         while True:
             try:
                 super().reap_workers()
@@ -169,29 +173,37 @@ class LauncherArbiter(Arbiter):
                     continue  # stopping already: another failed worker says nothing new
                 if not self._refused or exc.exit_status not in (BOOT_FAILED, LOAD_FAILED):
                     raise
-                given_up |= self._serve_on_without(before, given_up, exc)
+                # gunicorn 25 raises before it forgets the worker it reaped.
+                for pid in [p for p in self.WORKERS if not workerreports.running_child(p)]:
+                    self.WORKERS.pop(pid)
+        gone = set(before) - set(self.WORKERS)
+        if self._refused and not self._halting:
+            gone -= self._serve_on_without(before, gone)
         if not self.cfg.preload_app and not self._halting:
-            self._count_boot_failures(set(before) - set(self.WORKERS) - given_up)
+            self._count_boot_failures(gone)
 
-    def _serve_on_without(
-        self, before: dict[int, Any], given_up: set[int], exc: HaltServer
-    ) -> set[int]:
-        """A worker that replaced one that ended could not load the app: the folder holds
-        the deployment a redeploy refused.  gunicorn would stop the server; the workers
-        that run the previous app serve on, one fewer each time (none left: stop)."""
-        failed = {pid for pid in set(before) - set(self.WORKERS) - given_up}
-        for pid in failed - self._reports.loaded:
-            before[pid].tmp.close()  # gunicorn stopped before closing it
+    def _serve_on_without(self, before: dict[int, Any], gone: set[int]) -> set[int]:
+        """Workers that replaced others but could not load the app: the folder holds the
+        deployment a redeploy refused.  gunicorn would stop the server (or respawn them
+        forever); the workers of the previous app serve on, one fewer each time, and the
+        last one ending stops the launcher.  Returns the workers handled here."""
+        failed = {pid for pid in gone if pid not in self._reports.loaded}
+        if not failed:
+            return failed
+        for pid in failed:
+            self._reports.forget(pid)
+            before[pid].tmp.close()  # gunicorn stops before closing it
         self.num_workers = min(self.num_workers, len(self.WORKERS))
         if self.num_workers == 0:
-            raise exc
+            log.error("reload: the last worker of the previous app ended; stopping")
+            raise HaltServer("No worker can load the app.", LOAD_FAILED)
         log.error(
             "A worker could not be replaced: the app folder holds the deployment that was "
             "refused (its error is above); %d worker(s) serve the previous app. Deploy a "
             "fixed version and send SIGHUP",
             self.num_workers,
         )
-        return failed - self._reports.loaded
+        return failed
 
     def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
         self._halting = True
@@ -269,9 +281,6 @@ class LauncherArbiter(Arbiter):
             )
             raise HaltServer("The app ends its workers while it is imported.", BOOT_FAILED)
 
-    def _new_workers(self, generation: _Generation) -> set[int]:
-        return {pid for pid, worker in self.WORKERS.items() if worker.age > generation.after_age}
-
     def _await(self, new: set[int]) -> tuple[str, set[int]] | None:
         """Wait until the ``new`` workers have imported the app: None, or why they did not
         and the ones that ended (reaped here)."""
@@ -330,8 +339,10 @@ class LauncherArbiter(Arbiter):
                 os.environ[name] = self.cfg.env_orig[name]
             else:
                 os.environ.pop(name, None)
+        workers = self.num_workers  # fewer when replacements could not load (above)
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)
+        self.num_workers = min(workers, self.num_workers)
 
     def _app_name(self) -> str:
         plan = self.launcher_app.plan

@@ -100,6 +100,20 @@ def test_the_collector_is_off_while_starting_and_frozen_objects_are_inherited(
     assert len(forks) == 2 and all(on == "True" and int(n) > 10_000 for on, n in forks), log
 
 
+def test_workers_forked_after_a_preload_redeploy_inherit_frozen_objects(
+    launch: Start, tmp_path: Path
+) -> None:
+    """A --preload redeploy lets the collector free the previous app, then freezes what
+    is left again before the new workers fork."""
+    write(tmp_path, {"app.py": GC_APP.replace("def app(", "VERSION = 1\n\n\ndef app(")})
+    launcher = launch(tmp_path, env={"GUNICORN_CMD_ARGS": "--workers 2 --preload"})
+    assert get(launcher)[1] == b"True True"
+    write(tmp_path, {"app.py": GC_APP.replace("gc.isenabled()}", "gc.isenabled()} v2")})
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: b"v2" in get(launcher)[1], 30, "the new app")
+    assert get(launcher)[1] == b"True v2 True"
+
+
 @pytest.mark.parametrize(
     "env",
     [

@@ -389,15 +389,16 @@ def test_a_refused_redeploy_leaves_none_of_its_environment_behind(
     assert init.stop() == 0
 
 
+@pytest.mark.parametrize("broken", ["syntax-error", "exits-at-import"])
 def test_a_worker_that_ends_after_a_refusal_is_not_replaced_by_the_refused_app(
-    pid1: StartPid1, tmp_path: Path
+    pid1: StartPid1, tmp_path: Path, broken: str
 ) -> None:
     # The folder holds the refused deployment: a worker replacing one that died would
     # import it, and gunicorn would stop the whole server (exit 4).
     app_dir = write(tmp_path / "wwwroot", app_saying("version 1"))
     launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2"})
     wait_for_imports(launcher, "version 1", 2)
-    replace_folder(app_dir, BROKEN["syntax-error"][0])
+    replace_folder(app_dir, BROKEN[broken][0])
     init.kill(signal.SIGHUP)
     wait_for(partial(refused, launcher, 1), 30, "the refusal")
     os.kill(init.workers()[0].pid, signal.SIGKILL)
