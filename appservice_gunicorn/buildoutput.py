@@ -7,8 +7,6 @@ nothing; ``prepare`` extracts what is not extracted yet (``archives``: safe, ato
 reused).  Values in the manifest win over the folder scan, as on the platform.
 """
 
-from __future__ import annotations
-
 import logging
 import sys
 import time

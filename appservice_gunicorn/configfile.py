@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import os
-import runpy
 import shlex
 import traceback
 from collections.abc import Mapping
@@ -106,6 +105,8 @@ def run(path: Path) -> dict[str, Any]:
             "make it readable (e.g. chmod a+r)"
         )
     try:
+        import runpy  # only for a folder that has a config file
+
         namespace = runpy.run_path(str(path), run_name="__config__")
     except Interrupted:
         raise

@@ -6,8 +6,6 @@ user's code is imported only later, by the gunicorn worker.  The result is a
 the log and the default site all show.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,9 +22,11 @@ from . import (
     pysource,
     venv,
 )
+from .buildoutput import BuildOutput
 from .errors import StartupError
 from .search import Found, Search
 from .startupfile import PROCFILE_SWITCH, procfile_command
+from .venv import VirtualEnv
 
 if TYPE_CHECKING:
     from .startup import StartupCommand
@@ -76,11 +76,11 @@ class Detection(NamedTuple):
     app: str | None = None
     command: str | None = None
     pythonpath: Path | None = None
-    startup: StartupCommand | None = None
+    startup: "StartupCommand | None" = None
     startup_error: str | None = None
-    venv: venv.VirtualEnv | None = None
+    venv: VirtualEnv | None = None
     notes: tuple[str, ...] = ()
-    build: buildoutput.BuildOutput | None = None
+    build: BuildOutput | None = None
     paste: bool = False
 
     @property
@@ -101,7 +101,7 @@ def detect(
     startup: str | Sequence[str] | None = None,
     env: Mapping[str, str] | None = None,
     *,
-    build: buildoutput.BuildOutput | None = None,
+    build: BuildOutput | None = None,
 ) -> Detection:
     """Run the chain over ``path``; ``startup`` is App Service's startup command.
 
@@ -213,9 +213,9 @@ def detect(
 def _venv(
     app_dir: Path,
     env: Mapping[str, str],
-    build: buildoutput.BuildOutput | None,
+    build: BuildOutput | None,
     listing: Callable[[str], fs.Listing],
-) -> venv.VirtualEnv | None:
+) -> VirtualEnv | None:
     """``APPSVC_VIRTUAL_ENV``, then the build's virtualenv, then the folder scan, then the
     build's package folder."""
     if build is not None and not env.get("APPSVC_VIRTUAL_ENV"):
@@ -229,7 +229,7 @@ def _venv(
 
 
 def _command_rule(
-    name: RuleName, command: StartupCommand, app_dir: Path, rules: list[Rule]
+    name: RuleName, command: "StartupCommand", app_dir: Path, rules: list[Rule]
 ) -> tuple[Kind, dict[str, object]] | None:
     """The startup (or Procfile) command's rule: what it serves, or None when it gives
     gunicorn settings only (they apply to the app found further down the chain)."""
@@ -280,7 +280,7 @@ def _public_startup_name(words: Sequence[str], app_dir: Path) -> str:
     return "the startup command"
 
 
-def _startup_root(app_dir: Path, command: StartupCommand) -> Path:
+def _startup_root(app_dir: Path, command: "StartupCommand") -> Path:
     chdir = command.settings.get("chdir")
     if chdir:
         return (app_dir / str(chdir)).absolute()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -162,6 +161,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def render_json(plan: Plan, strict_error: str | None = None) -> str:
+    import json  # only --explain --json: serving never loads it
+
     return json.dumps(as_dict(plan, strict_error), indent=2)
 
 

@@ -6,8 +6,6 @@ some of these (``PermissionError`` from ``is_file()``, ``ELOOP`` from ``DirEntry
 here each answers "no" (or "nothing"), and callers that must say why keep the error.
 """
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import NamedTuple

@@ -12,8 +12,6 @@ together are one redeploy.
 Every worker reports once it has imported the app, or failed to (``workerreports.py``).
 """
 
-from __future__ import annotations
-
 import contextlib
 import gc
 import logging
@@ -28,11 +26,11 @@ from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
 from . import boot, ports, preload, workerreports
+from .plan import Plan
 from .workerreports import Reports
 
 if TYPE_CHECKING:
     from .application import AppServiceApplication
-    from .plan import Plan
 
 log = logging.getLogger("appservice_gunicorn")
 # Workers in a row that ended before importing the app: then the launcher stops.
@@ -55,7 +53,7 @@ class _Generation(NamedTuple):
 
 
 class LauncherArbiter(Arbiter):
-    def __init__(self, app: AppServiceApplication) -> None:
+    def __init__(self, app: "AppServiceApplication") -> None:
         self.launcher_app = app
         self._generation: _Generation | None = None
         self._halting = False

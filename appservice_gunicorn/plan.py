@@ -1,7 +1,5 @@
 """The launcher's own configuration, and the plan it turns into: what to serve, and how."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,7 +36,7 @@ class LauncherConfig(NamedTuple):
         startup: tuple[str, ...] = (),
         strict: bool = False,
         env: Mapping[str, str] | None = None,
-    ) -> LauncherConfig:
+    ) -> "LauncherConfig":
         env = dict(os.environ) if env is None else dict(env)
         folder = app_dir or env.get("APP_PATH") or os.getcwd()
         return cls(
@@ -56,7 +54,7 @@ class Plan(NamedTuple):
     config: LauncherConfig
     detection: Detection
     settings: LayeredSettings | None
-    steps: tuple[Step, ...] = ()
+    steps: "tuple[Step, ...]" = ()
 
     @property
     def supervised(self) -> bool:
@@ -113,15 +111,15 @@ def with_settings(plan: Plan, *, run_config_file: bool = True) -> Plan:
     return plan._replace(settings=layered)
 
 
-def prestart_steps(env: Mapping[str, str], detection: Detection) -> tuple[Step, ...]:
+def prestart_steps(env: Mapping[str, str], detection: Detection) -> "tuple[Step, ...]":
     """App Service's ``PRE_RUN_COMMAND`` (its failure is logged, the app starts anyway),
     then the startup command's own steps."""
     steps: list[Step] = []
     pre_run = env.get(PRE_RUN_VARIABLE, "").strip()
     if pre_run:
-        from .shell import Step  # the shell's grammar: only for a command to run
+        from . import shell  # the shell's grammar: only for a command to run
 
-        steps.append(Step(pre_run, stop_on_failure=False))
+        steps.append(shell.Step(pre_run, stop_on_failure=False))
     if detection.startup is not None:
         steps.extend(detection.startup.steps)
     return tuple(steps)

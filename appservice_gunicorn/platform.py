@@ -1,16 +1,13 @@
 """The platform's environment variables: port, worker counts and launcher switches."""
 
-from __future__ import annotations
-
 import math
 import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
-if TYPE_CHECKING:
-    from .venv import VirtualEnv
+from .venv import VirtualEnv
 
 DEFAULT_PORT = "8000"
 CGROUP = Path("/sys/fs/cgroup")

@@ -13,8 +13,6 @@ file, and ``stale`` tells when a redeploy brings another version (a new virtuale
 upgraded package), which new workers forked from this master would not see.
 """
 
-from __future__ import annotations
-
 import importlib
 import logging
 import os

@@ -1,7 +1,5 @@
 """Answers about Python files read as text and AST, never imported or run."""
 
-from __future__ import annotations
-
 import ast
 from collections.abc import Iterator, Mapping
 from pathlib import Path

@@ -15,8 +15,6 @@ dies with a traceback.  The launcher looks first:
 Only ``os.access`` is used: nothing is created, so ``--explain`` can show the outcome.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from pathlib import Path

@@ -1,7 +1,5 @@
 """What the rules of the detection chain share: one run's state, and what a rule found."""
 
-from __future__ import annotations
-
 import os
 from collections.abc import Mapping
 from pathlib import Path

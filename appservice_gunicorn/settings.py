@@ -5,8 +5,6 @@ Lowest to highest: the launcher's defaults, ``gunicorn.conf.py``,
 command.  gunicorn's ``Config`` validates every value as it is applied.
 """
 
-from __future__ import annotations
-
 import os
 import shlex
 import sys

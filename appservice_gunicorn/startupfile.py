@@ -140,7 +140,7 @@ def strip_comments(text: str) -> str:
 
 PROCFILE = "Procfile"
 PROCFILE_SWITCH = "APPSVC_IGNORE_PROCFILE"
-_PROCESS_RE = re.compile(r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.*)$")
+_PROCESS = r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.*)$"  # compiled on first use
 
 
 def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
@@ -153,7 +153,7 @@ def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
         return None, f"Procfile ignored ({PROCFILE_SWITCH}=1)"
     text = read_startup_file(path, PROCFILE)
     for line in text.splitlines():
-        match = _PROCESS_RE.match(line.strip())
+        match = re.match(_PROCESS, line.strip())
         if match and match.group("name") == "web" and match.group("command").strip():
             return match.group("command").strip(), "Procfile has a web process"
     return None, "Procfile has no web: process"

@@ -5,8 +5,6 @@ putting its ``site-packages`` on ``sys.path`` (or ``PYTHONPATH`` for a shell
 command), which is what App Service's generated startup script does too.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import sys
@@ -17,8 +15,10 @@ from typing import NamedTuple
 from . import fs
 
 VENV_NAMES = ("antenv", ".venv", "venv")
-_VERSION_RE = re.compile(r"^\s*(?:version|version_info)\s*=\s*(\d+)\.(\d+)", re.MULTILINE)
-_LIB_RE = re.compile(r"^python(\d+)\.(\d+)t?$")
+# Patterns, not compiled ones: re compiles (and caches) them on first use, and a folder
+# without a virtualenv never needs them.
+_VERSION = r"(?m)^\s*(?:version|version_info)\s*=\s*(\d+)\.(\d+)"
+_LIB = r"^python(\d+)\.(\d+)t?$"
 
 
 class VirtualEnv(NamedTuple):
@@ -76,7 +76,7 @@ def describe(path: Path) -> VirtualEnv:
         except OSError:
             continue
         for entry in entries:
-            match = _LIB_RE.match(entry.name)
+            match = re.match(_LIB, entry.name)
             candidate = Path(entry.path) / "site-packages"
             if (
                 match
@@ -98,7 +98,7 @@ def packages(path: Path) -> VirtualEnv:
 
 def _python(path: Path, versions: list[tuple[int, int]]) -> tuple[int, int] | None:
     try:
-        match = _VERSION_RE.search((path / "pyvenv.cfg").read_text(errors="replace"))
+        match = re.search(_VERSION, (path / "pyvenv.cfg").read_text(errors="replace"))
     except OSError:
         match = None
     if match:
