@@ -7,8 +7,6 @@ during that one import and put back; ``platform.default_workers`` reads it inste
 reports a bad value as an ERROR line and uses the default.
 """
 
-from __future__ import annotations
-
 import os
 
 

@@ -4,8 +4,6 @@ App Service's (Oryx's) file names first, then FastAPI's CLI discovery paths; the
 is read from the file's AST (``pysource``), never imported.
 """
 
-from __future__ import annotations
-
 from pathlib import Path
 
 from . import fs, pysource

@@ -2,8 +2,6 @@
 worker imports the detected app.  SIGHUP re-runs detection (a redeploy), which
 ``master.LauncherArbiter`` applies only once it is proven."""
 
-from __future__ import annotations
-
 import gc
 import importlib
 import logging

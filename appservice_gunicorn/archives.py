@@ -10,8 +10,6 @@ place, so a half-extracted folder is never used.  Once: the target's name holds 
 archive's path, size and modification time; a restart or a SIGHUP reuses it.
 """
 
-from __future__ import annotations
-
 import hashlib
 import importlib.util
 import os

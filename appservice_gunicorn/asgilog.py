@@ -10,8 +10,6 @@ not re-raised.  In lifespan, a failure the app reports (``lifespan.startup.faile
 logged with its traceback, and the server's own message shortened to one line.
 """
 
-from __future__ import annotations
-
 import logging
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping

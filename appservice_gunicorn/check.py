@@ -9,8 +9,6 @@ master runs it as a supervised child on SIGHUP: a broken deployment is refused w
 running workers keep serving.
 """
 
-from __future__ import annotations
-
 import sys
 from collections.abc import Sequence
 from pathlib import Path

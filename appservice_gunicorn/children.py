@@ -2,8 +2,6 @@
 that are not gunicorn.  Each runs under ``supervisor.run``; this module decides what a
 child's exit means for the launcher and says so in the log."""
 
-from __future__ import annotations
-
 import logging
 import os
 import signal

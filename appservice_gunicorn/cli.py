@@ -1,7 +1,5 @@
 """The command line: ``python -m appservice_gunicorn [options] [STARTUP ...]``."""
 
-from __future__ import annotations
-
 import argparse
 import logging
 import os
@@ -85,9 +83,16 @@ def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
     return list(argv[:index]), list(argv[index:])
 
 
+# What the parser gives for no launcher options (the usual container start): building the
+# parser for nothing costs half a millisecond.
+_NO_OPTIONS = {"app_dir": None, "explain": False, "json": False, "strict": False}
+
+
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = build_parser()
     options, startup = split_argv(argv)
+    if not options:
+        return argparse.Namespace(**_NO_OPTIONS, startup=startup)
+    parser = build_parser()
     namespace = parser.parse_args(options)
     namespace.startup = startup
     if namespace.json and not namespace.explain:

@@ -4,8 +4,6 @@ Serving runs it as gunicorn does (``run``); ``--explain`` and detection read it 
 (``read_literals``, ``wsgi_app``): a value computed by code is named, never evaluated.
 """
 
-from __future__ import annotations
-
 import ast
 import os
 import shlex

@@ -1,8 +1,6 @@
 """The rule from App Service's neighbours that reads a variable: Flask's ``FLASK_APP``
 (files are read as AST only)."""
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from pathlib import Path
 

@@ -6,8 +6,6 @@ install or a checkout finds them beside the package. They are read once into mem
 looked up by exact URL path, so no request path ever reaches the file system.
 """
 
-from __future__ import annotations
-
 import html
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
@@ -44,7 +42,7 @@ StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 
-def site_folder() -> Traversable:
+def site_folder() -> "Traversable":
     """The default site's folder: in the installed wheel, else in the checkout."""
     shipped = resources.files(__package__ or "appservice_gunicorn") / "_defaultsite"
     if shipped.is_dir():

@@ -3,8 +3,6 @@
 Everything is read from files (AST, text): the settings module is never imported.
 """
 
-from __future__ import annotations
-
 from collections import deque
 from pathlib import Path
 from typing import Literal

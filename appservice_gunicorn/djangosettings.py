@@ -3,8 +3,6 @@
 the AST: the settings module is never imported.
 """
 
-from __future__ import annotations
-
 import ast
 from pathlib import Path
 

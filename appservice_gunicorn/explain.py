@@ -1,7 +1,5 @@
 """Say what the launcher decided and why: log lines at start, ``--explain`` text and JSON."""
 
-from __future__ import annotations
-
 import logging
 from typing import Any
 

@@ -5,8 +5,6 @@ checks a value exactly as gunicorn would, without a ``Config`` whose state could
 one check into the next.
 """
 
-from __future__ import annotations
-
 import argparse
 import functools
 import os

@@ -7,8 +7,6 @@ traceback of the user's code only (no frames from the launcher, gunicorn or
 importlib).
 """
 
-from __future__ import annotations
-
 import importlib
 import os
 import site
@@ -52,7 +50,7 @@ def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None
         sys.path.insert(0, entry)
 
 
-def add_master_paths(detection: Detection) -> None:
+def add_master_paths(detection: "Detection") -> None:
     """The app's folder and virtualenv on the master's path, before ``gunicorn.conf.py``
     runs and the worker class is loaded (gunicorn's own ``chdir()`` adds the folder; Oryx
     puts the virtualenv on ``PYTHONPATH``).  Appended, after the standard library and the

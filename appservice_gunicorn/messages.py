@@ -1,7 +1,5 @@
 """Small helpers that keep every message the launcher prints on one readable line."""
 
-from __future__ import annotations
-
 MAX_MESSAGE = 500
 # What str.splitlines() splits on.
 LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")

@@ -7,8 +7,6 @@ and ``pathlib`` spellings built from ``__file__`` and string literals are evalua
 else is left alone (never run).
 """
 
-from __future__ import annotations
-
 import ast
 from pathlib import Path
 

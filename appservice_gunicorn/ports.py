@@ -1,7 +1,5 @@
 """The line that says why gunicorn could not listen: another program holds the port."""
 
-from __future__ import annotations
-
 import errno
 import logging
 import socket

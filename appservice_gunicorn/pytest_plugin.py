@@ -9,8 +9,6 @@ Registered through the ``pytest11`` entry point; servers stop at the test's end.
 imports nothing of gunicorn: a project that merely has the package installed pays nothing.
 """
 
-from __future__ import annotations
-
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol

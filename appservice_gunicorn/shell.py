@@ -7,8 +7,6 @@ groups, command substitution, compound commands, functions) makes it answer ``No
 such text is left to ``/bin/sh`` whole, as a supervised command.
 """
 
-from __future__ import annotations
-
 import re
 import shlex
 from collections.abc import Mapping

@@ -8,8 +8,6 @@ certainty).  Anything unusable becomes one ``StartupError`` whose message names 
 file and the fix.
 """
 
-from __future__ import annotations
-
 import os
 import re
 import shlex

@@ -4,8 +4,6 @@ A startup file must be a readable text file inside the app folder; anything else
 ``StartupError`` naming the file and the fix.
 """
 
-from __future__ import annotations
-
 import os
 import re
 from pathlib import Path

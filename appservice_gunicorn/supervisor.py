@@ -9,8 +9,6 @@ the grace period is over, and only then does ``run`` return the child's exit sta
 (128 + N when a signal N killed it).  Nothing the child started outlives the launcher.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import signal

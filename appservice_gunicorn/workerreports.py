@@ -8,8 +8,6 @@ workers ended before importing the app (``os._exit`` at import: gunicorn alone w
 respawn them forever).
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import select
