@@ -14,7 +14,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from . import explain, preload, workerreports
+from . import explain, gunicorn_options, preload, workerreports
 from .errors import LaunchError
 from .importer import add_master_paths, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
@@ -47,6 +47,9 @@ class AppServiceApplication(BaseApplication):
         super().__init__(
             usage="appservice-gunicorn [OPTIONS] [STARTUP ...]", prog="appservice-gunicorn"
         )
+
+    def load_default_config(self) -> None:
+        self.cfg = gunicorn_options.new_config(self.usage, self.prog)
 
     def load_config(self) -> None:
         plan = self._next_plan or make_plan(self.config)

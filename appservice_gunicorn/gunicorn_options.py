@@ -44,17 +44,34 @@ def _refuse_exit(status: int = 0, message: str | None = None) -> Any:
     raise _ArgumentError("-h/--help and -v/--version only print; remove them")
 
 
+# The Config the parser is built from, untouched: the application's first ``Config``
+# (``new_config``), so that a start with GUNICORN_CMD_ARGS builds one Config, as gunicorn.
+_spare: list[Config] = []
+
+
 # Built once per process (it takes milliseconds, on the start-up path); only read after.
 @functools.cache
 def parser() -> argparse.ArgumentParser:
     """gunicorn's own argument parser, made to raise instead of printing and exiting."""
-    built = Config(prog="gunicorn").parser()
+    config = Config(prog="gunicorn")
+    built = config.parser()  # reads the settings' definitions, changes nothing
+    _spare.append(config)
     built.exit_on_error = False
     built.error = _raise  # type: ignore[method-assign]
     # --help and --version print and exit: in a startup command they are a mistake.
     built._print_message = _quiet  # type: ignore[method-assign]
     built.exit = _refuse_exit  # type: ignore[method-assign]
     return built
+
+
+def new_config(usage: str | None, prog: str | None) -> Config:
+    """A gunicorn ``Config`` with every setting at its default, as ``Config(usage, prog)``."""
+    if not _spare:
+        return Config(usage, prog=prog)
+    config = _spare.pop()
+    config.usage, config.prog = usage, prog
+    config.env_orig = os.environ.copy()  # the environment as it is now, as Config() takes it
+    return config
 
 
 def parse(
