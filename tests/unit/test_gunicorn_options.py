@@ -40,3 +40,56 @@ def test_the_application_config_is_the_parsers_own_at_its_defaults(
     }
     # Once taken, a new one each time (a redeploy's).
     assert new_config("usage", "appservice-gunicorn") is not spare
+
+
+def _by_parser(args: list[str]) -> tuple[list[str], dict[str, object]]:
+    return gunicorn_options._parsed(args, "test")
+
+
+def _samples() -> list[list[str]]:
+    """Each long option of every gunicorn setting, written out as a user would, with a
+    value its parser accepts."""
+    samples = []
+    for option, setting in gunicorn_options._LONG_OPTIONS.items():
+        if setting.nargs is not None:
+            continue
+        action = setting.action or "store"
+        if action in ("store_true", "store_false", "store_const"):
+            samples.append([option, "app:app"])
+            continue
+        for value in ("3", "0o22", "x", "127.0.0.1:8000"):
+            try:
+                _by_parser([f"{option}={value}"])
+            except OptionError:
+                continue
+            samples += [[f"{option}={value}"], [option, value, "app:app"]]
+            break
+    return samples
+
+
+@pytest.mark.parametrize("args", _samples(), ids=" ".join)
+def test_options_written_out_read_as_gunicorns_parser_reads_them(args: list[str]) -> None:
+    assert gunicorn_options._spelled_out(args) == _by_parser(args)
+
+
+def test_repeated_options_read_as_gunicorns_parser_reads_them() -> None:
+    args = ["--bind=127.0.0.1:1", "--workers", "2", "--bind", "[::1]:2", "--workers=3"]
+    assert gunicorn_options._spelled_out(args) == _by_parser(args)
+    assert _by_parser(args)[1] == {"bind": ["127.0.0.1:1", "[::1]:2"], "workers": 3}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-w", "4"],  # short
+        ["--work=4"],  # abbreviated
+        ["--timeout", "-1"],  # a value that looks like an option
+        ["--workers=four"],  # does not convert: the parser says why
+        ["--preload=yes"],  # a flag given a value
+        ["--", "app:app"],
+        ["a:app", "b:app"],  # two app modules
+        ["--help"],
+    ],
+)
+def test_anything_else_is_left_to_gunicorns_parser(args: list[str]) -> None:
+    assert gunicorn_options._spelled_out(args) is None
