@@ -8,6 +8,7 @@ one check into the next.
 import argparse
 import functools
 import os
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,7 @@ def new_config(usage: str | None, prog: str | None) -> Config:
     if not _spare:
         return Config(usage, prog=prog)
     config = _spare.pop()
-    config.usage, config.prog = usage, prog
+    config.usage, config.prog = usage, prog or os.path.basename(sys.argv[0])
     config.env_orig = os.environ.copy()  # the environment as it is now, as Config() takes it
     return config
 
@@ -85,10 +86,8 @@ def parse(
     A relative ``--chdir`` is made absolute against ``base`` when one is given.
     """
     spelled_out = _spelled_out(args)
-    if spelled_out is not None:
-        positional, settings = spelled_out
-    else:
-        positional, settings = _parsed(args, origin)
+    positional, given = spelled_out if spelled_out is not None else _parsed(args, origin)
+    settings = {name: given[name] for name in SETTINGS if name in given}  # gunicorn's order
     if base is not None and "chdir" in settings and not os.path.isabs(settings["chdir"]):
         settings["chdir"] = str(base / settings["chdir"])
     for name, value in settings.items():
@@ -150,6 +149,8 @@ def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None
                 return None
             value = args[index]
             index += 1
+        if value == "--":  # argparse drops it even as --name=--
+            return None
         if action == "append":  # gunicorn gives these no type: the words as written
             settings.setdefault(setting.name, []).append(value)
             continue

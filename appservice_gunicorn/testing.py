@@ -14,8 +14,6 @@ The launcher runs in a subprocess (it is a server with signals and workers), bin
 project's own tests and may change.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import signal
@@ -44,9 +42,9 @@ class Server(str):
     """A running launcher, as its base URL (a ``str``, so ``url + "/path"`` works), with
     ``url`` and ``log()``: everything the launcher and the app wrote so far."""
 
-    _launcher: Launcher
+    _launcher: "Launcher"
 
-    def __new__(cls, launcher: Launcher) -> Server:
+    def __new__(cls, launcher: "Launcher") -> "Server":
         server = super().__new__(cls, launcher.url)
         server._launcher = launcher
         return server

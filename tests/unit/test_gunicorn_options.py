@@ -87,9 +87,30 @@ def test_repeated_options_read_as_gunicorns_parser_reads_them() -> None:
         ["--workers=four"],  # does not convert: the parser says why
         ["--preload=yes"],  # a flag given a value
         ["--", "app:app"],
+        ["--bind=--"],  # argparse drops a "--", even as a value
         ["a:app", "b:app"],  # two app modules
         ["--help"],
     ],
 )
 def test_anything_else_is_left_to_gunicorns_parser(args: list[str]) -> None:
     assert gunicorn_options._spelled_out(args) is None
+
+
+def test_settings_come_in_gunicorns_order_whatever_the_command_line() -> None:
+    """The order decides which of several bad values is reported first (and the order of
+    ``--explain --json``): the same whether the parser or the fast path read the options."""
+    orders = {
+        tuple(parse(args, "x")[1])
+        for args in (
+            ["--timeout=30", "--workers=3"],
+            ["--workers=3", "--timeout=30"],
+            ["-t", "30", "--workers=3"],  # short: read by the parser
+        )
+    }
+    assert len(orders) == 1
+    messages = set()
+    for args in (["--timeout=-1", "--workers=-1"], ["--workers=-1", "-t", "-1"]):
+        with pytest.raises(OptionError) as caught:
+            parse(args, "x")
+        messages.add(str(caught.value).split(":")[1])
+    assert len(messages) == 1
