@@ -145,7 +145,8 @@ def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None
         if action not in ("store", "append"):
             return None
         if not has_value:
-            if index == len(args) or args[index].startswith("-"):
+            # A lone "-" is a value to argparse (stdout, in --access-logfile -).
+            if index == len(args) or (args[index].startswith("-") and args[index] != "-"):
                 return None
             value = args[index]
             index += 1

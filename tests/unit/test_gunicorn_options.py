@@ -72,6 +72,16 @@ def test_options_written_out_read_as_gunicorns_parser_reads_them(args: list[str]
     assert gunicorn_options._spelled_out(args) == _by_parser(args)
 
 
+def test_app_services_usual_options_are_read_without_the_parser() -> None:
+    """``GUNICORN_CMD_ARGS="--timeout 600 --access-logfile '-' --error-logfile '-'"``."""
+    args = ["--timeout", "600", "--access-logfile", "-", "--error-logfile", "-", "app:app"]
+    assert gunicorn_options._spelled_out(args) == _by_parser(args)
+    assert _by_parser(args) == (
+        ["app:app"],
+        {"timeout": 600, "accesslog": "-", "errorlog": "-"},
+    )
+
+
 def test_repeated_options_read_as_gunicorns_parser_reads_them() -> None:
     args = ["--bind=127.0.0.1:1", "--workers", "2", "--bind", "[::1]:2", "--workers=3"]
     assert gunicorn_options._spelled_out(args) == _by_parser(args)
