@@ -157,11 +157,13 @@ def test_sighup_redeploys_with_zero_failed_requests(
 
 def app_saying(text: str, *, import_seconds: float = 0.0) -> dict[str, str]:
     return {
+        # One write: workers importing at once would interleave print()'s two.
         "application.py": f"""
+            import os
             import time
 
             time.sleep({import_seconds})
-            print("IMPORTED {text}", flush=True)
+            os.write(1, b"IMPORTED {text}\\n")
 
 
             def app(environ, start_response):

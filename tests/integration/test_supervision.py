@@ -277,7 +277,9 @@ def test_sigterm_during_a_step_stops_the_step_and_the_launcher(
     launch: Start, tmp_path: Path
 ) -> None:
     write(tmp_path, {"hello.py": flask_app("myapp")})
-    command = "printf 'STEP %s\\n' RUNNING && sleep 300 && gunicorn hello:myapp"
+    # One step prints and sleeps: once the line is out, the launcher is supervising it (a
+    # line from an earlier step could come while the launcher is between two steps).
+    command = "sh -c 'printf \"STEP %s\\n\" RUNNING; exec sleep 300' && gunicorn hello:myapp"
     launcher = launch(tmp_path, command, wait=False)
     wait_for(lambda: "STEP RUNNING" in launcher.log(), 20, "the step to start")
     status, elapsed = stopped(launcher)
@@ -366,7 +368,9 @@ def test_sigterm_during_a_redeploy_step_stops_the_step_and_the_server(
     launch: Start, tmp_path: Path
 ) -> None:
     write(tmp_path, {"hello.py": flask_app("myapp")})
-    command = "[ -f redeploy ] && printf 'SLOW %s\\n' STEP && sleep 300; gunicorn hello:myapp"
+    # As above: the line comes from the step that sleeps.
+    step = "sh -c 'printf \"SLOW %s\\n\" STEP; exec sleep 300'"
+    command = f"[ -f redeploy ] && {step}; gunicorn hello:myapp"
     launcher = launch(tmp_path, command, {"APPSVC_GRACEFUL_TIMEOUT": str(GRACE)})
     (tmp_path / "redeploy").write_text("")
     launcher.send(signal.SIGHUP)
