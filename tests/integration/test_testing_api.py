@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 import appservice_gunicorn
 from appservice_gunicorn.pytest_plugin import ServeFactory
-from appservice_gunicorn.testing import LauncherFailed, serve
+from appservice_gunicorn.testing import LauncherFailed, Server, serve
 from tests.helpers import RULES_BEFORE_DEFAULT, flask_app, write
 
 TRAP = "open(__file__ + '.ran', 'w').close()\nraise SystemExit('imported')\n"
@@ -135,3 +136,26 @@ def test_fixture_stops_servers_at_teardown(tmp_path: Path) -> None:
     assert processes_for(app_dir) == []
     with pytest.raises(urllib.error.URLError):
         get(url)
+
+
+def test_launchers_started_together_keep_their_own_control_socket(tmp_path: Path) -> None:
+    """Parallel test runs (pytest-xdist) start launchers side by side: one stopping must not
+    remove the other's control socket (gunicorn's default path is one per user)."""
+    folders = [write(tmp_path / name, {"app.py": flask_app("app", name)}) for name in "ab"]
+
+    def control_socket(server: Server) -> Path:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for line in server.log().splitlines():
+                if "Control socket listening at" in line:
+                    return Path(line.rpartition(" at ")[2].strip())
+            time.sleep(0.05)
+        raise AssertionError(f"no control socket in the log:\n{server.log()}")
+
+    with serve(folders[0]) as first:
+        with serve(folders[1]) as second:
+            assert get(second.url + "/") == "b"
+            theirs = control_socket(second)
+        ours = control_socket(first)
+        assert ours != theirs
+        assert ours.is_socket(), first.log()
