@@ -32,6 +32,10 @@ REPLACED = "APPSVC_REPLACED"
 START_CWD = ""
 SIGHUP = 1
 _hup_pending = False
+# A stop signal arrived while starting.  Its exception can be lost on the way out: raised
+# inside a C extension's import (``_ssl`` importing ``_socket``) it comes out as an
+# ImportError, and code that catches ImportError would swallow it.
+_stopping = False
 
 
 class Interrupted(SystemExit):
@@ -39,6 +43,8 @@ class Interrupted(SystemExit):
 
 
 def _stop(signum: int, frame: object) -> None:
+    global _stopping
+    _stopping = True
     sys.stderr.write(f"appservice-gunicorn: {_NAMES[signum]} received while starting; exiting\n")
     raise Interrupted(0)
 
@@ -63,7 +69,10 @@ def take_pending_hup() -> bool:
 
 def started(*, forking: bool) -> None:
     """Start-up is over: the collector runs again (``forking``: after freezing what the
-    workers will inherit)."""
+    workers will inherit).  A stop that arrived while starting ends the launcher here, if
+    its exception was lost."""
+    if _stopping:
+        raise Interrupted(0)
     if forking:
         gc.freeze()
     gc.enable()
@@ -77,6 +86,12 @@ def main() -> None:
     import os
 
     START_CWD = os.getcwd()
-    from .cli import main as cli_main
+    try:
+        from .cli import main as cli_main
 
-    sys.exit(cli_main())
+        status = cli_main()
+    except BaseException:
+        if _stopping:
+            raise Interrupted(0) from None  # whatever the stop's exception became
+        raise
+    sys.exit(status)

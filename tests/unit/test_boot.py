@@ -29,3 +29,42 @@ def test_the_detection_api_is_still_there_lazily() -> None:
 
     assert appservice_gunicorn.detect is detect
     assert appservice_gunicorn.Detection is Detection
+
+
+STOP_LOST = """
+import os, signal, sys
+import appservice_gunicorn.boot as boot
+import appservice_gunicorn.cli as cli
+
+def main():
+    try:
+        os.kill(os.getpid(), signal.SIGTERM)  # the handler raises at the next bytecode
+        for _ in range(1000):
+            pass
+    except BaseException:
+        {lost}
+    boot.started(forking=True)  # the master, about to serve
+    return 5
+
+cli.main = main
+boot.main()
+"""
+
+
+def _run_probe(lost: str) -> subprocess.CompletedProcess[str]:
+    code = STOP_LOST.replace("{lost}", lost)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd="/"
+    )
+
+
+def test_a_stop_whose_exception_a_c_extension_turned_into_another_still_stops_quietly() -> None:
+    # What _ssl does when SIGTERM arrives while it imports _socket (seen in a test run).
+    result = _run_probe("raise ImportError('PyCapsule_Import could not import module \"_socket\"')")
+    assert (result.returncode, "Traceback" in result.stderr) == (0, False), result.stderr
+    assert "SIGTERM received while starting; exiting" in result.stderr
+
+
+def test_a_stop_whose_exception_was_swallowed_still_stops_before_serving() -> None:
+    result = _run_probe("pass  # code that catches ImportError and goes on")
+    assert result.returncode == 0, result.stderr
