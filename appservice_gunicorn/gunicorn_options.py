@@ -120,7 +120,7 @@ def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None
     (``--name=value``, ``--name value``, ``--flag``) and at most one app module is given,
     without building that parser (120 options: 5 ms on every start that has gunicorn
     options); None for anything else (a short or abbreviated option, ``--``, a value that
-    starts with ``-`` or does not convert), which the parser itself reads."""
+    starts with ``-`` other than ``-`` alone, or does not convert), which the parser reads."""
     settings: dict[str, Any] = {}
     positional: list[str] = []
     index = 0
