@@ -168,6 +168,17 @@ def test_syntax_error_is_served_so_that_loading_shows_it(tmp_path: Path) -> None
     assert "syntax error at line 1" in next(r.reason for r in found.rules if r.matched)
 
 
+@pytest.mark.parametrize(("extra", "parsed"), [(-100, True), (0, False)])
+def test_an_app_file_over_4_mib_is_not_parsed(tmp_path: Path, extra: int, parsed: bool) -> None:
+    app = b"from flask import Flask\napp = Flask(__name__)\n"
+    padding = b"#" * (4 * 1024 * 1024 - len(app) + extra + 1) + b"\n"
+    (tmp_path / "app.py").write_bytes(padding + app)
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.app == "app:app"
+    reason = next(r.reason for r in found.rules if r.matched)
+    assert ("larger than 4 MiB" in reason) is not parsed, reason
+
+
 # --- ASGI or WSGI -----------------------------------------------------------------------------
 
 
