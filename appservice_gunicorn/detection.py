@@ -7,7 +7,7 @@ the log and the default site all show.
 """
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, NamedTuple
 
@@ -17,7 +17,6 @@ from . import (
     configfile,
     conventions,
     djangoproject,
-    fs,
     platform,
     pysource,
     venv,
@@ -114,7 +113,7 @@ def detect(
     app_dir = build.app_dir if build is not None else deployed
     words = [startup] if isinstance(startup, str) else list(startup or ())
     search = Search(app_dir=app_dir, env=env)
-    found_venv = _venv(app_dir, env, build, search.listing)
+    found_venv = _venv(app_dir, env, build, search)
     if build is not None:
         search.notes.extend(build.notes)
     search.notes.extend(venv.problems(app_dir, env, found_venv))
@@ -214,18 +213,18 @@ def _venv(
     app_dir: Path,
     env: Mapping[str, str],
     build: BuildOutput | None,
-    listing: Callable[[str], fs.Listing],
+    search: Search,
 ) -> VirtualEnv | None:
     """``APPSVC_VIRTUAL_ENV``, then the build's virtualenv, then the folder scan, then the
     build's package folder."""
     if build is not None and not env.get("APPSVC_VIRTUAL_ENV"):
         if build.venv_path is not None:
             return venv.describe(build.venv_path)
-        found = venv.find(app_dir, env, listing)
+        found = venv.find(app_dir, env, search)
         if found is None and build.package_path is not None:
             return venv.packages(build.package_path)
         return found
-    return venv.find(app_dir, env, listing)
+    return venv.find(app_dir, env, search)
 
 
 def _command_rule(

@@ -29,6 +29,7 @@ class Search:
         # Keyed by str: hashing a Path costs more than listing a small folder.
         self._listings: dict[str, fs.Listing] = {}
         self._root = str(app_dir)
+        self._counted_devices: frozenset[int] | None = None
 
     # The searches walk folders as str paths: pathlib's objects cost more than listing a
     # small folder, and a search may meet thousands of them.
@@ -37,7 +38,7 @@ class Search:
         key = os.fspath(path)
         found = self._listings.get(key)
         if found is None:
-            found = self._listings[key] = fs.list_dir(key)
+            found = self._listings[key] = fs.list_dir(key, self._holds_no_folders)
             if found.error is not None and key != self._root:
                 error = found.error
                 self.notes.append(
@@ -49,13 +50,27 @@ class Search:
     def subdirs(self, path: str) -> list[str]:
         return [f"{path}/{name}" for name in self.listing(path).dirs]
 
-    def has_file(self, folder: str, name: str) -> bool:
-        """``name`` is a file in ``folder``: from its listing when it was listed, else
-        asked directly (one stat, cheaper than listing a folder that is not searched)."""
-        listed = self._listings.get(folder)
-        if listed is not None:
+    def has_file(self, folder: str, name: str, *, searched: bool = False) -> bool:
+        """``name`` is a file in ``folder``: from its listing when it was listed, else asked
+        by name (one stat, cheaper than listing a folder that is skipped).  ``searched``:
+        the folder is searched anyway, so it is listed now (one listing answers both)."""
+        listed = self.listing(folder) if searched else self._listings.get(folder)
+        if listed is not None and listed.files is not None:
             return name in listed.files
         return os.path.isfile(f"{folder}/{name}")
+
+    def _holds_no_folders(self, path: str) -> bool:
+        """The folder's link count says it has no sub-folder, on a file system that keeps
+        that count (read from the mount table once, and only when a folder is long)."""
+        try:
+            st = os.stat(path)
+        except OSError:
+            return False
+        if st.st_nlink != 2:
+            return False
+        if self._counted_devices is None:
+            self._counted_devices = fs.link_count_devices()
+        return st.st_dev in self._counted_devices
 
     def skip_reason(self, path: str) -> str | None:
         name = path.rpartition("/")[2]

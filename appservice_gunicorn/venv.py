@@ -8,11 +8,12 @@ command), which is what App Service's generated startup script does too.
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from . import fs
+from .search import Search
 
 VENV_NAMES = ("antenv", ".venv", "venv")
 # Patterns, not compiled ones: re compiles (and caches) them on first use, and a folder
@@ -46,13 +47,9 @@ def is_venv(path: Path) -> bool:
     return fs.is_file(path / "pyvenv.cfg") or path.name.startswith("antenv")
 
 
-def find(
-    app_dir: Path,
-    env: Mapping[str, str],
-    listing: Callable[[str], fs.Listing] = fs.list_dir,
-) -> VirtualEnv | None:
+def find(app_dir: Path, env: Mapping[str, str], search: Search | None = None) -> VirtualEnv | None:
     """The app folder's virtualenv: ``APPSVC_VIRTUAL_ENV``, then the usual names, then any
-    folder holding ``pyvenv.cfg`` (``listing`` lists folders: detection lists each once)."""
+    folder holding ``pyvenv.cfg`` (``search``: detection's, which reads each folder once)."""
     named = env.get("APPSVC_VIRTUAL_ENV")
     if named:
         path = Path(named) if os.path.isabs(named) else app_dir / named
@@ -61,9 +58,10 @@ def find(
         path = app_dir / name
         if fs.is_dir(path) and is_venv(path):
             return describe(path)
-    for name in listing(str(app_dir)).dirs:
-        if "pyvenv.cfg" in listing(f"{app_dir}/{name}").files:
-            return describe(app_dir / name)
+    search = search or Search(app_dir, env)
+    for folder in search.subdirs(str(app_dir)):
+        if search.has_file(folder, "pyvenv.cfg", searched=True):
+            return describe(Path(folder))
     return None
 
 
