@@ -30,7 +30,8 @@ class Listing(NamedTuple):
     """A folder's regular files (symlinks followed) and folders (not followed, sorted).
 
     ``files`` is None for a long folder without sub-folders that was not read to its end:
-    ask for a file in it by name."""
+    ask for a file in it by name (in a case-insensitive ext4 folder, a name then matches
+    in any case)."""
 
     files: frozenset[str] | None
     dirs: tuple[str, ...]
@@ -63,6 +64,9 @@ def list_dir(
                             and not dirs
                             and no_folders is not None
                             and no_folders(os.fspath(path))
+                            # Asking by name needs the right to enter it, a listing only
+                            # to read it: one name from the listing says which it has.
+                            and os.path.exists(entry.path)
                         ):
                             return Listing(None, ())
                 except OSError:

@@ -97,6 +97,20 @@ def test_a_strange_folder_is_read_without_a_traceback(world: Path, user: str) ->
     assert "startup file 'startup.txt'" in reason and "is not a regular file" in reason
 
 
+def test_a_long_folder_that_can_be_listed_but_not_entered_is_listed(world: Path) -> None:
+    """Its files cannot be asked for by name (no x), so it is read to its end, as a folder
+    that is not long is: its wsgi.py is found in the listing."""
+    if problem := as_nobody_problem():
+        pytest.skip(problem)
+    app = write(world / "wwwroot", {"site/wsgi.py": "application = None\n"})
+    for i in range(1200):
+        (app / "site" / f"upload{i:04d}.bin").touch()
+    (app / "site").chmod(0o744)
+    status, out, err = explain(app, "--app-dir", str(app), user=NOBODY)
+    assert (status, err) == (0, ""), err
+    assert json.loads(out)["app"] == "site.wsgi:application"
+
+
 def test_an_unreadable_app_folder_is_one_line_and_exit_1(world: Path) -> None:
     if problem := as_nobody_problem():
         pytest.skip(problem)

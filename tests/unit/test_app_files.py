@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
+from appservice_gunicorn.pysource import read_source
 from appservice_gunicorn.settings import layer_settings
 from appservice_gunicorn.shell import Step
 from appservice_gunicorn.startup import classify, resolve_startup
@@ -177,6 +178,12 @@ def test_an_app_file_over_4_mib_is_not_parsed(tmp_path: Path, extra: int, parsed
     assert found.app == "app:app"
     reason = next(r.reason for r in found.rules if r.matched)
     assert ("larger than 4 MiB" in reason) is not parsed, reason
+
+
+def test_a_file_whose_size_is_not_known_is_read_to_its_end() -> None:
+    # /proc reports a size of 0; reading up to the size alone would return one byte.
+    status = read_source(Path("/proc/self/status"))
+    assert status.startswith(b"Name:") and status.endswith(b"\n")
 
 
 # --- ASGI or WSGI -----------------------------------------------------------------------------
