@@ -44,6 +44,8 @@ class AppServiceApplication(BaseApplication):
         self.ready_fd: int | None = None
         # The framework modules the master imported for its workers (preload.py).
         self.preloaded = preload.Preloaded({})
+        # Why the proven redeploy needs a new master (another framework version), or None.
+        self.framework_change: str | None = None
         super().__init__(
             usage="appservice-gunicorn [OPTIONS] [STARTUP ...]", prog="appservice-gunicorn"
         )
@@ -109,7 +111,8 @@ class AppServiceApplication(BaseApplication):
             return False
         from . import children  # a redeploy's steps and proof run as child processes
 
-        problem = children.prove(plan) if self._master_must_prove(plan) else None
+        changed = preload.stale(self.preloaded, plan.detection)
+        problem = children.prove(plan) if self._master_must_prove(plan, changed) else None
         if problem is not None:
             log.error(
                 "reload: the new deployment was refused and the running app keeps serving: %s",
@@ -117,9 +120,10 @@ class AppServiceApplication(BaseApplication):
             )
             return False
         self._next_plan = plan
+        self.framework_change = changed
         return True
 
-    def _master_must_prove(self, plan: Plan) -> bool:
+    def _master_must_prove(self, plan: Plan, framework_change: str | None) -> bool:
         """Whether the master must import the new app in a fresh interpreter first.  Not
         when only new workers will import it: they are the proof, and the master stops
         them and keeps the old ones if they fail (master.py).  When the master itself will
@@ -128,7 +132,7 @@ class AppServiceApplication(BaseApplication):
         assert plan.settings is not None and self.cfg is not None
         if plan.settings.value("preload_app") or plan.settings.value("bind") != self.cfg.bind:
             return True  # the master imports the app, or gunicorn replaces its listeners
-        return preload.stale(self.preloaded, plan.detection) is not None
+        return framework_change is not None
 
     def reload(self) -> None:
         """Apply the plan ``prepare_redeploy`` proved (gunicorn calls this on SIGHUP)."""
@@ -141,11 +145,7 @@ class AppServiceApplication(BaseApplication):
     def drop_pending(self) -> None:
         """Forget the proven redeploy: the running plan stays (its reason was logged)."""
         self._next_plan = None
-
-    @property
-    def pending_plan(self) -> Plan | None:
-        """The redeploy ``prepare_redeploy`` proved, before it is applied."""
-        return self._next_plan
+        self.framework_change = None
 
     def restore(self, plan: Plan) -> None:
         """Back to ``plan`` after a redeploy whose workers failed to start."""

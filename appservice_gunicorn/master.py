@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
 
-from . import boot, ports, preload, workerreports
+from . import boot, ports, workerreports
 from .plan import Plan
 from .workerreports import Reports
 
@@ -126,8 +126,7 @@ class LauncherArbiter(Arbiter):
         if previous is None or not app.prepare_redeploy():
             self._refused = True
             return  # refused (logged): the running workers are not touched
-        pending = app.pending_plan
-        changed = preload.stale(app.preloaded, pending.detection) if pending else None
+        changed = app.framework_change
         if changed is not None:
             self._replace_master(changed)  # returns only when it could not
             app.drop_pending()
