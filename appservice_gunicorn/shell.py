@@ -42,7 +42,8 @@ class Piece(NamedTuple):
 
 def join_continuations(text: str) -> str:
     """``text`` with each backslash-newline removed, as the shell reads it (a line ending
-    in ``\\`` continues on the next), except inside single quotes, where it stays."""
+    in ``\\`` continues on the next), except inside single quotes, where it stays, and in
+    a comment, which ends at its line's end whatever it holds (``# it's``)."""
     if "\\\n" not in text and "\\\r\n" not in text:
         return text
     out: list[str] = []
@@ -60,6 +61,12 @@ def join_continuations(text: str) -> str:
             out.append(text[index : index + 2])
             index += 2
             continue
+        elif char == "#" and quote is None and (not out or out[-1] in _WORD_BREAKS):
+            end = text.find("\n", index)
+            end = len(text) if end < 0 else end
+            out.append(text[index:end])
+            index = end
+            continue
         elif char in "'\"" and quote is None:
             quote = char
         elif char == quote:
@@ -67,6 +74,10 @@ def join_continuations(text: str) -> str:
         out.append(char)
         index += 1
     return "".join(out)
+
+
+# A '#' after one of these starts a comment; inside a word it is a plain character.
+_WORD_BREAKS = frozenset(" \t\n\r;&|()<>")
 
 
 def split_list(text: str) -> list[Piece] | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from appservice_gunicorn import shell
 from appservice_gunicorn.shell import Step, split_steps
 from appservice_gunicorn.startup import StartupError, classify, resolve_startup
+from tests.helpers import write
 
 ENV = {"PORT": "8123", "HOME": "/home/site"}
 
@@ -344,3 +346,34 @@ def test_backslash_newline_continues_the_line(tmp_path: Path, name: str | None) 
 def test_a_backslash_newline_inside_single_quotes_stays() -> None:
     assert shell.join_continuations("echo 'a\\\nb' \\\n c") == "echo 'a\\\nb'  c"
     assert shell.join_continuations('echo "it\'s \\\n" x') == 'echo "it\'s " x'
+
+
+@pytest.mark.parametrize(
+    ("text", "joined"),
+    [
+        # A quote in a comment opens nothing.
+        ("# it's\necho one \\\n  two", "# it's\necho one   two"),
+        ("echo one;# it's\necho two \\\n three", "echo one;# it's\necho two  three"),
+        # A '#' inside a word is a character; a comment ends at its line, backslash or not.
+        ("echo a#b 'c' \\\n d", "echo a#b 'c'  d"),
+        ("echo one # it ends \\\necho two", "echo one # it ends \\\necho two"),
+        ('echo "# not a comment \\\n" three', 'echo "# not a comment " three'),
+    ],
+)
+def test_continuations_are_joined_as_the_shell_joins_them(text: str, joined: str) -> None:
+    assert shell.join_continuations(text) == joined
+    run = [
+        subprocess.run(["/bin/sh", "-c", t], capture_output=True, text=True) for t in (text, joined)
+    ]
+    assert run[0].returncode == 0 and run[0].stdout == run[1].stdout, run
+
+
+def test_a_quote_in_a_comment_keeps_the_steps_and_the_app(tmp_path: Path) -> None:
+    write(tmp_path, {"hello.py": "def app(environ, start_response):\n    return []\n"})
+    (tmp_path / "startup.sh").write_text(
+        "#!/bin/sh\n# startup.sh isn't run by App Service\nflask db upgrade\n"
+        "gunicorn --workers 2 \\\n  hello:app\n"
+    )
+    command = resolve_startup(["startup.sh"], tmp_path, {})
+    assert command is not None and (command.kind, command.app) == ("gunicorn", "hello:app")
+    assert [step.command for step in command.steps] == ["flask db upgrade"]
