@@ -133,7 +133,7 @@ def detect(
 
     command: StartupCommand | None = None
     startup_error: str | None = None
-    expansion_env = {**env, "PORT": platform.port(env)}
+    expansion_env = platform.startup_env(env, app_dir)
     name: RuleName = "startup"
     try:
         if words:

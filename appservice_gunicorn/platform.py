@@ -137,6 +137,12 @@ def platform_settings(
     return found
 
 
+def startup_env(env: Mapping[str, str], app_dir: Path) -> dict[str, str]:
+    """``env`` with what a startup command may use on App Service: ``PORT``, ``HOST``
+    (0.0.0.0 unless set) and ``APP_PATH`` (the app folder)."""
+    return {**env, "PORT": port(env), "HOST": env.get("HOST", "0.0.0.0"), "APP_PATH": str(app_dir)}
+
+
 def command_env(
     env: Mapping[str, str], app_dir: Path, venv: VirtualEnv | None, tmp_dir: str | None
 ) -> dict[str, str]:
@@ -147,10 +153,7 @@ def command_env(
     the virtualenv activated, its site-packages on ``PYTHONPATH`` as Oryx puts them;
     ``TMPDIR`` when the usual temp folders are read-only.
     """
-    child = dict(env)
-    child["PORT"] = port(env)
-    child.setdefault("HOST", "0.0.0.0")
-    child["APP_PATH"] = str(app_dir)
+    child = startup_env(env, app_dir)
     paths = child.get("PATH", os.defpath).split(os.pathsep)
     launcher_bin = os.path.dirname(sys.executable)
     if launcher_bin and launcher_bin not in paths:

@@ -83,7 +83,8 @@ def resolve_startup(
         words = [shell.VAR_RE.sub(lambda m: _value(m, env), word) for word in words]
     except shell.UnsetVariable as exc:
         raise StartupError(
-            f"startup command: ${exc} is not set in the environment; set it or write it",
+            f"startup command: ${exc} is not set in the environment; set it, or write its "
+            "value in the command",
             problem="a variable it uses is not set",
         ) from None
     return classify(shlex.join(words), "startup command", env, app_dir)
@@ -238,6 +239,7 @@ def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
         return shell.expand_vars(text, env)
     except shell.UnsetVariable as exc:
         raise StartupError(
-            f"{origin}: ${exc} is not set in the environment; set it or write it",
+            f"{origin}: ${exc} is not set in the environment; set it, or write its value in "
+            "the command",
             problem="a variable it uses is not set",
         ) from None

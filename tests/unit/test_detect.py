@@ -34,6 +34,26 @@ def test_startup_command_with_an_app_wins(tmp_path: Path) -> None:
     assert found.pythonpath == tmp_path
 
 
+@pytest.mark.parametrize(
+    "startup",
+    ["gunicorn --chdir $APP_PATH hello:myapp", "gunicorn --chdir ${APP_PATH} hello:myapp"],
+)
+def test_a_startup_command_may_use_app_path_as_on_app_service(tmp_path: Path, startup: str) -> None:
+    # App Service sets APP_PATH to the app folder; --app-dir names it here.
+    found = detect(tmp_path, startup, ENV)
+    assert (found.rule, found.app, found.startup_error) == ("startup", "hello:myapp", None)
+    assert found.startup is not None and found.startup.settings["chdir"] == str(tmp_path)
+    assert detect(tmp_path, startup, {"APP_PATH": "/elsewhere"}).startup == found.startup
+
+
+def test_an_unset_variable_in_the_startup_command_says_how_to_fix_it(tmp_path: Path) -> None:
+    found = detect(tmp_path, "gunicorn --workers $NO_SUCH_COUNT hello:app", ENV)
+    assert found.startup_error == (
+        "startup command: $NO_SUCH_COUNT is not set in the environment; set it, or write its "
+        "value in the command"
+    )
+
+
 def test_unusable_startup_is_reported_and_the_chain_goes_on(tmp_path: Path) -> None:
     write(
         tmp_path,
