@@ -71,7 +71,8 @@ def _from_manage(
         elif pysource.mentions(manage, "DJANGO_SETTINGS_MODULE"):
             reasons.append(
                 f"{manage_rel} sets DJANGO_SETTINGS_MODULE from a value computed at run time, "
-                "which is not read; set DJANGO_SETTINGS_MODULE in the environment to choose"
+                "which detection does not run: a wsgi.py is looked for instead "
+                "(DJANGO_SETTINGS_MODULE in the environment would name the settings)"
             )
             public.append(f"{manage_rel} computes DJANGO_SETTINGS_MODULE at run time")
         else:
@@ -81,13 +82,17 @@ def _from_manage(
     root = _settings_root(manage, settings)
     if pysource.module_file(root, settings) is None:
         expected = settings.replace(".", "/")
+        named, fix = (
+            ("DJANGO_SETTINGS_MODULE in the environment", "the variable")
+            if from_env
+            else (manage_rel, "DJANGO_SETTINGS_MODULE in manage.py")
+        )
         message = (
-            f"{manage_rel} names settings module {settings!r}, but neither {expected}.py nor "
-            f"{expected}/__init__.py is in {root}; deploy the settings or fix "
-            "DJANGO_SETTINGS_MODULE in manage.py"
+            f"{named} names settings module {settings!r}, but neither {expected}.py nor "
+            f"{expected}/__init__.py is in {root}; deploy the settings or fix {fix}"
         )
         reasons.append(message)
-        public.append(f"{manage_rel}: the settings module it names is missing")
+        public.append(f"{named.partition(' in ')[0]}: the settings module it names is missing")
         search.notes.append(message)
         return None
     wsgi_setting = djangosettings.setting(root, settings, "WSGI_APPLICATION")

@@ -191,6 +191,16 @@ def test_django_missing_settings_module_is_noted_and_search_takes_over(tmp_path:
     assert any("'nowhere.settings'" in note and "manage.py" in note for note in found.notes)
 
 
+def test_a_missing_settings_module_from_the_environment_blames_the_environment(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {"manage.py": MANAGE_PY.format(settings="proj.settings"), "proj/wsgi.py": ""})
+    found = detect(tmp_path, env={"DJANGO_SETTINGS_MODULE": "proj.nosuch"})
+    (note,) = [note for note in found.notes if "'proj.nosuch'" in note]
+    assert note.startswith("DJANGO_SETTINGS_MODULE in the environment names settings module")
+    assert note.endswith("deploy the settings or fix the variable") and "manage.py" not in note
+
+
 def test_django_asgi_opt_in(tmp_path: Path) -> None:
     split_settings_project(tmp_path)
     found = detect(tmp_path, env={"APPSVC_DJANGO_ASGI": "1"})
