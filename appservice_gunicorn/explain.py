@@ -1,14 +1,13 @@
 """Say what the launcher decided and why: log lines at start, ``--explain`` text and JSON."""
 
 import logging
+import shlex
 from typing import Any
 
 from . import buildoutput
 from .detection import Detection
 from .plan import Plan
 from .search import rel
-
-EXPLAIN_HINT = "run 'python -m appservice_gunicorn --explain' for the whole trace"
 
 
 def worker_class(plan: Plan) -> str | None:
@@ -76,12 +75,15 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
             tried,
             binds(plan),
         )
+        # The folder as deployed (before any extraction), from wherever the hint is run.
+        deployed = detection.build.deployed_dir if detection.build else detection.app_dir
         log.info(
             "To serve your app: deploy it into %s (a Django project with manage.py, or an "
             "app.py/application.py holding 'app'), or give a startup command such as "
-            "'gunicorn hello:myapp'; %s",
+            "'gunicorn hello:myapp'; run 'python -m appservice_gunicorn --explain --app-dir "
+            "%s' for the whole trace",
             detection.app_dir,
-            EXPLAIN_HINT,
+            shlex.quote(str(deployed)),
         )
         return
     log.info(

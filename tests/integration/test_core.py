@@ -35,6 +35,8 @@ def test_empty_folder_serves_default_site_and_sigterm_exits_0(
     assert "no app was found" in body
     assert launcher.stop(signal.SIGTERM) == 0
     assert "serving the default site" in launcher.log()
+    # The hint explains this folder, wherever it is run from.
+    assert f"run 'python -m appservice_gunicorn --explain --app-dir {tmp_path}'" in launcher.log()
 
 
 def explain_json(app_dir: Path, *startup: str, env: dict[str, str] | None = None) -> dict[str, Any]:
