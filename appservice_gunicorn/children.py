@@ -82,9 +82,9 @@ def run_supervised(plan: Plan) -> int:
     env = command_env(plan)
     argv = startup.shell_argv()
     log.info(
-        "Running the startup command from %s as a supervised child (signals forwarded, "
+        "Running the startup command%s as a supervised child (signals forwarded, "
         "exit status passed on): %s",
-        startup.origin,
+        "" if startup.origin == "startup command" else f" from {startup.origin}",
         startup.text if startup.kind == "shell" else f"/bin/sh {startup.path}",
     )
     result = supervisor.run(argv, env, plan.detection.app_dir, grace_seconds=supervisor.grace(env))
