@@ -50,6 +50,12 @@ class Rule(NamedTuple):
     public: str = ""
 
 
+NO_VIRTUALENV = (
+    "no virtualenv was found in the app folder (antenv, .venv, venv, or a folder holding "
+    "pyvenv.cfg): packages come from the launcher's Python"
+)
+
+
 class Detection(NamedTuple):
     """What to serve from ``app_dir``, with the rule trace that led there; immutable and
     hashable (equal folders and commands give equal detections).  A named tuple, not a
@@ -89,10 +95,12 @@ class Detection(NamedTuple):
 
     @property
     def import_hint(self) -> str | None:
-        """What to add to an import error: a venv for another Python, a missing archive."""
-        hints = [self.venv.mismatch() if self.venv else None]
-        hints.append(self.build.import_hint if self.build else None)
-        return "; ".join(h for h in hints if h) or None
+        """What to add to an import error: a venv for another Python, or none at all, a
+        missing archive."""
+        build = self.build.import_hint if self.build else None
+        if self.venv is None:
+            return build or NO_VIRTUALENV  # a build's missing virtualenv says why itself
+        return "; ".join(h for h in (self.venv.mismatch(), build) if h) or None
 
 
 def detect(

@@ -169,7 +169,14 @@ def _user_failure(
 ) -> str:
     """One line saying what failed and the fix, then the traceback of the user's code."""
     if isinstance(exc, ModuleNotFoundError):
-        fix = f"deploy the module {exc.name!r} with the app or add its package to requirements.txt"
+        if _is_own(where, exc.name or ""):
+            hint = None  # the app's own module: where packages come from is beside the point
+            fix = f"deploy the module {exc.name!r} with the app"
+        else:
+            fix = (
+                f"install the package that provides {exc.name!r} (on App Service: list it in "
+                "requirements.txt)"
+            )
     elif isinstance(exc, SyntaxError):
         fix = "fix the syntax error"
     elif isinstance(exc, PermissionError):
@@ -184,6 +191,12 @@ def _user_failure(
     if 'File "' not in details:
         return summary  # nothing from the user's code to show beyond the summary
     return f"{summary} (traceback below)\n{details}"
+
+
+def _is_own(where: Path, module: str) -> bool:
+    """``module`` belongs to the app: its top-level package or module is in ``where``."""
+    top = module.partition(".")[0]
+    return bool(top) and ((where / top).is_dir() or (where / f"{top}.py").is_file())
 
 
 def _describe(exc: BaseException) -> str:

@@ -252,14 +252,27 @@ CASES = [
         4,
         [
             "Could not load app 'mysite.wsgi:application'",
-            "ModuleNotFoundError: No module named 'mysite.settings'",
-            "deploy the module",
+            # The app's own module: no word on where packages come from.
+            "No module named 'mysite.settings'; deploy the module 'mysite.settings' with the app",
         ],
         user_traceback=True,
         warnings=[
             "manage.py names settings module 'mysite.settings', but neither mysite/settings.py "
             "nor mysite/settings/__init__.py is in"
         ],
+    ),
+    Case(
+        "missing-package-and-no-virtualenv",
+        {"application.py": "import nosuch_dependency\n" + PLAIN_APP},
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "No module named 'nosuch_dependency' (no virtualenv was found in the app folder",
+            "install the package that provides 'nosuch_dependency' (on App Service: list it in "
+            "requirements.txt)",
+        ],
+        user_traceback=True,
     ),
     Case(
         "virtualenv-for-another-python",
