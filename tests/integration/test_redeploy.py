@@ -42,7 +42,8 @@ APP_A = {
 
         from helper import TEXT
 
-        print(f"IMPORTED app A in pid {os.getpid()}", flush=True)
+        # One write: print() makes two, and a worker's access log line can come between.
+        os.write(1, f"IMPORTED app A in pid {os.getpid()}\\n".encode())
 
 
         def app(environ, start_response):
@@ -59,7 +60,8 @@ APP_B = {
 
         from helper import TEXT
 
-        print(f"IMPORTED app B in pid {os.getpid()}", flush=True)
+        # One write: print() makes two, and a worker's access log line can come between.
+        os.write(1, f"IMPORTED app B in pid {os.getpid()}\\n".encode())
 
 
         def app(environ, start_response):
@@ -360,7 +362,7 @@ def test_a_redeploy_of_an_emptied_folder_serves_the_default_site(
 ENV_APP = """
     import os
 
-    print("IMPORTED VERSION", flush=True)
+    os.write(1, b"IMPORTED VERSION\\n")  # one write (see APP_A)
 
     def app(environ, start_response):
         start_response("200 OK", [("Content-Type", "text/plain")])
