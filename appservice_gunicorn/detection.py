@@ -172,6 +172,10 @@ def detect(
         found = _command_rule(name, command, app_dir, rules)
         if found is not None:
             kind, fields = found
+            if kind == "command":
+                from . import serverports
+
+                search.notes += serverports.warnings(command.text, command.origin, expansion_env)
             return done(kind, name, startup=command, **fields)
 
     common = {"startup": command, "startup_error": startup_error}

@@ -1,0 +1,67 @@
+"""Where a supervised server listens, read from its command line (serverports.py), and the
+warning detection adds when requests to $PORT would find nothing there."""
+
+from pathlib import Path
+
+import pytest
+
+from appservice_gunicorn import detect
+from appservice_gunicorn.serverports import warnings
+
+PORT = {"PORT": "18104"}
+ON_PORT = "requests come to port 18104 ($PORT)"
+LOOPBACK = "listens on 127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Azure's FastAPI quickstart, PORT not 8000: uvicorn keeps its own port.
+        (
+            "python -m uvicorn main:app --host 0.0.0.0",
+            ["uvicorn listens on port 8000", "add --port $PORT"],
+        ),
+        ("uvicorn main:app", ["uvicorn listens on port 8000", LOOPBACK, "add --host 0.0.0.0"]),
+        ("uvicorn main:app --host 0.0.0.0 --port $PORT", []),
+        ("uvicorn main:app --host=0.0.0.0 --port=${PORT}", []),
+        ("exec uvicorn main:app --host 127.0.0.1 --port $PORT", ["listens on 127.0.0.1 as told"]),
+        ("uvicorn main:app --host 0.0.0.0 --port 8000", ["told to listen on port 8000", ON_PORT]),
+        ("UVICORN_PORT=$PORT uvicorn main:app --host 0.0.0.0", []),
+        ("uvicorn --uds /tmp/app.sock main:app", []),
+        ("python manage.py migrate && python manage.py runserver", [LOOPBACK, "0.0.0.0:$PORT"]),
+        ("python manage.py runserver 0.0.0.0:$PORT", []),
+        ("python3 manage.py runserver 8000", ["told to listen on port 8000", LOOPBACK]),
+        ("flask run --host=0.0.0.0 -p $PORT", []),
+        ("flask run", ["flask run listens on port 5000", LOOPBACK]),
+        ("flask db upgrade", []),
+        ("hypercorn main:app --bind 0.0.0.0:$PORT", []),
+        ("hypercorn main:app", ["hypercorn listens on port 8000", "add --bind 0.0.0.0:$PORT"]),
+        ("daphne -b 0.0.0.0 -p $PORT proj.asgi:application", []),
+        ("waitress-serve --listen=*:$PORT app:app", []),
+        ("waitress-serve app:app", ["waitress-serve listens on port 8080"]),
+        ("streamlit run app.py --server.port $PORT", []),
+        ("streamlit run app.py", ["streamlit run listens on port 8501", "--server.port $PORT"]),
+        # Not a server it knows, or not one command it can read: nothing is said.
+        ("python app.py", []),
+        ("node server.js", []),
+        ("uvicorn main:app $(extra_args)", []),
+    ],
+)
+def test_a_server_that_would_not_answer_on_port_is_named(text: str, expected: list[str]) -> None:
+    said = " | ".join(warnings(text, "startup command", PORT))
+    assert all(fragment in said for fragment in expected), said
+    assert bool(said) == bool(expected), said
+
+
+def test_the_default_port_of_app_service_needs_no_port_option() -> None:
+    assert warnings("python -m uvicorn main:app --host 0.0.0.0", "startup command", {}) == []
+
+
+def test_detection_notes_it_for_a_supervised_command(tmp_path: Path) -> None:
+    (tmp_path / "startup.sh").write_text("#!/bin/sh\npip list\npython -m uvicorn main:app\n")
+    found = detect(tmp_path, "startup.sh", PORT)
+    assert found.kind == "command"
+    assert [note.split(":")[0] for note in found.notes] == ["startup.sh"] * 2
+    assert "uvicorn listens on port 8000 unless told" in found.notes[0]
+    # gunicorn itself is given $PORT by the launcher: nothing to say.
+    assert detect(tmp_path, "gunicorn main:app", PORT).notes == ()
