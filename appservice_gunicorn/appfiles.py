@@ -7,7 +7,7 @@ is read from the file's AST (``pysource``), never imported.
 from pathlib import Path
 
 from . import fs, pysource
-from .search import Found
+from .search import Found, Search, rel
 
 # App Service's (Oryx's) order first, then the rest of FastAPI's CLI discovery paths.
 APP_FILES = (
@@ -67,6 +67,32 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
         none = "none of " + ", ".join(APP_FILES) + " exists"
         return none, none
     return "; ".join(reasons), "; ".join(public)
+
+
+def below(search: Search, limit: int = 3) -> list[str]:
+    """Hints for an app folder without an app at its top: the app files one folder down (a
+    repository's ``backend/``), each with how to serve it."""
+    hints: list[str] = []
+    for folder in search.subdirs(str(search.app_dir)):
+        if len(hints) == limit:
+            break
+        if search.skip_reason(folder) is not None:
+            continue
+        # Asked of the folder's listing first: only a folder holding such a name is parsed.
+        if not any(search.has_file(folder, name) for name in APP_FILES if "/" not in name) and (
+            f"{folder}/app" not in search.subdirs(folder)
+        ):
+            continue
+        found = find(Path(folder))
+        if isinstance(found, Found):
+            where = rel(search.app_dir, Path(folder))
+            chdir = rel(search.app_dir, found.pythonpath)
+            hints.append(
+                f"no app at the top of the app folder, but {where}/ holds one ({found.reason}): "
+                f"make {where} the app folder (--app-dir, APP_PATH) or give a startup command "
+                f"such as 'gunicorn --chdir {chdir} {found.app}'"
+            )
+    return hints
 
 
 def _import_root(app_dir: Path, path: Path) -> tuple[Path, str]:

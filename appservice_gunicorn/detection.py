@@ -216,6 +216,7 @@ def detect(
             app_file.kind, "app-file", app=app_file.app, pythonpath=app_file.pythonpath, **common
         )
     rules.append(Rule("app-file", False, *app_file))
+    search.notes += appfiles.below(search)
     served = "no app found above: serving the default site"
     rules.append(Rule("default-site", True, served, served))
     return done("default", "default-site", **common)

@@ -395,3 +395,34 @@ def test_a_factory_that_needs_arguments_is_not_called_by_name(tmp_path: Path) ->
         "app.py: no Flask/FastAPI object found; names seen: create_app (create_app() needs "
         "arguments: name the call in a startup command, e.g. gunicorn 'app:create_app(...)')"
     )
+
+
+# --- an app one folder down -------------------------------------------------------------------
+
+
+def test_an_app_one_folder_down_is_named_with_how_to_serve_it(tmp_path: Path) -> None:
+    """A repository with backend/ and frontend/ (FastAPI's full-stack template)."""
+    write(
+        tmp_path,
+        {
+            "backend/app/__init__.py": "",
+            "backend/app/main.py": fastapi_app(),
+            "frontend/src/index.js": "",
+            "node_modules/x/app.py": flask_app(),  # never entered
+            ".venv/app.py": flask_app(),
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.kind == "default"
+    (note,) = found.notes
+    assert note.startswith("no app at the top of the app folder, but backend/ holds one")
+    command = note.partition("such as '")[2].rstrip("'")
+    assert command == "gunicorn --chdir backend app.main:app"
+    served = detect(tmp_path, command, NO_ENV)
+    assert (served.rule, served.app, served.kind) == ("startup", "app.main:app", "asgi")
+    assert served.pythonpath == tmp_path / "backend"
+
+
+def test_no_hint_when_the_app_is_at_the_top(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": flask_app(), "tools/app.py": flask_app()})
+    assert detect(tmp_path, env=NO_ENV).notes == ()
