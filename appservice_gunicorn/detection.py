@@ -175,7 +175,9 @@ def detect(
             if kind == "command":
                 from . import serverports
 
-                search.notes += serverports.warnings(command.text, command.origin, expansion_env)
+                search.notes += serverports.warnings(
+                    command.text, command.origin, expansion_env, app_dir
+                )
             return done(kind, name, startup=command, **fields)
 
     common = {"startup": command, "startup_error": startup_error}

@@ -5,6 +5,7 @@ server keeps its own default port (uvicorn's 8000, Flask's 5000) or listens on 1
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 from . import shell
@@ -20,6 +21,12 @@ class Server(NamedTuple):
     socket_options: tuple[str, ...] = ()  # a Unix socket or an inherited descriptor instead
     port_variables: tuple[str, ...] = ()  # read from the environment when no option says
     host_variables: tuple[str, ...] = ()
+    socket_variables: tuple[str, ...] = ()
+    # Where its address may be set out of sight: then nothing is said.
+    config_options: tuple[str, ...] = ()
+    config_files: tuple[str, ...] = ()
+    # Options before its subcommand that take a value (``flask --app x run``).
+    group_options: tuple[str, ...] = ()
     port_fix: str = "add --port $PORT"
     host_fix: str = "add --host 0.0.0.0"
 
@@ -32,14 +39,16 @@ SERVERS: Mapping[str, Server] = {
         port_options=("--port",),
         host_options=("--host",),
         socket_options=("--fd", "--uds"),
-        port_variables=("UVICORN_PORT", "UVICORN_FD", "UVICORN_UDS"),
+        port_variables=("UVICORN_PORT",),
         host_variables=("UVICORN_HOST",),
+        socket_variables=("UVICORN_FD", "UVICORN_UDS"),
     ),
     "hypercorn": Server(
         "hypercorn",
         "8000",
         True,
         address_options=("--bind", "-b", "--insecure-bind"),
+        config_options=("--config", "-c"),
         port_fix="add --bind 0.0.0.0:$PORT",
         host_fix="add --bind 0.0.0.0:$PORT",
     ),
@@ -69,6 +78,9 @@ SERVERS: Mapping[str, Server] = {
         host_options=("--host", "-h"),
         port_variables=("FLASK_RUN_PORT",),
         host_variables=("FLASK_RUN_HOST",),
+        config_options=("--env-file", "-e"),
+        config_files=(".flaskenv", ".env"),
+        group_options=("--app", "-A", "--env-file", "-e"),
     ),
     "streamlit": Server(
         "streamlit run",
@@ -77,6 +89,8 @@ SERVERS: Mapping[str, Server] = {
         port_options=("--server.port",),
         host_options=("--server.address",),
         port_variables=("STREAMLIT_SERVER_PORT",),
+        host_variables=("STREAMLIT_SERVER_ADDRESS",),
+        config_files=(".streamlit/config.toml",),
         port_fix="add --server.port $PORT",
     ),
     "runserver": Server(
@@ -87,12 +101,19 @@ SERVERS: Mapping[str, Server] = {
         host_fix="give it 0.0.0.0:$PORT",
     ),
 }
+SERVERS = {**SERVERS, "waitress": SERVERS["waitress-serve"]}  # python -m waitress
 # A subcommand these need to serve at all (``flask db upgrade`` serves nothing).
 SUBCOMMANDS = {"flask": "run", "streamlit": "run"}
+# Django's runserver options that take a value (the address is the first other argument).
+RUNSERVER_VALUED = ("--verbosity", "-v", "--settings", "--pythonpath")
+# The interpreter's options that take a value, before ``-m`` or a script.
+PYTHON_VALUED = ("-X", "-W", "-Q")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
-def warnings(text: str, origin: str, env: Mapping[str, str]) -> list[str]:
+def warnings(
+    text: str, origin: str, env: Mapping[str, str], app_dir: Path | None = None
+) -> list[str]:
     """Why a supervised command's server may not answer on ``$PORT`` (``env`` has it)."""
     words = _last_command(text)
     found = _server(words) if words else None
@@ -100,48 +121,54 @@ def warnings(text: str, origin: str, env: Mapping[str, str]) -> list[str]:
         return []
     server, args, assigned = found
     variables = {**env, **assigned}
-    if any(_value(args, (option,)) is not None for option in server.socket_options):
-        return []  # it listens where it is handed a socket: nothing to compare
-    host, port = _listens(server, args)
-    port = port or next((variables[n] for n in server.port_variables if n in variables), None)
-    host = host or next((variables[n] for n in server.host_variables if n in variables), None)
+    if (
+        _values(args, server.socket_options + server.config_options)
+        or any(name in variables for name in server.socket_variables)
+        or (app_dir and any((app_dir / name).is_file() for name in server.config_files))
+    ):
+        return []  # it is handed a socket, or its address may be set out of sight
+    hosts, ports = _listens(server, args)
+    ports = ports or [variables[n] for n in server.port_variables if n in variables]
+    hosts = hosts or [variables[n] for n in server.host_variables if n in variables]
     wanted = env.get("PORT", "8000")
     said: list[str] = []
-    if port is None and server.port != wanted:
+    if not ports and server.port != wanted:
         said.append(
             f"{origin}: {server.name} listens on port {server.port} unless told, but requests "
             f"come to port {wanted} ($PORT); {server.port_fix}"
         )
-    elif port is not None and port.isdigit() and port != wanted:
+    elif ports and all(port.isdigit() and port != wanted for port in ports):
         said.append(
-            f"{origin}: {server.name} is told to listen on port {port}, but requests come to "
-            f"port {wanted} ($PORT); give it $PORT"
+            f"{origin}: {server.name} is told to listen on port {ports[0]}, but requests come "
+            f"to port {wanted} ($PORT); give it $PORT"
         )
-    if (host is None and server.loopback) or host in LOOPBACK:
+    if (not hosts and server.loopback) or (hosts and all(h in LOOPBACK for h in hosts)):
         said.append(
             f"{origin}: {server.name} listens on 127.0.0.1 "
-            f"{'unless told' if host is None else 'as told'}, which nothing outside the "
-            f"container reaches; {server.host_fix}"
+            f"{'as told' if hosts else 'unless told'}, which nothing outside the container "
+            f"reaches; {server.host_fix}"
         )
     return said
 
 
-def _listens(server: Server, args: Sequence[str]) -> tuple[str | None, str | None]:
-    """The (host, port) the command line gives, each None when it gives none."""
+def _listens(server: Server, args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The hosts and the ports the command line gives."""
     if server.name == "manage.py runserver":
-        address = next((arg for arg in args if not arg.startswith("-")), None)
+        addresses = _positionals(args, RUNSERVER_VALUED)[:1]
     else:
-        address = _value(args, server.address_options)
-    host = port = None
-    if address is not None:
+        addresses = _values(args, server.address_options)
+    hosts, ports = _values(args, server.host_options), _values(args, server.port_options)
+    for address in addresses:
         before, colon, after = address.rpartition(":")
-        host, port = (before, after) if colon else (None, address)
-    return _value(args, server.host_options) or host, _value(args, server.port_options) or port
+        if colon:
+            hosts.append(before)
+        ports.append(after if colon else address)
+    return hosts, ports
 
 
 def _last_command(text: str) -> list[str] | None:
     """The words of the last command of ``text``, the one left running."""
-    for piece in reversed(shell.split_list(text) or []):
+    for piece in reversed(shell.split_list(shell.join_continuations(text)) or []):
         words = shell.words_of(piece.text)
         if words:
             return words
@@ -161,30 +188,56 @@ def _server(words: Sequence[str]) -> tuple[Server, list[str], dict[str, str]] | 
         return None
     program, args = os.path.basename(words[0]), list(words[1:])
     if program.startswith("python"):
+        while args and args[0].startswith("-") and args[0] not in ("-m", "-c"):
+            args = args[2:] if args[0] in PYTHON_VALUED else args[1:]
         if len(args) > 1 and args[0] == "-m":
             program, args = args[1], args[2:]
-        elif len(args) > 1 and os.path.basename(args[0]) == "manage.py":
-            return (SERVERS["runserver"], args[2:], assigned) if args[1] == "runserver" else None
+        elif args and os.path.basename(args[0]) == "manage.py":
+            program, args = "django-admin", args[1:]
         else:
+            return None  # a script of the app's own, or -c: its port is not on the line
+    if program == "django-admin":
+        if not args or args[0] != "runserver":
             return None
+        return SERVERS["runserver"], args[1:], assigned
     if program not in SERVERS or program == "runserver":
         return None
+    server = SERVERS[program]
     needed = SUBCOMMANDS.get(program)
     if needed is not None:
-        if not args or args[0] != needed:
+        positionals = _positionals(args, server.group_options)
+        if not positionals or positionals[0] != needed:
             return None
-        args = args[1:]
-    return SERVERS[program], args, assigned
+        args = args[args.index(needed) + 1 :]
+    return server, args, assigned
 
 
-def _value(args: Sequence[str], options: Sequence[str]) -> str | None:
-    """The value given to any of ``options`` (``--opt value``, ``--opt=value``, ``-pVALUE``)."""
+def _positionals(args: Sequence[str], valued: Sequence[str]) -> list[str]:
+    """The arguments that are not options nor an option's value."""
+    found: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg in valued:
+            skip = True
+        elif not arg.startswith("-") or arg == "-":
+            found.append(arg)
+    return found
+
+
+def _values(args: Sequence[str], options: Sequence[str]) -> list[str]:
+    """Every value given to one of ``options`` (``--opt value``, ``--opt=value``,
+    ``-pVALUE``), up to a ``--`` (what follows is the app's own arguments)."""
+    found: list[str] = []
     for index, arg in enumerate(args):
+        if arg == "--":
+            break
         for option in options:
             if arg == option:
-                return args[index + 1] if index + 1 < len(args) else ""
-            if arg.startswith(option + "="):
-                return arg[len(option) + 1 :]
-            if len(option) == 2 and arg.startswith(option) and not arg.startswith("--"):
-                return arg[2:]
-    return None
+                found.append(args[index + 1] if index + 1 < len(args) else "")
+            elif arg.startswith(option + "="):
+                found.append(arg[len(option) + 1 :])
+            elif len(option) == 2 and arg.startswith(option) and not arg.startswith("--"):
+                found.append(arg[2:])
+    return found

@@ -41,6 +41,18 @@ LOOPBACK = "listens on 127.0.0.1"
         ("waitress-serve app:app", ["waitress-serve listens on port 8080"]),
         ("streamlit run app.py --server.port $PORT", []),
         ("streamlit run app.py", ["streamlit run listens on port 8501", "--server.port $PORT"]),
+        # Options before the address, the subcommand or the module (found in review).
+        ("python manage.py runserver -v 2 0.0.0.0:$PORT", []),
+        ("python manage.py runserver --settings mysite.prod --noreload 0.0.0.0:$PORT", []),
+        ("django-admin runserver 0.0.0.0:8000", ["told to listen on port 8000"]),
+        ("flask --app app run", ["flask run listens on port 5000", LOOPBACK]),
+        ("python -m flask --app app run --host 0.0.0.0 --port $PORT", []),
+        ("python -u -m uvicorn main:app --host 0.0.0.0", ["uvicorn listens on port 8000"]),
+        ("python -m waitress --listen=0.0.0.0:$PORT app:app", []),
+        ("hypercorn main:app -b 127.0.0.1:9000 -b 0.0.0.0:$PORT", []),
+        ("hypercorn -c hypercorn.toml main:app", []),
+        ("UVICORN_FD=3 uvicorn main:app", []),
+        ("streamlit run app.py -- --server.port 1", ["streamlit run listens on port 8501"]),
         # Not a server it knows, or not one command it can read: nothing is said.
         ("python app.py", []),
         ("node server.js", []),
@@ -65,3 +77,23 @@ def test_detection_notes_it_for_a_supervised_command(tmp_path: Path) -> None:
     assert "uvicorn listens on port 8000 unless told" in found.notes[0]
     # gunicorn itself is given $PORT by the launcher: nothing to say.
     assert detect(tmp_path, "gunicorn main:app", PORT).notes == ()
+
+
+def test_a_script_is_read_with_its_line_continuations(tmp_path: Path) -> None:
+    script = "#!/bin/sh\npython manage.py runserver \\\n    0.0.0.0:$PORT\n"
+    assert warnings(script, "startup.sh", PORT) == []
+    script = "#!/bin/sh\nuvicorn main:app --host 0.0.0.0 --port \\\n    8000\n"
+    assert "told to listen on port 8000" in " ".join(warnings(script, "startup.sh", PORT))
+
+
+@pytest.mark.parametrize(
+    ("command", "config"),
+    [("flask run", ".flaskenv"), ("streamlit run app.py", ".streamlit/config.toml")],
+)
+def test_an_address_its_config_file_may_set_is_left_alone(
+    tmp_path: Path, command: str, config: str
+) -> None:
+    assert warnings(command, "startup command", PORT, tmp_path) != []
+    (tmp_path / config).parent.mkdir(exist_ok=True)
+    (tmp_path / config).write_text("")
+    assert warnings(command, "startup command", PORT, tmp_path) == []
