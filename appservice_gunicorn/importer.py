@@ -168,15 +168,16 @@ def _user_failure(
     action: str, spec: str, where: Path, exc: BaseException, hint: str | None = None
 ) -> str:
     """One line saying what failed and the fix, then the traceback of the user's code."""
+    own = isinstance(exc, ImportError) and _is_own(where, exc.name or "")
+    if own:
+        hint = None  # the app's own module: where packages come from is beside the point
     if isinstance(exc, ModuleNotFoundError):
-        if _is_own(where, exc.name or ""):
-            hint = None  # the app's own module: where packages come from is beside the point
-            fix = f"deploy the module {exc.name!r} with the app"
-        else:
-            fix = (
-                f"install the package that provides {exc.name!r} (on App Service: list it in "
-                "requirements.txt)"
-            )
+        fix = (
+            f"deploy the module {exc.name!r} with the app"
+            if own
+            else f"install the package that provides {exc.name!r} (on App Service: list it "
+            "in requirements.txt)"
+        )
     elif isinstance(exc, SyntaxError):
         fix = "fix the syntax error"
     elif isinstance(exc, PermissionError):
@@ -194,9 +195,35 @@ def _user_failure(
 
 
 def _is_own(where: Path, module: str) -> bool:
-    """``module`` belongs to the app: its top-level package or module is in ``where``."""
+    """``module`` belongs to the app: its top-level module, or a folder of Python files of
+    that name, is in ``where`` or a folder of the app's on ``sys.path`` (``--pythonpath``),
+    not in an installed package's folder."""
     top = module.partition(".")[0]
-    return bool(top) and ((where / top).is_dir() or (where / f"{top}.py").is_file())
+    if not top:
+        return False
+    roots = [where]
+    for entry in sys.path:
+        path = Path(entry)
+        if (
+            path.is_absolute()
+            and path.is_relative_to(where)
+            and not _PACKAGE_DIRS & set(path.parts)
+        ):
+            roots.append(path)
+    for root in roots:
+        if (root / f"{top}.py").is_file():
+            return True
+        try:
+            # A folder of that name is a package of the app only if it holds Python files
+            # (a docker/ of Dockerfiles is not the docker SDK).
+            if any(name.endswith(".py") for name in os.listdir(root / top)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+_PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "__oryx_packages__"})
 
 
 def _describe(exc: BaseException) -> str:

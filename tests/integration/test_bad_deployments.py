@@ -116,6 +116,7 @@ class Case:
     user_traceback: bool = False  # the user's code raised: its traceback is shown
     command_prefix: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    absent: list[str] = field(default_factory=list)  # not in that line
 
 
 CASES = [
@@ -275,6 +276,51 @@ CASES = [
         user_traceback=True,
     ),
     Case(
+        "circular-import-in-the-apps-own-code",
+        {
+            "application.py": "import helper\n" + PLAIN_APP,
+            "helper.py": "from application import app\n",
+        },
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "cannot import name 'app' from partially initialized module 'application'",
+            "fix the error in your code",
+        ],
+        user_traceback=True,
+        absent=["virtualenv"],
+    ),
+    Case(
+        "own-module-missing-from-a-pythonpath-folder",
+        {
+            "startup.txt": "gunicorn --pythonpath lib application:app\n",
+            "application.py": "import mylib.missing\n" + PLAIN_APP,
+            "lib/mylib/__init__.py": "",
+        },
+        ["startup.txt"],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "No module named 'mylib.missing'; deploy the module 'mylib.missing' with the app",
+        ],
+        user_traceback=True,
+    ),
+    Case(
+        "missing-package-named-like-a-folder-of-other-files",
+        {
+            "application.py": "import dockersdk.errors\n" + PLAIN_APP,
+            "dockersdk/Dockerfile": "FROM x\n",
+        },
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "install the package that provides 'dockersdk.errors'",
+        ],
+        user_traceback=True,
+    ),
+    Case(
         "virtualenv-for-another-python",
         {"application.py": "import fastjson\n" + PLAIN_APP},
         [],
@@ -354,6 +400,8 @@ def test_bad_deployment(case: Case, launch: Start, tmp_path: Path) -> None:
     assert len(lines) == 1, f"expected one line with {case.message[0]!r}:\n{log}"
     for fragment in case.message:
         assert fragment in lines[0], f"{fragment!r} missing from:\n{lines[0]}\n\nlog:\n{log}"
+    for fragment in case.absent:
+        assert fragment not in lines[0], f"{fragment!r} in:\n{lines[0]}"
     for warning in case.warnings:
         assert any("[WARNING]" in line and warning in line for line in log.splitlines()), log
     assert frames_of_own_code(log) == [], f"a traceback of the launcher or gunicorn:\n{log}"
