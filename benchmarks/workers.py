@@ -118,6 +118,9 @@ def _rollup(pid: int, field: str) -> int:
     return 0
 
 
+SETTLE_SECONDS = 0.5
+
+
 def sighup(work: Path, logs: Path, rounds: int, workers: int = 2) -> dict[str, list[float]]:
     """Milliseconds from SIGHUP to the first answer from the changed code."""
     folder = work / "apps" / "hup"
@@ -131,6 +134,10 @@ def sighup(work: Path, logs: Path, rounds: int, workers: int = 2) -> dict[str, l
             server = spawn(f"hup-{variant}", command(variant, app), workers, logs)
             try:
                 wait_for_200(server)
+                # A redeploy comes after the start, not during it: gunicorn's master goes on
+                # starting after the first answer (its control socket imports asyncio, some
+                # 20 ms), and a SIGHUP then waits for that, whichever server it is.
+                time.sleep(SETTLE_SECONDS)
                 # Another size: a .pyc is checked by the source's size and mtime in
                 # seconds, and this rewrite comes within the second.
                 (folder / "version.py").write_text('TEXT = b"new code"\n')
