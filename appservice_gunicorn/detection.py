@@ -179,6 +179,9 @@ def detect(
                     command.text, command.origin, expansion_env, app_dir
                 )
             return done(kind, name, startup=command, **fields)
+    if words:
+        unread = "not read: a startup command was given"
+        rules.append(Rule("procfile", False, unread, unread))
 
     common = {"startup": command, "startup_error": startup_error}
     config_path, origin = configfile.find(app_dir, command.settings if command else {}, env)

@@ -172,10 +172,12 @@ def _user_failure(
     if own:
         hint = None  # the app's own module: where packages come from is beside the point
     if isinstance(exc, ModuleNotFoundError):
+        top = (exc.name or "").partition(".")[0]
+        package = f"the package {PACKAGES[top]}" if top in PACKAGES else "the package"
         fix = (
             f"deploy the module {exc.name!r} with the app"
             if own
-            else f"install the package that provides {exc.name!r} (on App Service: list it "
+            else f"install {package} that provides {exc.name!r} (on App Service: list it "
             "in requirements.txt)"
         )
     elif isinstance(exc, SyntaxError):
@@ -223,15 +225,36 @@ def _is_own(where: Path, module: str) -> bool:
     return False
 
 
+# Modules whose package is named otherwise (what to write in requirements.txt).
+PACKAGES = {
+    "attr": "attrs",
+    "bs4": "beautifulsoup4",
+    "cv2": "opencv-python",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "environ": "django-environ",
+    "jose": "python-jose",
+    "jwt": "PyJWT",
+    "magic": "python-magic",
+    "multipart": "python-multipart",
+    "MySQLdb": "mysqlclient",
+    "PIL": "Pillow",
+    "psycopg2": "psycopg2-binary",
+    "sklearn": "scikit-learn",
+    "yaml": "PyYAML",
+}
 _PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "__oryx_packages__"})
 
 
 def _describe(exc: BaseException) -> str:
-    text = "".join(traceback.format_exception_only(type(exc), exc)).strip().splitlines()
     if isinstance(exc, SyntaxError):
         where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
         return f"SyntaxError: {exc.msg} ({where})"
-    return text[-1] if text else type(exc).__name__
+    # "Type: message", a message of several lines (and any notes) joined on one line.
+    text = "".join(traceback.format_exception_only(type(exc), exc))
+    return (
+        " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(exc).__name__
+    )
 
 
 def user_traceback(exc: BaseException) -> str:

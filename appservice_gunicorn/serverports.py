@@ -92,6 +92,7 @@ SERVERS: Mapping[str, Server] = {
         host_variables=("STREAMLIT_SERVER_ADDRESS",),
         config_files=(".streamlit/config.toml",),
         port_fix="add --server.port $PORT",
+        host_fix="add --server.address 0.0.0.0",
     ),
     "runserver": Server(
         "manage.py runserver",

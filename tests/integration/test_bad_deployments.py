@@ -276,6 +276,17 @@ CASES = [
         user_traceback=True,
     ),
     Case(
+        "missing-package-named-otherwise",
+        {"application.py": "import MySQLdb\n" + PLAIN_APP},
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            "install the package mysqlclient that provides 'MySQLdb' (on App Service",
+        ],
+        user_traceback=True,
+    ),
+    Case(
         "circular-import-in-the-apps-own-code",
         {
             "application.py": "import helper\n" + PLAIN_APP,
@@ -317,6 +328,25 @@ CASES = [
         [
             "Could not load app 'application:app'",
             "install the package that provides 'dockersdk.errors'",
+        ],
+        user_traceback=True,
+    ),
+    Case(
+        # FastAPI's missing python-multipart: the type and every line of the message.
+        "exception-with-a-message-of-several-lines",
+        {
+            "application.py": PLAIN_APP
+            + (
+                'raise RuntimeError(\'Form data requires "python-multipart".\\n\\n'
+                "    pip install python-multipart\\n')\n"
+            )
+        },
+        [],
+        4,
+        [
+            "Could not load app 'application:app'",
+            'raised RuntimeError: Form data requires "python-multipart". pip install '
+            "python-multipart; fix the error in your code",
         ],
         user_traceback=True,
     ),

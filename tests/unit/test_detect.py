@@ -34,6 +34,15 @@ def test_startup_command_with_an_app_wins(tmp_path: Path) -> None:
     assert found.pythonpath == tmp_path
 
 
+@pytest.mark.parametrize("startup", ["--workers 2", "gunicorn --wrokers=2 hello:app"])
+def test_every_rule_tried_is_listed_after_a_startup_command(tmp_path: Path, startup: str) -> None:
+    write(tmp_path, {"app.py": flask_app(), "Procfile": "web: gunicorn other:app\n"})
+    found = detect(tmp_path, startup, ENV)
+    assert [r.name for r in found.rules] == RULES[:-1]
+    procfile = next(r for r in found.rules if r.name == "procfile")
+    assert (procfile.matched, procfile.reason) == (False, "not read: a startup command was given")
+
+
 @pytest.mark.parametrize(
     "startup",
     ["gunicorn --chdir $APP_PATH hello:myapp", "gunicorn --chdir ${APP_PATH} hello:myapp"],

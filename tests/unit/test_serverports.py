@@ -53,6 +53,10 @@ LOOPBACK = "listens on 127.0.0.1"
         ("hypercorn -c hypercorn.toml main:app", []),
         ("UVICORN_FD=3 uvicorn main:app", []),
         ("streamlit run app.py -- --server.port 1", ["streamlit run listens on port 8501"]),
+        (
+            "python -m streamlit run app.py --server.port=$PORT --server.address=127.0.0.1",
+            ["listens on 127.0.0.1 as told", "add --server.address 0.0.0.0"],
+        ),
         # Not a server it knows, or not one command it can read: nothing is said.
         ("python app.py", []),
         ("node server.js", []),
