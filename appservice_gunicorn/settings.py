@@ -148,6 +148,7 @@ def layer_settings(
     for name, value in startup_settings.items():
         layered.put(name, value, startup_source)
     _cap_counts(layered)
+    _check_bind(layered, env)
     _check_worker_class(layered, detection)
     if layered.value("daemon"):
         raise LaunchError(
@@ -169,6 +170,38 @@ def layer_settings(
         layered.put(placement.name, placement.value, placement.source)
         layered.notes.append(placement.note)
     return layered
+
+
+def _check_bind(layered: LayeredSettings, env: Mapping[str, str]) -> None:
+    """A bind of the user's that the platform's requests would not reach: on another port
+    than the one the platform names (``PORT``, ``WEBSITES_PORT``), or, on App Service, on
+    127.0.0.1 only.  A note each: it may be meant (a proxy in the same container)."""
+    source = layered.source("bind")
+    binds = [str(b) for b in layered.value("bind") or []]
+    addresses = [b for b in binds if not b.startswith(("unix:", "fd://"))]
+    if source == "launcher" or not addresses:
+        return
+    hosts, ports = [], []
+    for address in addresses:
+        host, colon, port = address.rpartition(":")
+        hosts.append(host if colon else address)
+        ports.append(port if colon and port.isdigit() else "8000")  # gunicorn's default port
+    told = ", ".join(binds)
+    if any(env.get(name, "").strip() for name in ("PORT", "WEBSITES_PORT")):
+        wanted = platform.port(env)
+        if wanted not in ports:
+            layered.notes.append(
+                f"bind {told} (from {source}) does not listen on port {wanted}, where requests "
+                "come ($PORT): bind 0.0.0.0:$PORT, or leave the bind out (the launcher's is "
+                "0.0.0.0:$PORT)"
+            )
+    if env.get("WEBSITE_SITE_NAME") and all(
+        h in ("127.0.0.1", "localhost", "[::1]") for h in hosts
+    ):
+        layered.notes.append(
+            f"bind {told} (from {source}) listens on the loopback only, which App Service's "
+            "requests do not reach: bind 0.0.0.0:$PORT"
+        )
 
 
 def _cap_counts(layered: LayeredSettings) -> None:

@@ -196,3 +196,31 @@ def test_string_settings_that_gunicorn_splits_itself_are_kept(tmp_path: Path, ru
     settings.apply(config)
     assert config.forwarded_allow_ips == ["*"] and config.proxy_allow_ips == ["127.0.0.1"]
     assert set(settings.differing()) >= {"forwarded_allow_ips", "proxy_allow_ips"}
+
+
+@pytest.mark.parametrize(
+    ("startup", "env", "expected"),
+    [
+        # Azure's FastAPI sample binds 8000 itself; the platform sends requests to 9130.
+        ("gunicorn -b 0.0.0.0:8000 app:app", {"PORT": "9130"}, ["does not listen on port 9130"]),
+        ("gunicorn --bind=0.0.0.0 app:app", {"PORT": "9130"}, ["bind 0.0.0.0 (from startup)"]),
+        ("gunicorn --bind=0.0.0.0:$PORT app:app", {"PORT": "9130"}, []),
+        ("gunicorn -b 127.0.0.1:9130 -b 0.0.0.0:9130 app:app", {"PORT": "9130"}, []),
+        ("gunicorn -b unix:/tmp/app.sock app:app", {"PORT": "9130"}, []),
+        # No port named by the platform: a local run on a port of the user's own.
+        ("gunicorn -b 127.0.0.1:5000 app:app", {}, []),
+        (
+            "gunicorn -b 127.0.0.1:9130 app:app",
+            {"PORT": "9130", "WEBSITE_SITE_NAME": "mysite"},
+            ["listens on the loopback only, which App Service's requests do not reach"],
+        ),
+        ("gunicorn app:app", {"PORT": "9130", "WEBSITE_SITE_NAME": "mysite"}, []),
+    ],
+)
+def test_a_bind_the_platforms_requests_would_not_reach_is_noted(
+    tmp_path: Path, startup: str, env: dict[str, str], expected: list[str]
+) -> None:
+    write(tmp_path, {"app.py": "app = None\n"})
+    notes = " | ".join(layer_settings(detect(tmp_path, startup, env), env).notes)
+    assert all(fragment in notes for fragment in expected), notes
+    assert ("bind" in notes) == bool(expected), notes
