@@ -34,7 +34,7 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
     for number, step in enumerate(plan.steps, 1):
         log.info("Pre-start step %d/%d: %s", number, total, step.command)
         result = supervisor.run(
-            [SHELL, "-c", step.command],
+            [*(step.shell or (SHELL,)), "-c", step.command],
             env,
             plan.detection.app_dir,
             grace_seconds=supervisor.grace(env),
@@ -85,7 +85,7 @@ def run_supervised(plan: Plan) -> int:
         "Running the startup command%s as a supervised child (signals forwarded, "
         "exit status passed on): %s",
         "" if startup.origin == "startup command" else f" from {startup.origin}",
-        startup.text if startup.kind == "shell" else f"/bin/sh {startup.path}",
+        startup.shown,
     )
     result = supervisor.run(argv, env, plan.detection.app_dir, grace_seconds=supervisor.grace(env))
     how = f"exited with status {result.status}"
@@ -93,8 +93,23 @@ def run_supervised(plan: Plan) -> int:
         with_signal = result.status - 128
         if with_signal in signal.valid_signals():
             how += f" ({signal.Signals(with_signal).name})"
-    log.info("The startup command %s; the launcher exits with the same status", how)
+    how += _WHY.get(result.status, "")
+    # A failure of its own is an error; an end the launcher's stop signal asked for is not.
+    failed = result.status != 0 and result.stopped_by is None
+    log.log(
+        logging.ERROR if failed else logging.INFO,
+        "The startup command %s; the launcher exits with the same status",
+        how,
+    )
     return result.status
+
+
+# The shell's statuses for a command it could not run.
+_WHY = {
+    127: ": a program it runs was not found; install it (in the app's virtualenv, from "
+    "requirements.txt, or in the image) or fix its name",
+    126: ": a program it runs is not executable; chmod +x it",
+}
 
 
 def prove(plan: Plan) -> str | None:

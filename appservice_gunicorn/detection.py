@@ -255,7 +255,7 @@ def _command_rule(
         runs = "shell script" if command.kind == "script" else "command"
         reason = f"{command.origin}: runs as a supervised {runs}"
         rules.append(Rule(name, True, reason, f"the {what} {runs} runs supervised"))
-        return "command", {"command": command.text}
+        return "command", {"command": command.shown}
     root = _startup_root(app_dir, command)
     paste = command.settings.get("paste") if not command.app else None
     if paste:

@@ -7,6 +7,7 @@ groups, command substitution, compound commands, functions) makes it answer ``No
 such text is left to ``/bin/sh`` whole, as a supervised command.
 """
 
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -176,6 +177,8 @@ class Step(NamedTuple):
 
     command: str
     stop_on_failure: bool  # joined by '&&' (or under 'set -e'), not by ';' or a new line
+    # The shell that runs it (a script's own '#!' line), else /bin/sh.
+    shell: tuple[str, ...] = ()
 
 
 def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | None:
@@ -244,6 +247,19 @@ def sets_errexit(options: list[str]) -> bool:
     return options == ["-o", "errexit"] or (
         bool(options) and all(ERREXIT_RE.fullmatch(option) for option in options)
     )
+
+
+def interpreter(script: str) -> tuple[str, ...]:
+    """The program a script's ``#!`` line names, with its one argument, as the kernel runs it
+    (``#!/usr/bin/env bash``: env, then bash); none when it has no such line or the program
+    is not on this machine (the script then runs with /bin/sh, as before)."""
+    first = script.split("\n", 1)[0].rstrip("\r")
+    if not first.startswith("#!"):
+        return ()
+    program, _, argument = first[2:].strip().partition(" ")
+    if not program or not os.access(program, os.X_OK):
+        return ()
+    return (program, argument.strip()) if argument.strip() else (program,)
 
 
 def shebang_errexit(script: str) -> bool:

@@ -36,7 +36,8 @@ class StartupCommand(NamedTuple):
 
     ``kind`` is ``gunicorn`` (``settings`` and ``app`` apply in-process, after the
     pre-start ``steps``), ``shell`` (``text`` runs supervised through ``/bin/sh -c``) or
-    ``script`` (``path`` runs supervised through ``/bin/sh``).
+    ``script`` (``path`` runs supervised through its ``#!`` line's ``interpreter``, else
+    ``/bin/sh``).
     """
 
     origin: str
@@ -47,6 +48,7 @@ class StartupCommand(NamedTuple):
     settings: Mapping[str, Any] = MappingProxyType({})
     path: Path | None = None
     steps: tuple[Step, ...] = ()
+    interpreter: tuple[str, ...] = ()
 
     def __hash__(self) -> int:
         # The settings (values may be lists) follow from the text: hashing it is enough.
@@ -56,9 +58,17 @@ class StartupCommand(NamedTuple):
         """The command line of a supervised command."""
         if self.kind == "script":
             # Its text as read (a UTF-8 BOM, which the shell would take for a command, is
-            # gone), with the file as $0, as `sh FILE` would set it.
-            return ["/bin/sh", "-c", self.text, str(self.path)]
+            # gone), with the file as $0, as `sh FILE` would set it, by the shell its '#!'
+            # line names.
+            return [*(self.interpreter or ("/bin/sh",)), "-c", self.text, str(self.path)]
         return ["/bin/sh", "-c", self.text]
+
+    @property
+    def shown(self) -> str:
+        """The command as a person would type it: a script is its shell and its file."""
+        if self.kind == "script":
+            return " ".join([*(self.interpreter or ("/bin/sh",)), str(self.path)])
+        return self.text
 
 
 def resolve_startup(
@@ -72,8 +82,16 @@ def resolve_startup(
         origin = words[0]
         text = read_startup_file(path, origin)
         if path.suffix == ".sh":
+            interpreter = shell.interpreter(text)
             command = _in_process(text, origin, env, app_dir, errexit=shell.shebang_errexit(text))
-            return command or StartupCommand(origin=origin, text=text, kind="script", path=path)
+            if command is not None:
+                if interpreter[:1] == ("/bin/sh",):
+                    return command  # errexit (-e) is followed between the steps already
+                steps = tuple(step._replace(shell=interpreter) for step in command.steps)
+                return command._replace(steps=steps)
+            return StartupCommand(
+                origin=origin, text=text, kind="script", path=path, interpreter=interpreter
+            )
         return classify(text, origin, env, app_dir)
     if len(words) == 1:
         return classify(words[0], "startup command", env, app_dir)

@@ -145,7 +145,50 @@ def test_python_m_uvicorn_runs_even_with_broken_gunicorn_settings(
 def test_exit_status_of_the_command_is_the_launchers(launch: Start, tmp_path: Path) -> None:
     launcher = launch(tmp_path, "echo finishing; exit 7", wait=False)
     assert launcher.wait(20) == 7
-    assert "The startup command exited with status 7" in launcher.log()
+    assert "[ERROR] The startup command exited with status 7;" in launcher.log()
+
+
+def test_a_program_that_is_not_there_is_an_error_that_says_so(
+    launch: Start, tmp_path: Path
+) -> None:
+    # A Procfile's 'web: uwsgi ./etc/uwsgi.ini' without uwsgi installed (wagtail's bakerydemo).
+    launcher = launch(tmp_path, "no-such-server-xyz ./etc/server.ini", wait=False)
+    assert launcher.wait(20) == 127
+    log = launcher.log()
+    assert (
+        "[ERROR] The startup command exited with status 127: a program it runs was not found; "
+        "install it" in log
+    ), log
+
+
+BASH = "/bin/bash"
+
+
+@pytest.mark.skipif(not os.access(BASH, os.X_OK), reason="no /bin/bash on this machine")
+def test_a_script_runs_with_the_shell_its_first_line_names(launch: Start, tmp_path: Path) -> None:
+    # An array: bash's, a syntax error for /bin/sh (dash), which ran every script before.
+    write(tmp_path, {"entry.sh": '#!/bin/bash\nwords=(one two)\necho "second: ${words[1]}"\n'})
+    launcher = launch(tmp_path, "entry.sh", wait=False)
+    assert launcher.wait(20) == 0, launcher.log()
+    log = launcher.log()
+    assert "second: two" in log and f"/bin/bash {tmp_path / 'entry.sh'}" in log
+
+
+@pytest.mark.skipif(not os.access(BASH, os.X_OK), reason="no /bin/bash on this machine")
+def test_a_scripts_steps_run_with_the_shell_its_first_line_names(
+    launch: Start, tmp_path: Path
+) -> None:
+    write(
+        tmp_path,
+        {
+            "hello.py": flask_app("app", "served after a bash step"),
+            "entry.sh": '#!/bin/bash\necho "bash=${BASH_VERSION:+yes}"\ngunicorn hello:app\n',
+        },
+    )
+    launcher = launch(tmp_path, "entry.sh")
+    assert get(launcher.url + "/") == (200, "served after a bash step")
+    assert "bash=yes" in launcher.log()
+    assert launcher.stop() == 0
 
 
 def test_a_command_that_ignores_sigterm_is_killed_after_the_grace(
