@@ -4,6 +4,7 @@ App Service's (Oryx's) file names first, then FastAPI's CLI discovery paths; the
 is read from the file's AST (``pysource``), never imported.
 """
 
+import shlex
 from pathlib import Path
 
 from . import fs, pysource
@@ -78,20 +79,30 @@ def below(search: Search, limit: int = 3) -> list[str]:
             break
         if search.skip_reason(folder) is not None:
             continue
+        where = rel(search.app_dir, Path(folder))
         # Asked of the folder's listing first: only a folder holding such a name is parsed.
-        if not any(search.has_file(folder, name) for name in APP_FILES if "/" not in name) and (
-            f"{folder}/app" not in search.subdirs(folder)
+        if any(search.has_file(folder, name) for name in APP_FILES if "/" not in name) or (
+            f"{folder}/app" in search.subdirs(folder)
         ):
-            continue
-        found = find(Path(folder))
-        if isinstance(found, Found):
-            where = rel(search.app_dir, Path(folder))
-            chdir = rel(search.app_dir, found.pythonpath)
-            hints.append(
-                f"no app at the top of the app folder, but {where}/ holds one ({found.reason}): "
-                f"make {where} the app folder (--app-dir, APP_PATH) or give a startup command "
-                f"such as 'gunicorn --chdir {chdir} {found.app}'"
-            )
+            found = find(Path(folder))
+            if isinstance(found, Found):
+                chdir = rel(search.app_dir, found.pythonpath)
+                hints.append(
+                    f"no app at the top of the app folder, but {where}/ holds one "
+                    f"({found.reason}): make {where} the app folder (--app-dir, APP_PATH) or "
+                    "give a startup command such as: "
+                    f"gunicorn --chdir {shlex.quote(chdir)} {shlex.quote(found.app)}"
+                )
+                continue
+        # A package whose __init__.py builds the app (Flask's tutorial: create_app()).
+        if search.has_file(folder, "__init__.py"):
+            variable = pysource.scan_module(Path(folder) / "__init__.py").choose()
+            if variable is not None and where.isidentifier():
+                hints.append(
+                    f"no app at the top of the app folder, but the package {where}/ defines "
+                    f"{variable}: give a startup command such as: "
+                    f"gunicorn {shlex.quote(f'{where}:{variable}')}"
+                )
     return hints
 
 

@@ -29,8 +29,8 @@ def worker_reason(plan: Plan) -> str | None:
     source = plan.settings.source("worker_class") or "gunicorn's default"
     if plan.detection.kind == "asgi" and source.startswith("launcher"):
         return (
-            "an ASGI app: gunicorn's native ASGI worker (no extra package; its unhandled "
-            "exceptions are logged with their traceback); -k/--worker-class wins"
+            "gunicorn's native worker for an ASGI app, which needs no extra package and logs "
+            "unhandled exceptions with their traceback; -k/--worker-class chooses another"
         )
     return f"from {source}"
 

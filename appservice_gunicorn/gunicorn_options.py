@@ -163,6 +163,9 @@ def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None
     return (positional, settings) if len(positional) <= 1 else None
 
 
+APP_SERVICE_APP_DIR = "/home/site/wwwroot"
+
+
 def validate(name: str, value: Any, origin: str, *, as_option: bool = True) -> Any:
     """``value`` as gunicorn's validator for ``name`` returns it; ``OptionError`` if refused.
 
@@ -172,7 +175,10 @@ def validate(name: str, value: Any, origin: str, *, as_option: bool = True) -> A
     try:
         checked = SETTINGS[name].validator(value)
     except Exception as exc:  # gunicorn's validators raise ValueError, TypeError, ...
-        raise OptionError(f"{origin}: invalid value for {option}: {exc}") from None
+        fix = ""
+        if name == "chdir" and str(value).rstrip("/") == APP_SERVICE_APP_DIR:
+            fix = "; that is App Service's app folder: write $APP_PATH, which names it anywhere"
+        raise OptionError(f"{origin}: invalid value for {option}: {exc}{fix}") from None
     if name in _PAIRS and checked:
         for item in checked:
             if "=" not in str(item):

@@ -416,7 +416,7 @@ def test_an_app_one_folder_down_is_named_with_how_to_serve_it(tmp_path: Path) ->
     assert found.kind == "default"
     (note,) = found.notes
     assert note.startswith("no app at the top of the app folder, but backend/ holds one")
-    command = note.partition("such as '")[2].rstrip("'")
+    command = note.partition("such as: ")[2]
     assert command == "gunicorn --chdir backend app.main:app"
     served = detect(tmp_path, command, NO_ENV)
     assert (served.rule, served.app, served.kind) == ("startup", "app.main:app", "asgi")
@@ -426,3 +426,24 @@ def test_an_app_one_folder_down_is_named_with_how_to_serve_it(tmp_path: Path) ->
 def test_no_hint_when_the_app_is_at_the_top(tmp_path: Path) -> None:
     write(tmp_path, {"app.py": flask_app(), "tools/app.py": flask_app()})
     assert detect(tmp_path, env=NO_ENV).notes == ()
+
+
+def test_a_package_that_builds_the_app_is_named_with_its_call(tmp_path: Path) -> None:
+    """Flask's tutorial: flaskr/__init__.py holds create_app(); nothing at the top."""
+    write(
+        tmp_path,
+        {
+            "flaskr/__init__.py": (
+                "from flask import Flask\n\n\ndef create_app(test_config=None):\n"
+                "    return Flask(__name__)\n"
+            ),
+            "tests/conftest.py": "",
+        },
+    )
+    (note,) = detect(tmp_path, env=NO_ENV).notes
+    assert note.endswith(
+        "the package flaskr/ defines create_app(): give a startup command "
+        "such as: gunicorn 'flaskr:create_app()'"
+    )
+    served = detect(tmp_path, note.partition("such as: ")[2], NO_ENV)
+    assert (served.rule, served.app) == ("startup", "flaskr:create_app()")

@@ -55,6 +55,18 @@ def test_a_startup_command_may_use_app_path_as_on_app_service(tmp_path: Path, st
     assert detect(tmp_path, startup, {"APP_PATH": "/elsewhere"}).startup == found.startup
 
 
+def test_app_services_app_folder_named_where_it_is_not_points_to_app_path(
+    tmp_path: Path,
+) -> None:
+    if Path("/home/site/wwwroot").is_dir():
+        pytest.skip("/home/site/wwwroot exists on this machine (App Service itself)")
+    found = detect(tmp_path, "gunicorn --chdir=/home/site/wwwroot hello:app", ENV)
+    assert found.startup_error is not None
+    assert found.startup_error.endswith(
+        "that is App Service's app folder: write $APP_PATH, which names it anywhere"
+    )
+
+
 def test_an_unset_variable_in_the_startup_command_says_how_to_fix_it(tmp_path: Path) -> None:
     found = detect(tmp_path, "gunicorn --workers $NO_SUCH_COUNT hello:app", ENV)
     assert found.startup_error == (

@@ -260,8 +260,9 @@ def test_text_shows_rules_decision_and_sources(
     assert "  kind:         asgi" in lines
     assert f"  on sys.path:  {tmp_path}" in lines
     assert (
-        "  worker class: asgi (an ASGI app: gunicorn's native ASGI worker (no extra package; "
-        "its unhandled exceptions are logged with their traceback); -k/--worker-class wins)"
+        "  worker class: asgi (gunicorn's native worker for an ASGI app, which needs no extra "
+        "package and logs unhandled exceptions with their traceback; -k/--worker-class chooses "
+        "another)"
     ) in lines
     setting_lines = {
         line.split()[0]: line for line in lines if line.startswith("  ") and " = " in line
