@@ -70,12 +70,14 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
     return "; ".join(reasons), "; ".join(public)
 
 
-def below(search: Search, limit: int = 3) -> list[str]:
+def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
     """Hints for an app folder without an app at its top: the app files one folder down (a
-    repository's ``backend/``), each with how to serve it."""
+    repository's ``backend/``), each with how to serve it.  At most ``parse_limit`` folders
+    are parsed: a folder of thousands of packages is not worth a slow start."""
     hints: list[str] = []
+    parsed = 0
     for folder in search.subdirs(str(search.app_dir)):
-        if len(hints) == limit:
+        if len(hints) == limit or parsed == parse_limit:
             break
         if search.skip_reason(folder) is not None:
             continue
@@ -84,6 +86,7 @@ def below(search: Search, limit: int = 3) -> list[str]:
         if any(search.has_file(folder, name) for name in APP_FILES if "/" not in name) or (
             f"{folder}/app" in search.subdirs(folder)
         ):
+            parsed += 1
             found = find(Path(folder))
             if isinstance(found, Found):
                 chdir = rel(search.app_dir, found.pythonpath)
@@ -96,6 +99,7 @@ def below(search: Search, limit: int = 3) -> list[str]:
                 continue
         # A package whose __init__.py builds the app (Flask's tutorial: create_app()).
         if search.has_file(folder, "__init__.py"):
+            parsed += 1
             variable = pysource.scan_module(Path(folder) / "__init__.py").choose()
             if variable is not None and where.isidentifier():
                 hints.append(

@@ -179,7 +179,7 @@ def detect(
                     command.text, command.origin, expansion_env, app_dir
                 )
             return done(kind, name, startup=command, **fields)
-    if words:
+    if name == "startup" and (command is not None or startup_error is not None):
         unread = "not read: a startup command was given"
         rules.append(Rule("procfile", False, unread, unread))
 

@@ -172,6 +172,9 @@ def layer_settings(
     return layered
 
 
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
+
+
 def _check_bind(layered: LayeredSettings, env: Mapping[str, str]) -> None:
     """A bind of the user's that the platform's requests would not reach: on another port
     than the one the platform names (``PORT``, ``WEBSITES_PORT``), or, on App Service, on
@@ -183,21 +186,19 @@ def _check_bind(layered: LayeredSettings, env: Mapping[str, str]) -> None:
         return
     hosts, ports = [], []
     for address in addresses:
-        host, colon, port = address.rpartition(":")
-        hosts.append(host if colon else address)
-        ports.append(port if colon and port.isdigit() else "8000")  # gunicorn's default port
+        host, colon, port = address.removeprefix("tcp://").rpartition(":")
+        hosts.append((host if colon else address).lower())
+        ports.append(int(port) if colon and port.isdigit() else 8000)  # gunicorn's default
     told = ", ".join(binds)
     if any(env.get(name, "").strip() for name in ("PORT", "WEBSITES_PORT")):
         wanted = platform.port(env)
-        if wanted not in ports:
+        if int(wanted) not in ports:
             layered.notes.append(
                 f"bind {told} (from {source}) does not listen on port {wanted}, where requests "
                 "come ($PORT): bind 0.0.0.0:$PORT, or leave the bind out (the launcher's is "
                 "0.0.0.0:$PORT)"
             )
-    if env.get("WEBSITE_SITE_NAME") and all(
-        h in ("127.0.0.1", "localhost", "[::1]") for h in hosts
-    ):
+    if env.get("WEBSITE_SITE_NAME") and all(host in _LOOPBACK for host in hosts):
         layered.notes.append(
             f"bind {told} (from {source}) listens on the loopback only, which App Service's "
             "requests do not reach: bind 0.0.0.0:$PORT"

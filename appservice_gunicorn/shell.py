@@ -10,6 +10,7 @@ such text is left to ``/bin/sh`` whole, as a supervised command.
 import os
 import re
 import shlex
+import shutil
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -257,9 +258,19 @@ def interpreter(script: str) -> tuple[str, ...]:
     if not first.startswith("#!"):
         return ()
     program, _, argument = first[2:].strip().partition(" ")
-    if not program or not os.access(program, os.X_OK):
+    argument = argument.strip()
+    if not _runnable(program):
         return ()
-    return (program, argument.strip()) if argument.strip() else (program,)
+    if os.path.basename(program) == "env":
+        # env runs the program it names: that one must be here too.
+        named = next((word for word in argument.split() if not word.startswith("-")), "")
+        if not named or not _runnable(shutil.which(named) or ""):
+            return ()
+    return (program, argument) if argument else (program,)
+
+
+def _runnable(program: str) -> bool:
+    return os.path.isabs(program) and os.path.isfile(program) and os.access(program, os.X_OK)
 
 
 def shebang_errexit(script: str) -> bool:

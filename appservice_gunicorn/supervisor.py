@@ -10,11 +10,15 @@ the grace period is over, and only then does ``run`` return the child's exit sta
 """
 
 import contextlib
+import errno
+import logging
 import os
 import signal
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import NamedTuple
+
+log = logging.getLogger("appservice_gunicorn")
 
 # What an orchestrator or a terminal sends, forwarded to the child's process group.
 FORWARDED = frozenset(
@@ -73,6 +77,23 @@ def run(
     SIGCHLD back to gunicorn afterwards.  ``result_fd``: a file descriptor the child gets as
     its fd 3 (a pipe for a result, apart from what the child prints).
     """
+    try:
+        return _run(argv, env, cwd, grace_seconds, forward, reap_all, result_fd)
+    except SpawnError as exc:
+        # As a shell reports a program it cannot run: 127 when missing, else 126.
+        log.error("%s", exc.strerror)
+        return Result(127 if exc.errno == errno.ENOENT else 126, None, ())
+
+
+def _run(
+    argv: Sequence[str],
+    env: Mapping[str, str],
+    cwd: str | os.PathLike[str],
+    grace_seconds: float,
+    forward: Collection[int],
+    reap_all: bool,
+    result_fd: int | None,
+) -> Result:
     if not reap_all:
         return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd)
     # The launcher alone, single-threaded: signals are blocked and taken with
@@ -127,6 +148,10 @@ def _run_in_master(
         os.kill(os.getpid(), signal.SIGCHLD)
 
 
+class SpawnError(OSError):
+    """The child could not be started (its program is missing or cannot be run)."""
+
+
 def _spawn(
     argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str], result_fd: int | None
 ) -> int:
@@ -142,6 +167,8 @@ def _spawn(
             setsigmask=(),
             setsigdef=_RESET,
         )
+    except OSError as exc:
+        raise SpawnError(exc.errno, f"{argv[0]} cannot be run: {exc.strerror}") from None
     finally:
         os.chdir(previous)
 

@@ -447,3 +447,21 @@ def test_a_package_that_builds_the_app_is_named_with_its_call(tmp_path: Path) ->
     )
     served = detect(tmp_path, note.partition("such as: ")[2], NO_ENV)
     assert (served.rule, served.app) == ("startup", "flaskr:create_app()")
+
+
+def test_a_folder_of_many_packages_is_not_parsed_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from appservice_gunicorn import pysource
+
+    write(tmp_path, {f"pkg{i:03d}/__init__.py": "x = 1\n" for i in range(100)})
+    parsed: list[Path] = []
+    real_scan = pysource.scan_module
+
+    def counting(path: Path) -> pysource.ModuleScan:
+        parsed.append(path)
+        return real_scan(path)
+
+    monkeypatch.setattr(pysource, "scan_module", counting)
+    assert detect(tmp_path, env=NO_ENV).kind == "default"
+    assert len(parsed) == 20

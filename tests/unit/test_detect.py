@@ -34,6 +34,12 @@ def test_startup_command_with_an_app_wins(tmp_path: Path) -> None:
     assert found.pythonpath == tmp_path
 
 
+def test_a_blank_startup_command_is_none_and_the_procfile_is_read(tmp_path: Path) -> None:
+    found = detect(tmp_path, "  ", ENV)
+    assert [r.name for r in found.rules] == RULES
+    assert [r.reason for r in found.rules if r.name == "procfile"] == ["no Procfile"]
+
+
 @pytest.mark.parametrize("startup", ["--workers 2", "gunicorn --wrokers=2 hello:app"])
 def test_every_rule_tried_is_listed_after_a_startup_command(tmp_path: Path, startup: str) -> None:
     write(tmp_path, {"app.py": flask_app(), "Procfile": "web: gunicorn other:app\n"})

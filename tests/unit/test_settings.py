@@ -215,6 +215,14 @@ def test_string_settings_that_gunicorn_splits_itself_are_kept(tmp_path: Path, ru
             ["listens on the loopback only, which App Service's requests do not reach"],
         ),
         ("gunicorn app:app", {"PORT": "9130", "WEBSITE_SITE_NAME": "mysite"}, []),
+        # Found in review: a port with a leading zero is the same port; loopback spelled
+        # otherwise is still loopback.
+        ("gunicorn -b 0.0.0.0:09130 app:app", {"PORT": "9130"}, []),
+        (
+            "gunicorn -b tcp://LOCALHOST:9130 app:app",
+            {"PORT": "9130", "WEBSITE_SITE_NAME": "mysite"},
+            ["listens on the loopback only"],
+        ),
     ],
 )
 def test_a_bind_the_platforms_requests_would_not_reach_is_noted(

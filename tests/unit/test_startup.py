@@ -377,3 +377,35 @@ def test_a_quote_in_a_comment_keeps_the_steps_and_the_app(tmp_path: Path) -> Non
     command = resolve_startup(["startup.sh"], tmp_path, {})
     assert command is not None and (command.kind, command.app) == ("gunicorn", "hello:app")
     assert [step.command for step in command.steps] == ["flask db upgrade"]
+
+
+@pytest.mark.parametrize(
+    ("first_line", "expected"),
+    [
+        ("#!/bin/sh", ("/bin/sh",)),
+        ("#! /bin/sh -e", ("/bin/sh", "-e")),
+        ("#!/bin/sh\r", ("/bin/sh",)),
+        ("#!/usr/bin/env sh", ("/usr/bin/env", "sh")),
+        # Not a program that can run here: the script runs with /bin/sh, as before.
+        ("#!/usr", ()),  # a folder (found in review: the launcher crashed on it)
+        ("#!/usr/bin/env no-such-shell-xyz", ()),
+        ("#!/no/such/shell", ()),
+        ("#!bash", ()),
+        ("echo no shebang", ()),
+    ],
+)
+def test_a_scripts_interpreter_is_one_that_can_run_here(
+    first_line: str, expected: tuple[str, ...]
+) -> None:
+    assert shell.interpreter(first_line + "\necho hi\n") == expected
+
+
+def test_a_program_that_cannot_be_started_is_a_status_not_a_traceback(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from appservice_gunicorn import supervisor
+
+    missing = supervisor.run([str(tmp_path / "missing")], {}, tmp_path, grace_seconds=1)
+    folder = supervisor.run([str(tmp_path)], {}, tmp_path, grace_seconds=1)
+    assert (missing.status, folder.status) == (127, 126)
+    assert f"{tmp_path / 'missing'} cannot be run: No such file or directory" in caplog.text
