@@ -78,26 +78,25 @@ def run(
     its fd 3 (a pipe for a result, apart from what the child prints).
     """
     try:
-        return _run(argv, env, cwd, grace_seconds, forward, reap_all, result_fd)
+        if not reap_all:
+            return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd)
+        return _run_as_init(argv, env, cwd, grace_seconds, forward, result_fd)
     except SpawnError as exc:
         # As a shell reports a program it cannot run: 127 when missing, else 126.
         log.error("%s", exc.strerror)
         return Result(127 if exc.errno == errno.ENOENT else 126, None, ())
 
 
-def _run(
+def _run_as_init(
     argv: Sequence[str],
     env: Mapping[str, str],
     cwd: str | os.PathLike[str],
     grace_seconds: float,
     forward: Collection[int],
-    reap_all: bool,
     result_fd: int | None,
 ) -> Result:
-    if not reap_all:
-        return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd)
-    # The launcher alone, single-threaded: signals are blocked and taken with
-    # sigtimedwait (as tini does), so that none is lost, even as PID 1.
+    """``run`` for the launcher alone, single-threaded: signals are blocked and taken with
+    sigtimedwait (as tini does), so that none is lost, even as PID 1."""
     watched: set[int] = {*FORWARDED, signal.SIGCHLD}
     old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
     try:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 FLASK_APP = """
 from flask import Flask
@@ -71,3 +72,16 @@ def tree_digest(root: Path) -> dict[str, str]:
                     digest = "unreadable"
                 entries[rel] = f"file {info.st_mode:o} {info.st_mtime_ns} {digest}"
     return entries
+
+
+def count_listings(monkeypatch: Any) -> list[str]:
+    """Every folder ``os.scandir`` lists from now on (detection lists with it alone)."""
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def counting(path: Any) -> Any:
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", counting)
+    return listed

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from appservice_gunicorn import detect
-from tests.helpers import RULES, flask_app, write
+from tests.helpers import RULES, count_listings, flask_app, write
 
 ENV: dict[str, str] = {}
 
@@ -195,14 +193,7 @@ def test_each_folder_is_listed_at_most_once(
     """The virtualenv scan, the manage.py search and the wsgi.py search share listings."""
     files = {f"pkg{i}/sub/leaf/x.py": "" for i in range(5)}
     write(tmp_path, {**files, "app.py": flask_app(), "notes/readme.txt": ""})
-    listed: list[str] = []
-    real_scandir = os.scandir
-
-    def counting(path: Any) -> Any:
-        listed.append(os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", counting)
+    listed = count_listings(monkeypatch)
     found = detect(tmp_path, env=ENV)
     assert found.app == "app:app"
     assert len(listed) == len(set(listed))

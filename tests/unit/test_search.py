@@ -4,13 +4,12 @@ same either way.  Real folders under ``tmp_path``."""
 
 import os
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from appservice_gunicorn import detect, fs
 from appservice_gunicorn.search import Search
-from tests.helpers import flask_app, write
+from tests.helpers import count_listings, flask_app, write
 
 ENV: dict[str, str] = {}
 
@@ -144,14 +143,7 @@ def test_detection_is_the_same_with_and_without_link_counts(
     if layout != "wsgi.py in a long folder":
         _fill(tmp_path, 2 * fs.LONG_FOLDER)
     write(tmp_path, LAYOUTS[layout])
-    listed: list[str] = []
-    real_scandir = os.scandir
-
-    def counting(path: Any) -> Any:
-        listed.append(os.fspath(path))
-        return real_scandir(path)
-
-    monkeypatch.setattr(os, "scandir", counting)
+    listed = count_listings(monkeypatch)
     with_counts = detect(tmp_path, env=ENV)
     _without_link_counts(monkeypatch)
     without = detect(tmp_path, env=ENV)
