@@ -80,36 +80,25 @@ def run(
     try:
         if not reap_all:
             return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd)
-        return _run_as_init(argv, env, cwd, grace_seconds, forward, result_fd)
+        # The launcher alone, single-threaded: signals are blocked and taken with
+        # sigtimedwait (as tini does), so that none is lost, even as PID 1.
+        watched: set[int] = {*FORWARDED, signal.SIGCHLD}
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        try:
+            become_subreaper()
+            pid = _spawn(argv, env, cwd, result_fd)
+
+            def next_signal(timeout: float) -> int | None:
+                info = signal.sigtimedwait(watched, timeout)
+                return None if info is None else info.si_signo
+
+            return _supervise(pid, next_signal, grace_seconds, forward, reap_all=True)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     except SpawnError as exc:
         # As a shell reports a program it cannot run: 127 when missing, else 126.
         log.error("%s", exc.strerror)
         return Result(127 if exc.errno == errno.ENOENT else 126, None, ())
-
-
-def _run_as_init(
-    argv: Sequence[str],
-    env: Mapping[str, str],
-    cwd: str | os.PathLike[str],
-    grace_seconds: float,
-    forward: Collection[int],
-    result_fd: int | None,
-) -> Result:
-    """``run`` for the launcher alone, single-threaded: signals are blocked and taken with
-    sigtimedwait (as tini does), so that none is lost, even as PID 1."""
-    watched: set[int] = {*FORWARDED, signal.SIGCHLD}
-    old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
-    try:
-        become_subreaper()
-        pid = _spawn(argv, env, cwd, result_fd)
-
-        def next_signal(timeout: float) -> int | None:
-            info = signal.sigtimedwait(watched, timeout)
-            return None if info is None else info.si_signo
-
-        return _supervise(pid, next_signal, grace_seconds, forward, reap_all=True)
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
 
 
 def _run_in_master(
