@@ -87,8 +87,8 @@ class BuildOutput(NamedTuple):
 
 def read_manifest(app_dir: Path) -> tuple[Manifest | None, str | None]:
     """The manifest in ``app_dir`` (None when absent), and why it could not be read."""
-    path = app_dir / MANIFEST_NAME
-    if not fs.is_file(path):
+    path = fs.file_in(app_dir, MANIFEST_NAME)
+    if path is None:
         return None, None
     if sys.version_info >= (3, 11):
         import tomllib
@@ -124,8 +124,8 @@ def inspect(deployed_dir: Path, env: Mapping[str, str]) -> BuildOutput | None:
 
 def _output_archive(deployed_dir: Path, env: Mapping[str, str], notes: list[str]) -> Archive | None:
     for name in OUTPUT_ARCHIVES:
-        path = deployed_dir / name
-        if fs.is_file(path):
+        path = fs.file_in(deployed_dir, name)
+        if path is not None:
             return _archive(path, env, notes)
     return None
 

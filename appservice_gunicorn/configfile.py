@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import fs
+from . import fs, pysource
 from .boot import Interrupted
 from .errors import LaunchError
 from .gunicorn_options import SETTINGS, is_hook
@@ -52,8 +52,7 @@ def path(app_dir: Path, name: Any, origin: str = "-c") -> Path | None:
                 f"drop {origin.split(' ')[0]}"
             )
         return found
-    default = app_dir / CONFIG_FILE
-    return default if fs.is_file(default) else None
+    return fs.file_in(app_dir, CONFIG_FILE)
 
 
 def find(
@@ -68,6 +67,8 @@ def find(
 
 
 def _cmd_args_config(text: str) -> str | None:
+    if "-c" not in text:
+        return None  # neither -c nor --config: no need to split the words
     try:
         words = shlex.split(text)
     except ValueError:
@@ -155,8 +156,10 @@ def read_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
 def _names_set_by_code(node: ast.stmt) -> list[str]:
     """Module-level names a statement other than a plain assignment may bind."""
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-        declared = [n for g in ast.walk(node) if isinstance(g, ast.Global) for n in g.names]
+        declared = [n for g in pysource.walk(node) if isinstance(g, ast.Global) for n in g.names]
         return declared
     return [
-        n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+        n.id
+        for n in pysource.walk(node)
+        if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     ]

@@ -19,7 +19,7 @@ def settings_module(path: Path) -> str | None:
     # One walk: the names bound to strings, and what DJANGO_SETTINGS_MODULE is set to.
     strings: dict[str, object] = {}
     values: list[ast.expr] = []
-    for node in ast.walk(tree):
+    for node in pysource.walk(tree):
         if isinstance(node, ast.Assign):
             for target in node.targets:
                 if isinstance(target, ast.Subscript) and _is_str(
@@ -64,7 +64,7 @@ def strings(root: Path, module: str, name: str) -> list[str]:
     return [
         item.value
         for value in _assigned(root, module, name)
-        for item in ast.walk(value)
+        for item in pysource.walk(value)
         if isinstance(item, ast.Constant) and isinstance(item.value, str)
     ]
 

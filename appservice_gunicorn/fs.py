@@ -12,18 +12,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 
-def is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False
+# os.path's answers, not pathlib's: they already say "no" for every OSError, and asking with
+# a str path costs a third of joining and asking with a Path (detection asks a dozen times).
+def is_file(path: str | os.PathLike[str]) -> bool:
+    return os.path.isfile(path)
 
 
-def is_dir(path: Path) -> bool:
-    try:
-        return path.is_dir()
-    except (OSError, ValueError):
-        return False
+def is_dir(path: str | os.PathLike[str]) -> bool:
+    return os.path.isdir(path)
+
+
+def file_in(folder: Path, name: str) -> Path | None:
+    """``folder / name`` when it is a file (the Path is built only then)."""
+    return folder / name if os.path.isfile(f"{folder}/{name}") else None
 
 
 class Listing(NamedTuple):

@@ -10,6 +10,8 @@ else is left alone (never run).
 import ast
 from pathlib import Path
 
+from . import pysource
+
 _SAME_PATH = frozenset({"abspath", "realpath", "normpath", "resolve", "absolute", "expanduser"})
 _PATH_TYPES = frozenset({"Path", "PurePath", "PosixPath", "str", "fspath"})
 
@@ -18,7 +20,7 @@ def sys_path_additions(tree: ast.Module, file: Path) -> list[Path]:
     """The folders ``tree`` (the source of ``file``) adds to ``sys.path``, in order."""
     names: dict[str, Path] = {}
     added: list[Path] = []
-    for node in ast.walk(tree):
+    for node in pysource.walk(tree):
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             target = node.targets[0]
             value = evaluate(node.value, file, names)

@@ -144,8 +144,8 @@ _PROCESS = r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.*)$"  # compiled on fi
 def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
     """The ``web:`` command of the app folder's ``Procfile`` (Heroku, Dokku, buildpacks),
     or None; and the reason either way.  Errors (unreadable, binary) are ``StartupError``."""
-    path = app_dir / PROCFILE
-    if not fs.is_file(path):
+    path = fs.file_in(app_dir, PROCFILE)
+    if path is None:
         return None, "no Procfile"
     if ignore:
         return None, f"Procfile ignored ({PROCFILE_SWITCH}=1)"
