@@ -79,8 +79,8 @@ def _from_manage(
             reasons.append(f"{manage_rel} does not set DJANGO_SETTINGS_MODULE")
             public.append(reasons[-1])
         return None
-    root = _settings_root(manage, settings)
-    if pysource.module_file(root, settings) is None:
+    root, settings_file = _settings_root(manage, settings)
+    if settings_file is None:
         expected = settings.replace(".", "/")
         named, fix = (
             ("DJANGO_SETTINGS_MODULE in the environment", "the variable")
@@ -95,21 +95,25 @@ def _from_manage(
         public.append(f"{named.partition(' in ')[0]}: the settings module it names is missing")
         search.notes.append(message)
         return None
-    wsgi_setting = djangosettings.setting(root, settings, "WSGI_APPLICATION")
+    fallback = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
+    wsgi_setting = djangosettings.setting(
+        root, settings, "WSGI_APPLICATION", settings_file, default=f"{fallback}.application"
+    )
     if wsgi_setting:
         module, _, variable = wsgi_setting.rpartition(".")
-        if pysource.module_file(root, module) is not None:
+        wsgi_file = pysource.module_file(root, module)
+        if wsgi_file is not None:
             app, kind = _django_app(search, root, module, settings, variable)
             via = f"{manage_rel} -> {settings}.WSGI_APPLICATION"
-            served = _served_settings(root, app, settings, from_env)
+            served = _served_settings(root, app, settings, from_env, (module, wsgi_file))
             return Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}{served}")
         reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
         public.append(f"{manage_rel}: the settings' WSGI_APPLICATION names a missing module")
         return None
-    module = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
-    if pysource.module_file(root, module) is not None:
-        app, kind = _django_app(search, root, module, settings)
-        served = _served_settings(root, app, settings, from_env)
+    wsgi_file = pysource.module_file(root, fallback)
+    if wsgi_file is not None:
+        app, kind = _django_app(search, root, fallback, settings)
+        served = _served_settings(root, app, settings, from_env, (fallback, wsgi_file))
         return Found(
             app=app,
             kind=kind,
@@ -121,29 +125,35 @@ def _from_manage(
     return None
 
 
-def _settings_root(manage: Path, settings: str) -> Path:
+def _settings_root(manage: Path, settings: str) -> tuple[Path, Path | None]:
     """Where ``settings`` imports from: ``manage.py``'s folder, else a folder ``manage.py``
-    puts on ``sys.path`` first (``src/``), as Python would."""
+    puts on ``sys.path`` first (``src/``), as Python would; and its file (None: missing)."""
     root = manage.parent
-    if pysource.module_file(root, settings) is not None:
-        return root
+    found = pysource.module_file(root, settings)
+    if found is not None:
+        return root, found
     try:
         tree = pysource.parse(manage)
         additions = pathexpr.sys_path_additions(tree, manage)
     except (SyntaxError, ValueError, OSError, RecursionError):
-        return root  # a path built beyond what is worth following
+        return root, None  # a path built beyond what is worth following
     for folder in additions:
-        if pysource.module_file(folder, settings) is not None:
-            return folder
-    return root
+        found = pysource.module_file(folder, settings)
+        if found is not None:
+            return folder, found
+    return root, None
 
 
-def _served_settings(root: Path, app: str, settings: str, from_env: str | None) -> str:
+def _served_settings(
+    root: Path, app: str, settings: str, from_env: str | None, wsgi: tuple[str, Path]
+) -> str:
     """When the served module sets another ``DJANGO_SETTINGS_MODULE`` than ``manage.py``
     (cookiecutter-django: local vs production), what the served app will use."""
     if from_env:
         return f" (DJANGO_SETTINGS_MODULE={from_env} from the environment)"
-    module_path = pysource.module_file(root, app.partition(":")[0])
+    module = app.partition(":")[0]
+    # ``wsgi``: the WSGI module and its file, found already (ASGI serves another module).
+    module_path = wsgi[1] if module == wsgi[0] else pysource.module_file(root, module)
     own = djangosettings.settings_module(module_path) if module_path else None
     if own and own != settings:
         name = rel(root, module_path) if module_path else app
@@ -160,11 +170,14 @@ def _django_app(
 ) -> tuple[str, Literal["wsgi", "asgi"]]:
     """``module:application`` for Django: the WSGI one, or ASGI on request."""
     if search.want_asgi:
-        asgi = settings and djangosettings.setting(root, settings, "ASGI_APPLICATION")
+        fallback = wsgi_module.rpartition(".")[0] + ".asgi"
+        asgi = settings and djangosettings.setting(
+            root, settings, "ASGI_APPLICATION", default=f"{fallback}.application"
+        )
         if asgi:
             module, _, asgi_variable = asgi.rpartition(".")
         else:
-            module, asgi_variable = wsgi_module.rpartition(".")[0] + ".asgi", "application"
+            module, asgi_variable = fallback, "application"
         module = module.lstrip(".")
         if pysource.module_file(root, module) is not None:
             return f"{module}:{asgi_variable}", "asgi"

@@ -4,6 +4,7 @@ the AST: the settings module is never imported.
 """
 
 import ast
+import re
 from pathlib import Path
 
 from . import pysource
@@ -46,16 +47,57 @@ def _is_str(node: ast.AST, text: str) -> bool:
     return isinstance(node, ast.Constant) and node.value == text
 
 
-def setting(root: Path, module: str, name: str) -> str | None:
+def setting(
+    root: Path, module: str, name: str, path: Path | None = None, default: str | None = None
+) -> str | None:
     """A string setting from a settings module, following ``from x import *`` (split
     settings): the last string assigned to it (a value computed later, such as
-    ``os.environ.get(..., WSGI_APPLICATION)``, keeps it as its default)."""
+    ``os.environ.get(..., WSGI_APPLICATION)``, keeps it as its default).  ``path``: the
+    module's file, when the caller has found it.  ``default``: what the caller does when
+    the setting is not set; when the text shows the module can only set it to that value,
+    the module is not parsed (a startproject's settings: a third of a detection)."""
+    path = path or pysource.module_file(root, module)
+    if path is None:
+        return None
+    answered, value = _from_text(path, name, default)
+    if answered:
+        return value
     found = [
         value.value
-        for value in _assigned(root, module, name)
+        for value in _assigned(root, module, name, path=path)
         if isinstance(value, ast.Constant) and isinstance(value.value, str)
     ]
     return found[-1] if found else None
+
+
+# ``from x import *`` (a backslash may end the line before the star).
+_STAR_IMPORT = re.compile(rb"\bimport[\s\\]*\*")
+
+
+def _from_text(path: Path, name: str, default: str | None) -> tuple[bool, str | None]:
+    """(True, the answer) when the module's text alone gives ``setting``'s answer for the
+    caller: no star import and, the source being ASCII (no other spelling of the name),
+    either no line naming the setting (None) or only lines ``NAME = "default"`` at the
+    line's start (``default``: whether or not such a line really assigns it, in a string
+    or within brackets, the caller serves the same).  Else (False, None): parse it."""
+    try:
+        source = pysource.read_source(path)
+    except (OSError, ValueError):
+        return False, None
+    if not source.isascii() or _STAR_IMPORT.search(source):
+        return False, None
+    key = name.encode()
+    naming = [line for line in source.splitlines() if key in line]
+    if not naming:
+        return True, None
+    if default is None:
+        return False, None
+    assigns_default = re.compile(
+        rb"%s\s*=\s*(['\"])%s\1\s*(#.*)?" % (re.escape(key), re.escape(default.encode()))
+    )
+    if all(assigns_default.fullmatch(line) for line in naming):
+        return True, default
+    return False, None
 
 
 def strings(root: Path, module: str, name: str) -> list[str]:
@@ -69,9 +111,11 @@ def strings(root: Path, module: str, name: str) -> list[str]:
     ]
 
 
-def _assigned(root: Path, module: str, name: str, _depth: int = 0) -> list[ast.expr]:
+def _assigned(
+    root: Path, module: str, name: str, _depth: int = 0, path: Path | None = None
+) -> list[ast.expr]:
     """Every expression assigned to ``name`` at the top of the settings module, in order."""
-    path = pysource.module_file(root, module)
+    path = path or pysource.module_file(root, module)
     if path is None or _depth > 8:
         return []
     try:
