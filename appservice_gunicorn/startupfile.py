@@ -118,7 +118,9 @@ def read_startup_file(path: Path, origin: str) -> str:
                 f"{label} is empty; write the commands to run in it, e.g. 'gunicorn app:app'",
                 problem="the startup file is empty",
             )
-        return text
+        # Saved on Windows, every line would end in a carriage return that sh reads as part
+        # of its last word ("exit 7\r": illegal number; "cd /app\r": no such folder).
+        return text.replace("\r\n", "\n")
     command = strip_comments(text)
     if not command:
         raise StartupError(

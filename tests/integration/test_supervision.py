@@ -142,6 +142,16 @@ def test_python_m_uvicorn_runs_even_with_broken_gunicorn_settings(
     stopped(launcher)
 
 
+def test_a_script_saved_with_windows_line_endings_runs_as_written(
+    launch: Start, tmp_path: Path
+) -> None:
+    (tmp_path / "startup.sh").write_bytes(b'#!/bin/sh\r\necho "ran" > marker.txt\r\nexit 7\r\n')
+    launcher = launch(tmp_path, "startup.sh", wait=False)
+    assert launcher.wait(20) == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["marker.txt", "startup.sh"]
+    assert (tmp_path / "marker.txt").read_text() == "ran\n"
+
+
 def test_exit_status_of_the_command_is_the_launchers(launch: Start, tmp_path: Path) -> None:
     launcher = launch(tmp_path, "echo finishing; exit 7", wait=False)
     assert launcher.wait(20) == 7
