@@ -94,6 +94,8 @@ def test_the_collector_is_off_while_starting_and_frozen_objects_are_inherited(
     # In the worker: collecting, and the tens of thousands of objects it inherited are
     # frozen (never scanned, so their pages stay shared with the master).
     assert get(launcher)[1] == b"True True"
+    # The first worker may answer before the second is forked (a loaded machine).
+    wait_for(lambda: launcher.log().count("FORKING") == 2, 15, "both workers forked")
     log = launcher.log()
     assert "CONFIG collector on: False" in log
     assert "STARTING collector on: True" in log
