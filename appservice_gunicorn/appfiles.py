@@ -76,6 +76,8 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
     are parsed: a folder of thousands of packages is not worth a slow start."""
     hints: list[str] = []
     parsed = 0
+    if search.crowded(str(search.app_dir)):
+        return hints
     for folder in search.subdirs(str(search.app_dir)):
         if len(hints) == limit or parsed == parse_limit:
             break

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from . import djangosettings, fs, pathexpr, pysource
-from .search import Found, Search, rel
+from .search import MAX_SUBFOLDERS, Found, Search, rel, skip_by_name
 
 MAX_DEPTH = 3
 MAX_MANAGE_DEPTH = 2
@@ -27,7 +27,12 @@ def find(search: Search) -> Found | tuple[str, str]:
             return found
     wsgi_files, skipped = _find_wsgi(search)
     if not wsgi_files:
-        searched = f"no wsgi.py in sub-folders up to {MAX_DEPTH} levels deep"
+        searched = (
+            f"no wsgi.py in the app folder's direct sub-folders (more than {MAX_SUBFOLDERS}: "
+            "not searched deeper)"
+            if search.crowded(str(search.app_dir))
+            else f"no wsgi.py in sub-folders up to {MAX_DEPTH} levels deep"
+        )
         if skipped:
             searched += f" (skipped {', '.join(skipped)})"
         return "; ".join([*reasons, searched]), "; ".join([*public, searched])
@@ -50,7 +55,7 @@ def _find_manage(search: Search) -> Path | None:
         folder, depth = queue.popleft()
         if search.has_file(folder, "manage.py"):
             return Path(folder) / "manage.py"
-        if depth < MAX_MANAGE_DEPTH:
+        if depth < MAX_MANAGE_DEPTH and not search.crowded(folder):
             for sub in search.subdirs(folder):
                 if search.skip_reason(sub) is None:
                     queue.append((sub, depth + 1))
@@ -196,6 +201,20 @@ def _find_wsgi(search: Search) -> tuple[list[Path], list[str]]:
     queue: deque[tuple[str, int]] = deque([(str(search.app_dir), 0)])
     while queue:
         folder, depth = queue.popleft()
+        if search.crowded(folder):
+            if depth > 0:
+                where = rel(search.app_dir, Path(folder))
+                skipped.append(f"{where}: more than {MAX_SUBFOLDERS} sub-folders")
+            else:
+                # App Service's own rule still holds: a wsgi.py in a direct sub-folder (asked
+                # by name: one system call, where a listing takes five).
+                found += [
+                    Path(sub) / "wsgi.py"
+                    for sub in search.subdirs(folder)
+                    if skip_by_name(sub.rpartition("/")[2]) is None
+                    and search.has_file(sub, "wsgi.py")
+                ]
+            continue
         for sub in search.subdirs(folder):
             why = search.skip_reason(sub)
             if why is not None:

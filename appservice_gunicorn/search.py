@@ -8,6 +8,10 @@ from typing import Literal, NamedTuple
 from . import fs
 
 SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "__oryx_packages__"})
+# A folder with more sub-folders than this holds data (uploads, caches), not a project: the
+# searches do not go into them.  Each would be one more listing (on App Service's network
+# share, a round trip), and a project's folders are counted in tens.
+MAX_SUBFOLDERS = 256
 
 
 class Found(NamedTuple):
@@ -30,6 +34,7 @@ class Search:
         self._listings: dict[str, fs.Listing] = {}
         self._root = str(app_dir)
         self._counted_devices: frozenset[int] | None = None
+        self._crowded: dict[str, bool] = {}
 
     # The searches walk folders as str paths: pathlib's objects cost more than listing a
     # small folder, and a search may meet thousands of them.
@@ -72,16 +77,40 @@ class Search:
             self._counted_devices = fs.link_count_devices()
         return st.st_dev in self._counted_devices
 
+    def crowded(self, path: str) -> bool:
+        """``path`` has more than ``MAX_SUBFOLDERS`` sub-folders, which the searches leave
+        alone (noted once)."""
+        found = self._crowded.get(path)
+        if found is None:
+            count = len(self.listing(path).dirs)
+            found = self._crowded[path] = count > MAX_SUBFOLDERS
+            if found:
+                where = "the app folder" if path == self._root else rel(self.app_dir, Path(path))
+                self.notes.append(
+                    f"{where} has {count:,} sub-folders, more than {MAX_SUBFOLDERS}: a folder of "
+                    "data, not searched for manage.py, wsgi.py, app files or a virtualenv"
+                    + (" (except App Service's wsgi.py in each)" if path == self._root else "")
+                    + "; if the app is in one, name it with a startup command or --app-dir"
+                )
+        return found
+
     def skip_reason(self, path: str) -> str | None:
         name = path.rpartition("/")[2]
         # A virtualenv is named as such even when hidden (.venv): that is the useful reason.
-        if name.startswith("antenv") or self.has_file(path, "pyvenv.cfg"):
+        if not name.startswith("antenv") and self.has_file(path, "pyvenv.cfg"):
             return "virtualenv"
-        if name.startswith("."):
-            return "hidden"
-        if name in SKIPPED_DIRS:
-            return name
-        return None
+        return skip_by_name(name)
+
+
+def skip_by_name(name: str) -> str | None:
+    """Why a folder is not searched, from its name alone."""
+    if name.startswith("antenv"):
+        return "virtualenv"
+    if name.startswith("."):
+        return "hidden"
+    if name in SKIPPED_DIRS:
+        return name
+    return None
 
 
 def rel(app_dir: Path, path: Path) -> str:

@@ -58,6 +58,8 @@ def find(app_dir: Path, env: Mapping[str, str], search: Search | None = None) ->
         if fs.is_dir(f"{app_dir}/{name}") and is_venv(app_dir / name):
             return describe(app_dir / name)
     search = search or Search(app_dir, env)
+    if search.crowded(str(app_dir)):
+        return None
     for folder in search.subdirs(str(app_dir)):
         if search.has_file(folder, "pyvenv.cfg", searched=True):
             return describe(Path(folder))

@@ -1,6 +1,7 @@
-"""How detection reads folders (fs.py, search.py): a long folder without sub-folders is not
-read to its end when the file system keeps folder link counts, and the answers are the
-same either way.  Real folders under ``tmp_path``."""
+"""How detection reads folders (fs.py, search.py): a folder of data (hundreds of sub-folders)
+is not searched, a long folder without sub-folders is not read to its end when the file
+system keeps folder link counts, and the answers are the same either way.  Real folders
+under ``tmp_path``."""
 
 import os
 from pathlib import Path
@@ -150,3 +151,63 @@ def test_detection_is_the_same_with_and_without_link_counts(
     assert with_counts == without
     assert with_counts.kind != "default", with_counts.rules
     assert len(listed) == 2 * len(set(listed)), "a folder was listed twice in one detection"
+
+
+# --- a folder of data --------------------------------------------------------------------
+
+DJANGO_PROJECT = {
+    "manage.py": "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n",
+    "mysite/__init__.py": "",
+    "mysite/settings.py": "WSGI_APPLICATION = 'mysite.wsgi.application'\n",
+    "mysite/wsgi.py": "application = None\n",
+}
+
+
+def _folders(folder: Path, count: int) -> None:
+    for i in range(count):
+        (folder / f"d{i:04d}").mkdir(parents=True)
+
+
+def test_a_crowded_app_folder_is_searched_only_for_app_services_wsgi_py(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _folders(tmp_path, 256)
+    write(tmp_path, {"proj/__init__.py": "", "proj/wsgi.py": "application = None\n"})
+    write(tmp_path, {"zenv/pyvenv.cfg": "home = /usr/bin\n"})  # 258 sub-folders
+    listed = count_listings(monkeypatch)
+    found = detect(tmp_path, env=ENV)
+    assert (found.rule, found.app) == ("django", "proj.wsgi:application")
+    assert found.venv is None  # a virtualenv of another name is not looked for in them
+    assert listed == [str(tmp_path)]
+    assert any("has 258 sub-folders, more than 256: a folder of data" in n for n in found.notes)
+
+
+def test_a_project_below_a_crowded_app_folder_is_not_searched(tmp_path: Path) -> None:
+    _folders(tmp_path, 256)
+    write(tmp_path / "proj", DJANGO_PROJECT)
+    found = detect(tmp_path, env=ENV)
+    assert found.rule == "default-site"
+    django = next(r for r in found.rules if r.name == "django")
+    assert "app folder's direct sub-folders (more than 256: not searched deeper)" in django.reason
+    assert any("startup command or --app-dir" in note for note in found.notes)
+
+
+def test_an_app_folder_of_256_sub_folders_is_searched_in_depth(tmp_path: Path) -> None:
+    _folders(tmp_path, 255)
+    write(tmp_path / "proj", DJANGO_PROJECT)
+    found = detect(tmp_path, env=ENV)
+    assert (found.rule, found.app) == ("django", "mysite.wsgi:application")
+    assert not any("sub-folders, more than" in note for note in found.notes)
+
+
+def test_a_crowded_sub_folder_is_not_listed_below(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _folders(tmp_path / "media", 257)
+    write(tmp_path, {"media/d0100/wsgi.py": "application = None\n"})
+    listed = count_listings(monkeypatch)
+    found = detect(tmp_path, env=ENV)
+    assert found.rule == "default-site"
+    django = next(r for r in found.rules if r.name == "django")
+    assert "skipped media: more than 256 sub-folders" in django.reason
+    assert sorted(listed) == [str(tmp_path), str(tmp_path / "media")]
