@@ -67,8 +67,8 @@ def find(
 
 
 def _cmd_args_config(text: str) -> str | None:
-    if "-c" not in text:
-        return None  # neither -c nor --config: no need to split the words
+    if "c" not in text:
+        return None  # neither -c nor --config, however quoted: no need to split the words
     try:
         words = shlex.split(text)
     except ValueError:

@@ -55,13 +55,15 @@ def setting(
     ``os.environ.get(..., WSGI_APPLICATION)``, keeps it as its default).  ``path``: the
     module's file, when the caller has found it.  ``default``: what the caller does when
     the setting is not set; when the text shows the module can only set it to that value,
-    the module is not parsed (a startproject's settings: a third of a detection)."""
+    or does not name it, the module is not parsed (a startproject's settings: a third of a
+    detection)."""
     path = path or pysource.module_file(root, module)
     if path is None:
         return None
-    answered, value = _from_text(path, name, default)
-    if answered:
-        return value
+    if default is not None:
+        answered, value = _from_text(path, name, default)
+        if answered:
+            return value
     found = [
         value.value
         for value in _assigned(root, module, name, path=path)
@@ -72,26 +74,32 @@ def setting(
 
 # ``from x import *`` (a backslash may end the line before the star).
 _STAR_IMPORT = re.compile(rb"\bimport[\s\\]*\*")
+# PEP 263: a declared encoding (utf-7, unicode_escape) may spell ASCII bytes as other names;
+# one that reads ASCII as ASCII (utf-8, ascii, latin-1) may not.
+_CODING = re.compile(
+    rb"^[ \t\f]*#.*?coding[:=](?![ \t]*(?i:utf[-_]?8|ascii|latin[-_]?1)(?![-\w.]))",
+    re.MULTILINE,
+)
 
 
-def _from_text(path: Path, name: str, default: str | None) -> tuple[bool, str | None]:
-    """(True, the answer) when the module's text alone gives ``setting``'s answer for the
-    caller: no star import and, the source being ASCII (no other spelling of the name),
-    either no line naming the setting (None) or only lines ``NAME = "default"`` at the
-    line's start (``default``: whether or not such a line really assigns it, in a string
-    or within brackets, the caller serves the same).  Else (False, None): parse it."""
+def _from_text(path: Path, name: str, default: str) -> tuple[bool, str | None]:
+    """(True, the answer) when the module's text alone gives ``setting``'s answer for a
+    caller that falls back to ``default``: no star import and, the source being ASCII with
+    no encoding declared (no other spelling of the name), either no line naming the setting
+    (None) or only lines ``NAME = "default"`` at the line's start (``default``: whether or
+    not such a line really assigns it, in a string or within brackets, the caller serves
+    the same).  Else (False, None): parse it."""
     try:
         source = pysource.read_source(path)
     except (OSError, ValueError):
         return False, None
-    if not source.isascii() or _STAR_IMPORT.search(source):
+    head = b"\n".join(source.split(b"\n", 2)[:2])  # where Python looks for a declaration
+    if not source.isascii() or _CODING.search(head) or _STAR_IMPORT.search(source):
         return False, None
     key = name.encode()
     naming = [line for line in source.splitlines() if key in line]
     if not naming:
         return True, None
-    if default is None:
-        return False, None
     assigns_default = re.compile(
         rb"%s\s*=\s*(['\"])%s\1\s*(#.*)?" % (re.escape(key), re.escape(default.encode()))
     )

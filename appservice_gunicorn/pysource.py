@@ -108,7 +108,7 @@ def walk(node: ast.AST) -> list[ast.AST]:
     for current in nodes:  # appended to while iterated: breadth first, as ast.walk
         for field in current._fields:
             value = getattr(current, field, None)
-            if value.__class__ is list:
+            if isinstance(value, list):
                 nodes += [item for item in value if isinstance(item, ast.AST)]
             elif isinstance(value, ast.AST):
                 nodes.append(value)

@@ -119,8 +119,9 @@ def read_startup_file(path: Path, origin: str) -> str:
                 problem="the startup file is empty",
             )
         # Saved on Windows, every line would end in a carriage return that sh reads as part
-        # of its last word ("exit 7\r": illegal number; "cd /app\r": no such folder).
-        return text.replace("\r\n", "\n")
+        # of its last word ("exit 7\r": illegal number; "cd /app\r": no such folder).  Only
+        # a file whose every line ends so: a CR LF inside quotes elsewhere is the script's.
+        return text.replace("\r\n", "\n") if text.count("\r\n") == text.count("\n") else text
     command = strip_comments(text)
     if not command:
         raise StartupError(

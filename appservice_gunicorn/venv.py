@@ -55,8 +55,8 @@ def find(app_dir: Path, env: Mapping[str, str], search: Search | None = None) ->
         path = Path(named) if os.path.isabs(named) else app_dir / named
         return describe(path) if fs.is_dir(path) else None
     for name in VENV_NAMES:
-        if fs.is_dir(f"{app_dir}/{name}") and is_venv(app_dir / name):
-            return describe(app_dir / name)
+        if fs.is_dir(f"{app_dir}/{name}") and is_venv(path := app_dir / name):
+            return describe(path)
     search = search or Search(app_dir, env)
     if search.crowded(str(app_dir)):
         return None

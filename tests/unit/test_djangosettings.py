@@ -44,6 +44,16 @@ SETTINGS = {
         "base.wsgi.app",
     ),
     "not set": ("DEBUG = True\n", None),
+    "the name in utf-7": (
+        "# -*- coding: utf-7 -*-\n"
+        f"WSGI_APPLICATION = '{DEFAULT}'\n+AFc-SGI_APPLICATION = 'evil.wsgi.app'\n",
+        "evil.wsgi.app",
+    ),
+    "a star import in unicode_escape": (
+        f"# coding: unicode_escape\nWSGI_APPLICATION = '{DEFAULT}'\nfrom .base \\u0069mport *\n",
+        "base.wsgi.app",
+    ),
+    "declared utf-8": (f"# -*- coding: utf-8 -*-\nWSGI_APPLICATION = '{DEFAULT}'\n", DEFAULT),
     "non-ASCII spelling of the name": (
         f"WSGI_APPLICATION = '{DEFAULT}'\n\uff37SGI_APPLICATION = 'wide.wsgi.app'\n",
         "wide.wsgi.app",
@@ -85,7 +95,7 @@ def test_startproject_settings_are_not_parsed_for_the_default(
         djangosettings.setting(tmp_path, "mysite.settings", "WSGI_APPLICATION", default=DEFAULT)
         == DEFAULT
     )
-    assert djangosettings.setting(tmp_path, "mysite.settings", "SECRET_KEY") is None
+    assert djangosettings.setting(tmp_path, "mysite.settings", "SECRET_KEY", default="x") is None
     assert parsed == []
     assert djangosettings.setting(tmp_path, "mysite.settings", "WSGI_APPLICATION") == DEFAULT
     assert parsed == [tmp_path / "mysite" / "settings.py"]

@@ -11,6 +11,7 @@ import pytest
 from appservice_gunicorn import shell
 from appservice_gunicorn.shell import Step, split_steps
 from appservice_gunicorn.startup import StartupError, classify, resolve_startup
+from appservice_gunicorn.startupfile import read_startup_file
 from tests.helpers import write
 
 ENV = {"PORT": "8123", "HOME": "/home/site"}
@@ -409,3 +410,19 @@ def test_a_program_that_cannot_be_started_is_a_status_not_a_traceback(
     folder = supervisor.run([str(tmp_path)], {}, tmp_path, grace_seconds=1)
     assert (missing.status, folder.status) == (127, 126)
     assert f"{tmp_path / 'missing'} cannot be run: No such file or directory" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("data", "text"),
+    [
+        (b"#!/bin/sh\r\ncd /app\r\nexit 7\r\n", "#!/bin/sh\ncd /app\nexit 7\n"),
+        # Not saved with Windows line endings: a CR LF inside quotes is the script's own.
+        (b"printf 'a\r\nb'\nexit 7\n", "printf 'a\r\nb'\nexit 7\n"),
+    ],
+    ids=["windows", "cr-lf-in-quotes"],
+)
+def test_a_script_saved_with_windows_line_endings_is_read_with_unix_ones(
+    tmp_path: Path, data: bytes, text: str
+) -> None:
+    (tmp_path / "startup.sh").write_bytes(data)
+    assert read_startup_file(tmp_path / "startup.sh", "startup.sh") == text
