@@ -120,6 +120,8 @@ def test_the_config_file_named_by_the_startup_command_or_variable_is_read(tmp_pa
     env = {"PYTHON_USE_GUNICORN_CONFIG_FROM_PATH": "conf/prod.py"}
     assert detect(tmp_path, env=env).app == "main:app"
     assert detect(tmp_path, env={"GUNICORN_CMD_ARGS": "-c conf/prod.py"}).app == "main:app"
+    # Quoted as shlex reads it, as gunicorn does: -c all the same.
+    assert detect(tmp_path, env={"GUNICORN_CMD_ARGS": '-"c" conf/prod.py'}).app == "main:app"
     assert detect(tmp_path, env=NO_ENV).app == "app:app"
 
 
