@@ -53,14 +53,36 @@ def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None
 def add_master_paths(detection: "Detection") -> None:
     """The app's folder and virtualenv on the master's path, before ``gunicorn.conf.py``
     runs and the worker class is loaded (gunicorn's own ``chdir()`` adds the folder; Oryx
-    puts the virtualenv on ``PYTHONPATH``).  Appended, after the standard library and the
-    launcher's packages: a deployed ``ssl.py`` or a gunicorn pinned in the virtualenv never
-    replaces what the master imports (the worker puts the app first, for the app alone).
+    puts the virtualenv on ``PYTHONPATH``).  The virtualenv's packages come after the
+    standard library but before the launcher's: what the config file and the worker class
+    import is the virtualenv's (uvicorn-worker pinned there with its own uvicorn).  The app
+    folder comes last: a deployed ``ssl.py`` never replaces what the master imports (the
+    worker puts the app first, for the app alone).  A gunicorn pinned in the virtualenv
+    changes nothing: the master's is imported already.
     """
-    for site_dir in detection.venv.site_packages if detection.venv else ():
-        site.addsitedir(str(site_dir))
+    site_dirs = detection.venv.site_packages if detection.venv else ()
+    if site_dirs:
+        before = list(sys.path)
+        for site_dir in site_dirs:
+            site.addsitedir(str(site_dir))
+        added = [entry for entry in sys.path if entry not in before]
+        at = _launchers_packages(before)
+        sys.path[:] = before[:at] + added + before[at:]
     if str(detection.app_dir) not in sys.path:
         sys.path.append(str(detection.app_dir))
+
+
+def _launchers_packages(path: list[str]) -> int:
+    """Where the launcher's environment's packages start on ``path``: its first site-packages
+    folder, or the one gunicorn was imported from (the end when neither is there)."""
+    own = {os.path.dirname(os.path.dirname(gunicorn.__file__)), *site.getsitepackages()}
+    if site.ENABLE_USER_SITE:
+        own.add(site.getusersitepackages())
+    own = {os.path.normpath(folder) for folder in own}
+    return next(
+        (index for index, entry in enumerate(path) if os.path.normpath(entry or ".") in own),
+        len(path),
+    )
 
 
 def load_app(

@@ -409,19 +409,25 @@ def test_worker_variables_give_the_documented_count(
         assert error in line
 
 
-def test_the_apps_virtualenv_wins_over_the_launchers_packages(
-    launch: Start, tmp_path: Path
-) -> None:
-    """A package both in the launcher's environment and in the app's venv (another version,
-    here a copy that says so): the app gets the venv's, as App Service's PYTHONPATH does."""
-    import attrs  # the launcher's own copy (a test dependency), which the master never imports
+def venv_with_marked_attrs(folder: Path) -> None:
+    """An ``antenv`` holding its own copy of attrs, which says so (``attrs.MARK``); the
+    launcher's copy (a test dependency) is never imported by the master."""
+    import attrs
 
-    venv = tmp_path / "antenv"
+    venv = folder / "antenv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = venv / "lib" / RUNNING / "site-packages"
     shutil.copytree(Path(attrs.__file__).parent, site / "attrs")
     with (site / "attrs" / "__init__.py").open("a") as init:
         init.write("\nMARK = 'the venv copy'\n")
+
+
+def test_the_apps_virtualenv_wins_over_the_launchers_packages(
+    launch: Start, tmp_path: Path
+) -> None:
+    """A package both in the launcher's environment and in the app's venv (another version,
+    here a copy that says so): the app gets the venv's, as App Service's PYTHONPATH does."""
+    venv_with_marked_attrs(tmp_path)
     write(
         tmp_path,
         {
@@ -437,3 +443,24 @@ def test_the_apps_virtualenv_wins_over_the_launchers_packages(
     )
     launcher = launch(tmp_path, env={"APPSVC_PRELOAD_FRAMEWORK": "0"})
     assert get(launcher.url + "/") == (200, "the venv copy")
+
+
+def test_the_apps_virtualenv_wins_in_the_master_too(launch: Start, tmp_path: Path) -> None:
+    """gunicorn.conf.py and the worker class are imported in the master: what they import
+    comes from the virtualenv first too (uvicorn-worker pinned there needs its own uvicorn)."""
+    venv_with_marked_attrs(tmp_path)
+    write(
+        tmp_path,
+        {
+            "app.py": "def app(environ, start_response):\n    start_response('200 OK', [])\n"
+            "    return [b'ok']\n",
+            "gunicorn.conf.py": """
+                import attrs
+
+                print("CONFIG attrs:", getattr(attrs, "MARK", "the launcher's copy"), flush=True)
+            """,
+        },
+    )
+    launcher = launch(tmp_path)
+    assert get(launcher.url + "/") == (200, "ok")
+    assert "CONFIG attrs: the venv copy" in launcher.log()
