@@ -57,7 +57,7 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
                 )
             public.append(f"{name}: no Flask/FastAPI object found")
             continue
-        kind = scan.kind_of(variable.removesuffix("()"))
+        kind = scan.kind_of(variable.removesuffix("()"), [root])
         return Found(
             app=f"{module}:{variable}",
             kind=kind,

@@ -16,7 +16,7 @@ from gunicorn.app.base import BaseApplication
 
 from . import explain, gunicorn_options, preload, workerreports
 from .errors import LaunchError
-from .importer import add_master_paths, load_app, prepend_paths
+from .importer import add_master_paths, check_protocol, load_app, prepend_paths
 from .plan import LauncherConfig, Plan, make_plan, with_settings
 
 log = logging.getLogger("appservice_gunicorn")
@@ -233,6 +233,7 @@ class AppServiceApplication(BaseApplication):
             app = load_app(
                 detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
             )
+            check_protocol(app, detection.app, self.cfg.worker_class_str)
         except BaseException as exc:
             # The first line of what failed: a redeploy's refusal says it (master.py).
             first = (str(exc) or repr(exc)).strip().partition("\n")[0]

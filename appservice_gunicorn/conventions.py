@@ -29,7 +29,7 @@ def flask_app(app_dir: Path, env: Mapping[str, str]) -> Found | tuple[str, str]:
         seen = ", ".join(scan.names[:8]) or "none"
         reason = f"FLASK_APP={value!r}: {path.name} defines no app object; names seen: {seen}"
         return reason, "FLASK_APP names a module without an app object"
-    kind = scan.kind_of(chosen.split("(")[0].strip())
+    kind = scan.kind_of(chosen.split("(")[0].strip(), [root])
     return Found(
         app=f"{module}:{chosen}",
         kind=kind,

@@ -8,6 +8,7 @@ importlib).
 """
 
 import importlib
+import inspect
 import os
 import site
 import sys
@@ -90,6 +91,26 @@ def load_app(
 ) -> Callable[..., Any]:
     """The app as a worker serves it: ``import_app``, or PasteDeploy's ``loadapp``."""
     return import_paste(spec, where) if paste else import_app(spec, where, hint)
+
+
+def check_protocol(app: object, spec: str, worker_class: str) -> None:
+    """An ASGI app (``async def __call__(scope, receive, send)``) under one of gunicorn's
+    WSGI workers would answer every request with a 500 (a coroutine is no response): say
+    so at start."""
+    from gunicorn.workers import SUPPORTED_WORKERS
+
+    wsgi = {
+        word for name, path in SUPPORTED_WORKERS.items() if name != "asgi" for word in (name, path)
+    }
+    asgi = callable(app) and (
+        inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(type(app).__call__)
+    )
+    if asgi and worker_class in wsgi:
+        raise AppImportError(
+            f"{spec} is an ASGI app (its __call__ is async), but gunicorn's {worker_class} "
+            "worker serves WSGI apps; add --worker-class asgi (or uvicorn_worker.UvicornWorker) "
+            "to the startup command"
+        )
 
 
 def import_paste(uri: str, where: Path) -> Callable[..., Any]:

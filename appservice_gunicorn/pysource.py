@@ -2,7 +2,7 @@
 
 import ast
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple
@@ -34,6 +34,9 @@ ASGI_PACKAGES = frozenset({"fastapi", "starlette", "quart", "sanic", "litestar",
 CONVENTIONAL_NAMES = ("app", "application")
 FACTORY_FUNCTIONS = ("create_app", "make_app")
 MAX_SOURCE_BYTES = 4 * 1024 * 1024
+# Modules followed from a name's import to where the app is built (a package re-exporting
+# a module's app is one).
+MAX_REEXPORTS = 3
 
 
 class ModuleScan(NamedTuple):
@@ -47,12 +50,30 @@ class ModuleScan(NamedTuple):
     error: str | None = None
     # What each top-level function returns when it builds an app (a factory's protocol).
     returns: Mapping[str, Kind] = MappingProxyType({})
+    # Names imported from another module: (level of dots, module, name there).
+    imported: Mapping[str, tuple[int, str, str]] = MappingProxyType({})
 
-    def kind_of(self, name: str) -> Kind:
-        """The protocol of ``name``: its factory's when known, else guessed from imports."""
+    def kind_of(self, name: str, roots: Sequence[Path] = (), _depth: int = 0) -> Kind:
+        """The protocol of ``name``: its factory's when known; for a name imported from a
+        module of the app's (``from .app import app`` in a package's ``__init__.py``, or
+        ``from pkg.app import app`` under one of ``roots``), that module's; else guessed
+        from imports."""
         known = self.objects.get(name) or self.returns.get(name)
         if known is not None:
             return known
+        source = self.imported.get(name)
+        if source is not None and _depth < MAX_REEXPORTS:
+            level, module, original = source
+            if level == 0:
+                folders = list(roots)
+            elif level <= len(self.path.parents):
+                folders = [self.path.parents[level - 1]]
+            else:
+                folders = []
+            for folder in folders:
+                found = module_file(folder, module)
+                if found is not None and found != self.path:
+                    return scan_module(found).kind_of(original, roots, _depth + 1)
         return "asgi" if self.asgi_imports else "wsgi"
 
     def choose(self) -> str | None:
@@ -145,12 +166,14 @@ def scan_module(path: Path) -> ModuleScan:
     names: list[str] = []
     factories: list[str] = []
     returns: dict[str, Kind] = {}
+    imported: dict[str, tuple[int, str, str]] = {}
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.module:
             asgi_imports |= _is_asgi_package(node.module)
             for alias in node.names:
                 aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
                 names.append(alias.asname or alias.name)
+                imported[alias.asname or alias.name] = (node.level, node.module, alias.name)
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 asgi_imports |= _is_asgi_package(alias.name)
@@ -173,6 +196,7 @@ def scan_module(path: Path) -> ModuleScan:
         for target, value in assignments(node):
             names.append(target)
             objects[target] = _factory_kind(value, aliases)
+            imported.pop(target, None)  # bound again: no longer (only) the import
     ordered = tuple(dict.fromkeys(names))
     return ModuleScan(
         path=path,
@@ -181,6 +205,7 @@ def scan_module(path: Path) -> ModuleScan:
         factories=tuple(factories),
         asgi_imports=asgi_imports,
         returns=returns,
+        imported=imported,
     )
 
 

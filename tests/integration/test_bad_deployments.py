@@ -554,3 +554,24 @@ def test_a_config_file_that_exits_at_start_is_an_error_not_a_silent_exit_0(
     status, log = run_to_exit(tmp_path, {})
     assert status == 1, log
     assert "[ERROR] gunicorn.conf.py called sys.exit(None) while the launcher read its" in log
+
+
+def test_an_asgi_app_under_a_wsgi_worker_stops_the_start_with_the_fix(tmp_path: Path) -> None:
+    """Built where detection cannot see it (a factory of another module): the sync worker
+    would answer every request with a 500; the worker says why instead, and the launcher
+    stops as for any app that cannot be loaded."""
+    write(
+        tmp_path,
+        {
+            "factory.py": "from fastapi import FastAPI\n\n\ndef build():\n    return FastAPI()\n",
+            "app.py": "from factory import build\n\napp = build()\n",
+        },
+    )
+    status, log = run_to_exit(tmp_path, {})
+    assert status == 4, log
+    assert (
+        "app:app is an ASGI app (its __call__ is async), but gunicorn's sync worker serves "
+        "WSGI apps; add --worker-class asgi"
+    ) in log
+    status, log = run_to_exit(tmp_path, {"GUNICORN_CMD_ARGS": "--worker-class gthread"})
+    assert status == 4 and "gunicorn's gthread worker serves WSGI apps" in log, log

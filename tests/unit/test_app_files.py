@@ -233,6 +233,52 @@ def test_startup_gunicorn_command_for_fastapi_gets_the_asgi_worker(tmp_path: Pat
     assert layer_settings(found, NO_ENV, run_config_file=False).value("worker_class") == "asgi"
 
 
+@pytest.mark.parametrize(
+    ("files", "command", "kind"),
+    [
+        # Azure's msdocs-fastapi-postgresql sample: the package re-exports its module's app.
+        (
+            {"src/fastapi_app/__init__.py": "from .app import app\n"},
+            "gunicorn --chdir src fastapi_app:app",
+            "asgi",
+        ),
+        ({"pkg/__init__.py": "from pkg.app import app\n"}, "gunicorn pkg:app", "asgi"),
+        (
+            {"pkg/__init__.py": "from . import app as _\nfrom .app import app as api\n"},
+            "gunicorn pkg:api",
+            "asgi",
+        ),
+        # Bound again after the import: the imports decide, as for any unknown object.
+        (
+            {"pkg/__init__.py": "from .app import app\napp = wrap(app)\n"},
+            "gunicorn pkg:app",
+            "wsgi",
+        ),
+        # A package importing from itself, or in a cycle, is read at most a few modules deep.
+        ({"pkg/__init__.py": "from pkg import app\n"}, "gunicorn pkg:app", "wsgi"),
+        (
+            {"pkg/__init__.py": "from .a import app\n", "pkg/a.py": "from . import app\n"},
+            "gunicorn pkg:app",
+            "wsgi",
+        ),
+    ],
+    ids=["relative", "absolute", "renamed", "bound-again", "itself", "cycle"],
+)
+def test_an_app_imported_from_another_module_has_that_modules_kind(
+    tmp_path: Path, files: dict[str, str], command: str, kind: str
+) -> None:
+    package = next(iter(files)).rpartition("/")[0]
+    write(tmp_path, {f"{package}/app.py": fastapi_app("app"), **files})
+    found = detect(tmp_path, command, env=NO_ENV)
+    assert (found.rule, found.kind) == ("startup", kind)
+
+
+def test_an_app_file_importing_its_app_from_a_package_has_its_kind(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "from api.main import app\n", "api/main.py": fastapi_app("app")})
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app, found.kind) == ("app-file", "app:app", "asgi")
+
+
 def test_explicit_worker_class_wins(tmp_path: Path) -> None:
     write(tmp_path, {"main.py": fastapi_app("app")})
     found = detect(tmp_path, "gunicorn -k sync main:app", env=NO_ENV)
