@@ -34,7 +34,12 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
     for number, step in enumerate(plan.steps, 1):
         log.info("Pre-start step %d/%d: %s", number, total, step.command)
         result = supervisor.run(
-            [*(step.shell or (SHELL,)), "-c", step.command],
+            [
+                *(step.shell or (SHELL,)),
+                "-c",
+                step.command,
+                *([step.script] if step.script else []),
+            ],
             env,
             plan.detection.app_dir,
             grace_seconds=supervisor.grace(env),
@@ -52,13 +57,16 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
         if step.stop_on_failure:
             log.error(
                 "Pre-start step %d/%d (%s) exited with status %d, so %s is not started; "
-                "fix the step (its output is above), or join it with ';' instead of '&&' to "
-                "start the app even when it fails",
+                "fix the step (its output is above), or %s to start the app even when it fails",
                 number,
                 total,
                 step.command,
                 result.status,
                 "the redeployed app" if in_master else "the app",
+                f"end it with '|| true' (the 'set -e' of {step.script or 'the command'} stops "
+                "at a failing step)"
+                if step.errexit
+                else "join it with ';' instead of '&&'",
             )
             return result.status or 1
         log.error(

@@ -180,6 +180,8 @@ class Step(NamedTuple):
     stop_on_failure: bool  # joined by '&&' (or under 'set -e'), not by ';' or a new line
     # The shell that runs it (a script's own '#!' line), else /bin/sh.
     shell: tuple[str, ...] = ()
+    errexit: bool = False  # it stops the start because of 'set -e', not of '&&'
+    script: str = ""  # the script it comes from: its $0, as when the script runs
 
 
 def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | None:
@@ -211,7 +213,7 @@ def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], 
             continue
         if any(_stateful(piece.text) for piece in item):
             return None
-        steps.append(Step(_joined(item), errexit))
+        steps.append(Step(_joined(item), errexit, errexit=errexit))
     if any(_stateful(piece.text) for piece in last):
         return None
     if any(piece.op == "||" for piece in last):

@@ -85,9 +85,10 @@ def resolve_startup(
             interpreter = shell.interpreter(text)
             command = _in_process(text, origin, env, app_dir, errexit=shell.shebang_errexit(text))
             if command is not None:
-                if interpreter[:1] == ("/bin/sh",):
-                    return command  # errexit (-e) is followed between the steps already
-                steps = tuple(step._replace(shell=interpreter) for step in command.steps)
+                # Each step runs as in the script: its shell (-e is followed between the
+                # steps already), the script's path as $0.
+                shell_of = () if interpreter[:1] == ("/bin/sh",) else interpreter
+                steps = tuple(s._replace(shell=shell_of, script=str(path)) for s in command.steps)
                 return command._replace(steps=steps)
             return StartupCommand(
                 origin=origin, text=text, kind="script", path=path, interpreter=interpreter

@@ -313,6 +313,32 @@ def test_a_failing_step_stops_the_start_with_its_status(
         get(launcher.url + "/")
 
 
+def test_a_failing_step_of_a_set_e_script_names_the_fix_and_its_script(
+    launch: Start, tmp_path: Path
+) -> None:
+    write(
+        tmp_path,
+        {
+            "hello.py": flask_app("myapp"),
+            "entrypoint.sh": """
+                #!/bin/sh
+                set -e
+                echo "${0}: running migrations"
+                false
+                exec gunicorn hello:myapp
+            """,
+        },
+    )
+    launcher = launch(tmp_path, "entrypoint.sh", wait=False)
+    assert launcher.wait(30) == 1
+    log = launcher.log()
+    script = str((tmp_path / "entrypoint.sh").resolve())
+    assert f"{script}: running migrations" in log  # $0, as when the script runs
+    (error,) = error_lines(log)
+    assert "Pre-start step 2/2 (false) exited with status 1" in error
+    assert f"end it with '|| true' (the 'set -e' of {script} stops at a failing step)" in error
+
+
 def test_steps_joined_by_semicolons_go_on_after_a_failure(launch: Start, tmp_path: Path) -> None:
     write(tmp_path, {"hello.py": flask_app("myapp", "served after the steps")})
     command = "false; echo second step > second.txt && gunicorn hello:myapp"

@@ -157,14 +157,14 @@ def test_other_commands_are_supervised_as_written(text: str) -> None:
         # set -e makes every later step stop the start when it fails.
         (
             "a\nset -eu\nb\nc\ngunicorn x:y",
-            [("a", False), ("b", True), ("c", True)],
+            [("a", False), ("b", True, (), True), ("c", True, (), True)],
             "gunicorn x:y",
         ),
         ("gunicorn x:y", [], "gunicorn x:y"),
     ],
 )
 def test_command_lists_split_into_steps_and_a_final_command(
-    text: str, steps: list[tuple[str, bool]], final: str
+    text: str, steps: list[tuple[str, bool] | tuple[str, bool, tuple[str, ...], bool]], final: str
 ) -> None:
     assert split_steps(text) == (tuple(Step(*step) for step in steps), final)
 
@@ -246,7 +246,9 @@ def test_a_sh_file_of_plain_commands_ending_in_gunicorn_is_served_in_process(
     (tmp_path / "startup.sh").write_text("#!/bin/sh -e\nmigrate\nexec gunicorn hello:myapp\n")
     command = resolve_startup(["startup.sh"], tmp_path, ENV)
     assert command is not None and (command.kind, command.app) == ("gunicorn", "hello:myapp")
-    assert command.steps == (Step("migrate", True),)  # -e on the #! line: a failure stops
+    # -e on the #! line: a failure stops; the step's $0 is the script, as when it runs.
+    script = str((tmp_path / "startup.sh").resolve())
+    assert command.steps == (Step("migrate", True, errexit=True, script=script),)
 
 
 def test_any_other_sh_file_is_run_as_a_supervised_script(tmp_path: Path) -> None:
