@@ -25,6 +25,9 @@ class Server(NamedTuple):
     # Where its address may be set out of sight: then nothing is said.
     config_options: tuple[str, ...] = ()
     config_files: tuple[str, ...] = ()
+    config_variables: tuple[str, ...] = ()
+    # On 0.0.0.0:$PORT unless told (gunicorn, when PORT is set, as the launcher sets it).
+    follows_port: bool = False
     # Options before its subcommand that take a value (``flask --app x run``).
     group_options: tuple[str, ...] = ()
     port_fix: str = "add --port $PORT"
@@ -94,6 +97,18 @@ SERVERS: Mapping[str, Server] = {
         port_fix="add --server.port $PORT",
         host_fix="add --server.address 0.0.0.0",
     ),
+    "gunicorn": Server(
+        "gunicorn",
+        "8000",
+        False,
+        address_options=("--bind", "-b"),
+        config_options=("--config", "-c"),
+        config_files=("gunicorn.conf.py",),
+        config_variables=("GUNICORN_CMD_ARGS",),
+        follows_port=True,
+        port_fix="give it --bind 0.0.0.0:$PORT",
+        host_fix="give it --bind 0.0.0.0:$PORT",
+    ),
     "runserver": Server(
         "manage.py runserver",
         "8000",
@@ -124,11 +139,13 @@ def warnings(
     variables = {**env, **assigned}
     if (
         _values(args, server.socket_options + server.config_options)
-        or any(name in variables for name in server.socket_variables)
+        or any(name in variables for name in server.socket_variables + server.config_variables)
         or (app_dir and any((app_dir / name).is_file() for name in server.config_files))
     ):
         return []  # it is handed a socket, or its address may be set out of sight
     hosts, ports = _listens(server, args)
+    if server.follows_port and not hosts and not ports:
+        return []
     ports = ports or [variables[n] for n in server.port_variables if n in variables]
     hosts = hosts or [variables[n] for n in server.host_variables if n in variables]
     wanted = env.get("PORT", "8000")
@@ -168,8 +185,14 @@ def _listens(server: Server, args: Sequence[str]) -> tuple[list[str], list[str]]
 
 
 def _last_command(text: str) -> list[str] | None:
-    """The words of the last command of ``text``, the one left running."""
-    for piece in reversed(shell.split_list(shell.join_continuations(text)) or []):
+    """The words of the last command of ``text``, the one left running; in a script the
+    shell grammar of which is beyond what is read (a loop, a function), its last line."""
+    joined = shell.join_continuations(text)
+    pieces = shell.split_list(joined)
+    if pieces is None:
+        lines = [line.strip() for line in joined.splitlines()]
+        pieces = shell.split_list(next((ln for ln in reversed(lines) if ln[:1] not in "#"), ""))
+    for piece in reversed(pieces or []):
         words = shell.words_of(piece.text)
         if words:
             return words

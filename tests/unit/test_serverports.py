@@ -57,6 +57,20 @@ LOOPBACK = "listens on 127.0.0.1"
             "python -m streamlit run app.py --server.port=$PORT --server.address=127.0.0.1",
             ["listens on 127.0.0.1 as told", "add --server.address 0.0.0.0"],
         ),
+        # gunicorn run supervised (microblog's boot.sh): on 0.0.0.0:$PORT unless told.
+        ("cd . && gunicorn -b :5000 microblog:app", ["gunicorn is told to listen on port 5000"]),
+        ("gunicorn microblog:app", []),
+        ("python -m gunicorn --bind=0.0.0.0:$PORT app:app", []),
+        ("exec gunicorn -b 127.0.0.1:$PORT app:app", ["listens on 127.0.0.1 as told"]),
+        ("gunicorn -c conf.py app:app", []),
+        ("GUNICORN_CMD_ARGS=--bind=:1 gunicorn app:app", []),
+        # A script with a loop: its last line is the server.
+        (
+            "#!/bin/sh\nwhile ! nc -z db 5432; do sleep 1; done\n\n"
+            "exec uvicorn main:app --port 5000\n",
+            ["uvicorn is told to listen on port 5000", LOOPBACK],
+        ),
+        ("#!/bin/sh\nfor i in 1 2; do uvicorn main:app; done\n# the end\n", []),
         # Not a server it knows, or not one command it can read: nothing is said.
         ("python app.py", []),
         ("node server.js", []),
