@@ -212,3 +212,12 @@ def test_the_page_carries_its_help_and_links_nowhere(folder: Path) -> None:
     page = call(create_app(detect(folder), {}), "/")[2].decode()
     assert 'href="http' not in page
     assert "How to serve your app" in page and "--explain" in page
+
+
+def test_the_page_names_every_app_file_the_chain_reads_at_the_top() -> None:
+    from appservice_gunicorn.appfiles import APP_FILES
+
+    page = (Path(__file__).parents[2] / "defaultsite" / "index.html").read_text()
+    for name in APP_FILES:
+        if "/" not in name:
+            assert f"<code>{name}</code>" in page, name
