@@ -151,21 +151,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
     """Print the trace and plan; exit status as serving would start (0) or stop (1)."""
+    explained = config._replace(strict=False)
+    stop = None
     try:
-        plan = make_plan(config._replace(strict=False), run_config_file=False, extract=False)
+        plan = make_plan(explained, run_config_file=False, extract=False)
     except LaunchError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
-        return 1
+        try:  # the detection still explains itself; the settings' error is its stop
+            plan = make_plan(explained, settings=False, extract=False)
+        except LaunchError:
+            print(f"Error: {exc}", file=sys.stderr)
+            return 1
+        stop = str(exc)
+        if plan.steps:
+            stop += f" (found before the {len(plan.steps)} pre-start step(s), which may fix it)"
     error = None
     if config.strict and plan.detection.startup_error:
         error = strict_error(plan.detection.startup_error)
     try:
-        print(explain.render_json(plan, error) if as_json else explain.render_text(plan, error))
+        if as_json:
+            print(explain.render_json(plan, error, stop))
+        else:
+            print(explain.render_text(plan, error, stop))
         sys.stdout.flush()
     except BrokenPipeError:
         # ``--explain | head``: the reader is gone; keep Python from complaining at exit.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    if error is not None:
-        print(f"Error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    for line in (error, stop):
+        if line is not None:
+            print(f"Error: {line}", file=sys.stderr)
+    return 1 if error or stop else 0

@@ -97,8 +97,11 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     )
 
 
-def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
-    """The plan as JSON-ready data; ``strict_error`` is the line ``--strict`` stops with."""
+def as_dict(
+    plan: Plan, strict_error: str | None = None, stop_error: str | None = None
+) -> dict[str, Any]:
+    """The plan as JSON-ready data; ``strict_error`` is the line ``--strict`` stops with,
+    ``stop_error`` the one the settings stop the start with (then ``plan`` has none)."""
     detection = plan.detection
     return {
         "app_dir": str(detection.app_dir),
@@ -123,9 +126,9 @@ def as_dict(plan: Plan, strict_error: str | None = None) -> dict[str, Any]:
             for name, s in (plan.settings.differing().items() if plan.settings else ())
         },
         "notes": [*detection.notes, *_settings_list(plan, "notes")],
-        "errors": _settings_list(plan, "errors"),
+        "errors": [*_settings_list(plan, "errors"), *([stop_error] if stop_error else [])],
         "strict_error": strict_error,
-        "exit_status": 1 if strict_error else 0,
+        "exit_status": 1 if strict_error or stop_error else 0,
     }
 
 
@@ -160,14 +163,14 @@ def _jsonable(value: Any) -> Any:
     return getattr(value, "__qualname__", None) or repr(value)
 
 
-def render_json(plan: Plan, strict_error: str | None = None) -> str:
+def render_json(plan: Plan, strict_error: str | None = None, stop_error: str | None = None) -> str:
     import json  # only --explain --json: serving never loads it
 
-    return json.dumps(as_dict(plan, strict_error), indent=2)
+    return json.dumps(as_dict(plan, strict_error, stop_error), indent=2)
 
 
-def render_text(plan: Plan, strict_error: str | None = None) -> str:
-    data = as_dict(plan, strict_error)
+def render_text(plan: Plan, strict_error: str | None = None, stop_error: str | None = None) -> str:
+    data = as_dict(plan, strict_error, stop_error)
     lines = [f"App folder: {data['app_dir']}"]
     if data["build_output"]:
         lines += ["", "Build output (App Service / Oryx):"]

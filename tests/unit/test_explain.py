@@ -76,9 +76,14 @@ SCHEMA: dict[str, Any] = {
                     "settings": {"maxProperties": 0},
                 }
             },
-            "else": {
-                "properties": {"runs": {"const": "in-process"}, "worker_class": {"type": "string"}}
+            "else": {"properties": {"runs": {"const": "in-process"}}},
+        },
+        {
+            # gunicorn's settings could be used: the worker class is known.
+            "if": {
+                "properties": {"kind": {"not": {"const": "command"}}, "exit_status": {"const": 0}}
             },
+            "then": {"properties": {"worker_class": {"type": "string"}}},
         },
         {
             "if": {"properties": {"kind": {"const": "default"}}},
@@ -335,13 +340,30 @@ def test_usable_startup_is_exit_0_in_strict_mode(
     assert (status, data["strict_error"], data["app"]) == (0, None, "hello:myapp")
 
 
-def test_unusable_configuration_is_exit_1(
+def test_unusable_configuration_is_exit_1_with_the_detection_explained(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    write(tmp_path, {"gunicorn.conf.py": "workers = (\n"})
-    status, out, err = explain(capsys, tmp_path)
-    assert (status, out) == (1, "")
+    write(tmp_path, {"gunicorn.conf.py": "workers = (\n", "hello.py": flask_app("myapp")})
+    status, out, err = explain(capsys, tmp_path, "gunicorn hello:myapp")
+    assert status == 1
+    assert "Decision: serve hello:myapp" in out
+    assert "Errors:\n  - gunicorn.conf.py cannot be read" in out
     assert err.startswith("Error: gunicorn.conf.py cannot be read")
+    status, data = explain_json(capsys, tmp_path, "gunicorn hello:myapp")
+    assert (status, data["exit_status"], data["app"]) == (1, 1, "hello:myapp")
+    assert data["errors"][0].startswith("gunicorn.conf.py cannot be read")
+
+
+def test_a_settings_error_before_pre_start_steps_says_they_may_fix_it(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The run checks the worker class after the steps (pip install -e src may bring it)."""
+    write(tmp_path, {"hello.py": flask_app("myapp")})
+    command = "pip --version && gunicorn -k not_yet_installed.Worker hello:myapp"
+    status, data = explain_json(capsys, tmp_path, command)
+    assert (status, data["exit_status"], len(data["steps"])) == (1, 1, 1)
+    assert "not_yet_installed" in data["errors"][0]
+    assert data["errors"][0].endswith("(found before the 1 pre-start step(s), which may fix it)")
 
 
 def test_explain_shows_the_pre_start_steps_and_the_in_process_server(
