@@ -1,6 +1,7 @@
-"""The rule from App Service's neighbours that reads a variable: Flask's ``FLASK_APP``
-(files are read as AST only)."""
+"""The rule from App Service's neighbours that reads a variable: Flask's ``FLASK_APP``, from
+the environment or the project's ``.flaskenv`` (files are read as text and AST only)."""
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -11,31 +12,53 @@ from .search import Found
 def flask_app(app_dir: Path, env: Mapping[str, str]) -> Found | tuple[str, str]:
     """``FLASK_APP`` as Flask's CLI reads it: ``module``, ``module:name``,
     ``module:create_app(args)``, or a path (``src/hello.py``); else (reason, public)."""
-    value = env.get("FLASK_APP", "").strip()
+    value, name, fix = env.get("FLASK_APP", "").strip(), "FLASK_APP", "FLASK_APP"
     if not value:
-        return "FLASK_APP is not set", "FLASK_APP is not set"
+        value, name, fix = _flaskenv_app(app_dir), ".flaskenv's FLASK_APP", "FLASK_APP in .flaskenv"
+    if not value:
+        return NOT_SET, NOT_SET
     target, _, attribute = value.partition(":")
     root, module = _import_location(app_dir, target.strip())
     path = pysource.module_file(root, module) if module else None
     if path is None:
         reason = (
-            f"FLASK_APP={value!r} names module {module or target!r}, which is not in {root}; "
-            "fix FLASK_APP or deploy the module"
+            f"{name}={value!r} names module {module or target!r}, which is not in {root}; "
+            f"fix {fix} or deploy the module"
         )
         return reason, "FLASK_APP names a module that is not in the app folder"
     scan = pysource.scan_module(path)
     chosen = attribute.strip() or scan.choose()
     if chosen is None:
         seen = ", ".join(scan.names[:8]) or "none"
-        reason = f"FLASK_APP={value!r}: {path.name} defines no app object; names seen: {seen}"
+        reason = f"{name}={value!r}: {path.name} defines no app object; names seen: {seen}"
         return reason, "FLASK_APP names a module without an app object"
     kind = scan.kind_of(chosen.split("(")[0].strip(), [root])
     return Found(
         app=f"{module}:{chosen}",
         kind=kind,
         pythonpath=root,
-        reason=f"FLASK_APP={value} -> {module}:{chosen} ({kind.upper()})",
+        reason=f"{name}={value} -> {module}:{chosen} ({kind.upper()})",
     )
+
+
+NOT_SET = "FLASK_APP is not set (nor in .flaskenv)"
+# dotenv's line: [export] FLASK_APP=value, the value maybe quoted, then maybe a comment.
+_FLASKENV_APP = re.compile(
+    r"^[ \t]*(?:export[ \t]+)?FLASK_APP[ \t]*=[ \t]*(?:\"([^\"]*)\"|'([^']*)'|([^#\s]*))",
+    re.MULTILINE,
+)
+
+
+def _flaskenv_app(app_dir: Path) -> str:
+    """``FLASK_APP`` as the project's ``.flaskenv`` sets it for Flask's own command (public
+    settings only, by Flask's convention: ``.env``, which holds secrets, is not read)."""
+    try:
+        with open(app_dir / ".flaskenv", encoding="utf-8", errors="replace") as handle:
+            text = handle.read(64 * 1024)
+    except OSError:
+        return ""
+    found = _FLASKENV_APP.findall(text)
+    return "".join(found[-1]).strip() if found else ""
 
 
 def _import_location(app_dir: Path, target: str) -> tuple[Path, str]:

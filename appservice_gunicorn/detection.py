@@ -24,7 +24,7 @@ from . import (
 from .buildoutput import BuildOutput
 from .errors import StartupError
 from .search import Found, Search
-from .startupfile import PROCFILE_SWITCH, procfile_command
+from .startupfile import PROCFILE_SWITCH, USUAL_STARTUP_FILES, procfile_command
 from .venv import VirtualEnv
 
 if TYPE_CHECKING:
@@ -155,6 +155,12 @@ def detect(
         rules.append(Rule("startup", False, startup_error, public))
     if command is None and startup_error is None:
         rules.append(Rule("startup", False, "no startup command given", "no startup command given"))
+        search.notes += [
+            f"{name} is in the app folder but no startup command names it, so it is not run "
+            f"(App Service runs it only when its Startup Command is {name}; here: STARTUP={name})"
+            for name in USUAL_STARTUP_FILES
+            if search.has_file(str(app_dir), name)
+        ]
         # A Procfile's web process is the startup command when none is given.
         name = "procfile"
         try:
@@ -200,7 +206,7 @@ def detect(
         rules.append(Rule("flask-app", True, flask.reason, "FLASK_APP names the app"))
         return done(flask.kind, "flask-app", app=flask.app, pythonpath=flask.pythonpath, **common)
     rules.append(Rule("flask-app", False, *flask))
-    if env.get("FLASK_APP", "").strip():
+    if flask[0] != conventions.NOT_SET:
         search.notes.append(flask[0])
 
     common = {"startup": command, "startup_error": startup_error}

@@ -140,6 +140,9 @@ def strip_comments(text: str) -> str:
 
 
 PROCFILE = "Procfile"
+# Names App Service's documentation and samples give a startup file: one left in the app
+# folder while no startup command names it is never run, here as on App Service.
+USUAL_STARTUP_FILES = ("startup.txt", "startup.sh")
 PROCFILE_SWITCH = "APPSVC_IGNORE_PROCFILE"
 _PROCESS = r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.*)$"  # compiled on first use
 

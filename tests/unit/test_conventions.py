@@ -157,6 +157,45 @@ def test_flask_app_as_flask_reads_it(
     assert (found.rule, found.app, found.pythonpath) == ("flask-app", app, tmp_path / root)
 
 
+MICROBLOG = {
+    "app/__init__.py": "from flask import Flask\n\n\ndef create_app():\n    return Flask('x')\n",
+    "microblog.py": "from app import create_app\n\napp = create_app()\n",
+}
+
+
+@pytest.mark.parametrize(
+    "flaskenv",
+    [
+        "FLASK_APP=microblog.py\n",
+        "# the dev server's settings\nexport FLASK_APP='microblog.py'  # ours\nFLASK_DEBUG=1\n",
+        'FLASK_APP = "microblog:app"\n',
+    ],
+)
+def test_flask_app_from_the_projects_flaskenv(tmp_path: Path, flaskenv: str) -> None:
+    """miguelgrinberg/microblog: its entry point is named only in .flaskenv."""
+    write(tmp_path, {**MICROBLOG, ".flaskenv": flaskenv})
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app, found.pythonpath) == ("flask-app", "microblog:app", tmp_path)
+    assert found.rules[-1].reason.startswith(".flaskenv's FLASK_APP=microblog")
+
+
+def test_flask_app_in_the_environment_wins_over_flaskenv_and_env_is_not_read(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {**MICROBLOG, ".flaskenv": "FLASK_APP=microblog.py\n", "hello.py": flask_app()})
+    assert detect(tmp_path, env={"FLASK_APP": "hello"}).app == "hello:app"
+    (tmp_path / ".flaskenv").unlink()
+    write(tmp_path, {".env": "FLASK_APP=microblog.py\nSECRET_KEY=x\n"})
+    assert detect(tmp_path, env=NO_ENV).rule == "default-site"
+
+
+def test_a_flaskenv_naming_a_missing_module_is_a_note(tmp_path: Path) -> None:
+    write(tmp_path, {".flaskenv": "FLASK_APP=gone.py\n", "app.py": flask_app()})
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app) == ("app-file", "app:app")
+    assert any("fix FLASK_APP in .flaskenv or deploy the module" in n for n in found.notes)
+
+
 def test_flask_app_naming_a_missing_module_is_a_warning_and_the_chain_goes_on(
     tmp_path: Path,
 ) -> None:

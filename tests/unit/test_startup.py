@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import shell
+from appservice_gunicorn import detect, shell
 from appservice_gunicorn.shell import Step, split_steps
 from appservice_gunicorn.startup import StartupError, classify, resolve_startup
 from appservice_gunicorn.startupfile import read_startup_file
@@ -428,3 +428,16 @@ def test_a_script_saved_with_windows_line_endings_is_read_with_unix_ones(
 ) -> None:
     (tmp_path / "startup.sh").write_bytes(data)
     assert read_startup_file(tmp_path / "startup.sh", "startup.sh") == text
+
+
+def test_a_startup_file_no_command_names_is_a_note(tmp_path: Path) -> None:
+    """microsoft/python-sample-vscode-flask-tutorial deploys startup.txt; App Service runs it
+    only when its Startup Command names it, and so does the launcher: it says so."""
+    write(tmp_path, {"startup.txt": "gunicorn hello:myapp\n", "hello.py": "app = None\n"})
+    notes = detect(tmp_path, env=ENV).notes
+    assert any(
+        "startup.txt is in the app folder but no startup command names it, so it is not run" in note
+        and "here: STARTUP=startup.txt" in note
+        for note in notes
+    ), notes
+    assert not any("startup.txt" in n for n in detect(tmp_path, "startup.txt", ENV).notes)
