@@ -128,12 +128,13 @@ def detect(
     rules: list[Rule] = []
 
     def done(kind: Kind, rule: RuleName, **kwargs: object) -> Detection:
+        served_venv = found_venv or _venv_beside(app_dir, kwargs.get("pythonpath"), env, search)
         return Detection(
             app_dir=app_dir,
             kind=kind,
             rule=rule,
             rules=tuple(rules),
-            venv=found_venv,
+            venv=served_venv,
             notes=tuple(search.notes),
             build=build,
             **kwargs,  # type: ignore[arg-type]
@@ -249,6 +250,26 @@ def _venv(
             return venv.packages(build.package_path)
         return found
     return venv.find(app_dir, env, search)
+
+
+def _venv_beside(
+    app_dir: Path, served_from: object, env: Mapping[str, str], search: Search
+) -> VirtualEnv | None:
+    """With none in the app folder, a virtualenv in the sub-folder the app is served from
+    (a repository deployed whole, its Django project and ``antenv`` in ``src/``)."""
+    if not isinstance(served_from, Path) or served_from == app_dir:
+        return None
+    if env.get("APPSVC_VIRTUAL_ENV") or not served_from.is_relative_to(app_dir):
+        return None
+    found = venv.find(served_from, env, search)
+    if found is not None:
+        where = _rel_name(app_dir, found.path)
+        search.notes.append(
+            f"no virtualenv in the app folder; using {where}, beside the app it serves "
+            f"(APPSVC_VIRTUAL_ENV={where} says so explicitly)"
+        )
+        search.notes.extend(venv.problems(served_from, env, found))
+    return found
 
 
 def _command_rule(

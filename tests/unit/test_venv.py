@@ -32,6 +32,31 @@ def fake_venv(root: Path, version: str = RUNNING) -> Path:
     return root / "lib" / f"python{version}" / "site-packages"
 
 
+DJANGO_IN_SRC = {
+    "src/manage.py": "import os\n"
+    "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n",
+    "src/mysite/__init__.py": "",
+    "src/mysite/settings.py": "WSGI_APPLICATION = 'mysite.wsgi.application'\n",
+    "src/mysite/wsgi.py": "application = None\n",
+}
+
+
+def test_the_virtualenv_beside_an_app_served_from_a_sub_folder_is_used(tmp_path: Path) -> None:
+    """Azure's azure-django-postgres-flexible-appservice deployed whole: the project and its
+    antenv are in src/.  Without it the app's imports failed ("no virtualenv was found")."""
+    write(tmp_path, DJANGO_IN_SRC)
+    site_packages = fake_venv(tmp_path / "src" / "antenv")
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.app, found.pythonpath) == ("mysite.wsgi:application", tmp_path / "src")
+    assert found.venv is not None and found.venv.site_packages == (site_packages,)
+    assert any("no virtualenv in the app folder; using src/antenv" in n for n in found.notes)
+    # One in the app folder, or one named, is the app's: the one beside is not looked for.
+    fake_venv(tmp_path / "antenv")
+    assert detect(tmp_path, env=NO_ENV).venv.path == tmp_path / "antenv"  # type: ignore[union-attr]
+    named = detect(tmp_path, env={"APPSVC_VIRTUAL_ENV": "nowhere"})
+    assert named.venv is None
+
+
 @pytest.mark.parametrize("name", ["antenv", ".venv", "venv", "whatever"])
 def test_virtualenv_is_found(tmp_path: Path, name: str) -> None:
     site_packages = fake_venv(tmp_path / name)
