@@ -85,3 +85,16 @@ def count_listings(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(os, "scandir", counting)
     return listed
+
+
+def count_calls(monkeypatch: Any, owner: Any, name: str) -> list[Any]:
+    """The first argument of every call of ``owner.name`` from now on (it still runs)."""
+    calls: list[Any] = []
+    real = getattr(owner, name)
+
+    def counting(first: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(first)
+        return real(first, *args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counting)
+    return calls

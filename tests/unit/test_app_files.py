@@ -14,7 +14,7 @@ from appservice_gunicorn.pysource import read_source
 from appservice_gunicorn.settings import layer_settings
 from appservice_gunicorn.shell import Step
 from appservice_gunicorn.startup import classify, resolve_startup
-from tests.helpers import fastapi_app, flask_app, write
+from tests.helpers import count_calls, fastapi_app, flask_app, write
 
 # The documented order (README), written out rather than imported.
 FLASK_STYLE_FILES = [
@@ -501,13 +501,6 @@ def test_a_folder_of_many_packages_is_not_parsed_whole(
     from appservice_gunicorn import pysource
 
     write(tmp_path, {f"pkg{i:03d}/__init__.py": "x = 1\n" for i in range(100)})
-    parsed: list[Path] = []
-    real_scan = pysource.scan_module
-
-    def counting(path: Path) -> pysource.ModuleScan:
-        parsed.append(path)
-        return real_scan(path)
-
-    monkeypatch.setattr(pysource, "scan_module", counting)
+    parsed = count_calls(monkeypatch, pysource, "scan_module")
     assert detect(tmp_path, env=NO_ENV).kind == "default"
     assert len(parsed) == 20

@@ -1,12 +1,11 @@
 """djangosettings: a setting's value read from the settings' files, never imported."""
 
-import ast
 from pathlib import Path
 
 import pytest
 
 from appservice_gunicorn import djangosettings, pysource
-from tests.helpers import write
+from tests.helpers import count_calls, write
 
 DEFAULT = "mysite.wsgi.application"
 
@@ -83,14 +82,7 @@ def test_startproject_settings_are_not_parsed_for_the_default(
         tmp_path,
         {"mysite/settings.py": "DEBUG = True\nWSGI_APPLICATION = 'mysite.wsgi.application'\n"},
     )
-    parsed: list[Path] = []
-    parse = pysource.parse
-
-    def counted(path: Path) -> ast.Module:
-        parsed.append(path)
-        return parse(path)
-
-    monkeypatch.setattr(pysource, "parse", counted)
+    parsed = count_calls(monkeypatch, pysource, "parse")
     assert (
         djangosettings.setting(tmp_path, "mysite.settings", "WSGI_APPLICATION", default=DEFAULT)
         == DEFAULT
