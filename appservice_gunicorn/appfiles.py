@@ -78,12 +78,21 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
     parsed = 0
     if search.crowded(str(search.app_dir)):
         return hints
-    for folder in search.subdirs(str(search.app_dir)):
+    folders = search.subdirs(str(search.app_dir))
+    for folder in folders:
         if len(hints) == limit or parsed == parse_limit:
             break
         if search.skip_reason(folder) is not None:
             continue
         where = rel(search.app_dir, Path(folder))
+        if where == "src" and not search.crowded(folder):
+            folders += search.subdirs(folder)  # the src layout: the packages one more down
+        if where.startswith("src/") and search.has_file(folder, "__init__.py"):
+            hint = _src_package_hint(search, folder, where)
+            parsed += 1
+            if hint is not None:
+                hints.append(hint)
+                continue
         # Asked of the folder's listing first: only a folder holding such a name is parsed.
         if any(search.has_file(folder, name) for name in APP_FILES if "/" not in name) or (
             f"{folder}/app" in search.subdirs(folder)
@@ -110,6 +119,23 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
                     f"gunicorn {shlex.quote(f'{where}:{variable}')}"
                 )
     return hints
+
+
+def _src_package_hint(search: Search, folder: str, where: str) -> str | None:
+    """A package of a src layout holding an app file: imported as ``pkg.main`` from src/,
+    so that its own relative imports work."""
+    package = where.partition("/")[2]
+    for name in APP_FILES:
+        if "/" in name or not search.has_file(folder, name):
+            continue
+        variable = pysource.scan_module(Path(folder) / name).choose()
+        if variable is not None and package.isidentifier():
+            spec = f"{package}.{name.removesuffix('.py')}:{variable}"
+            return (
+                f"no app at the top of the app folder, but the package {where}/ holds one in "
+                f"{name}: give a startup command such as: gunicorn --chdir src {shlex.quote(spec)}"
+            )
+    return None
 
 
 def _import_root(app_dir: Path, path: Path) -> tuple[Path, str]:

@@ -469,6 +469,26 @@ def test_an_app_one_folder_down_is_named_with_how_to_serve_it(tmp_path: Path) ->
     assert served.pythonpath == tmp_path / "backend"
 
 
+def test_an_app_in_a_src_layout_package_is_named_with_how_to_serve_it(tmp_path: Path) -> None:
+    """pyproject.toml with src/myapi/main.py (Azure's msdocs-fastapi sample: src/fastapi_app):
+    imported as myapi.main from src/, its relative imports work."""
+    write(
+        tmp_path,
+        {
+            "pyproject.toml": "[project]\nname = 'myapi'\n",
+            "src/myapi/__init__.py": "",
+            "src/myapi/main.py": "from . import routers\n" + fastapi_app(),
+            "src/myapi/routers.py": "",
+        },
+    )
+    (note,) = detect(tmp_path, env=NO_ENV).notes
+    assert note.startswith("no app at the top of the app folder, but the package src/myapi/")
+    command = note.partition("such as: ")[2]
+    assert command == "gunicorn --chdir src myapi.main:app"
+    served = detect(tmp_path, command, NO_ENV)
+    assert (served.rule, served.kind, served.pythonpath) == ("startup", "asgi", tmp_path / "src")
+
+
 def test_no_hint_when_the_app_is_at_the_top(tmp_path: Path) -> None:
     write(tmp_path, {"app.py": flask_app(), "tools/app.py": flask_app()})
     assert detect(tmp_path, env=NO_ENV).notes == ()
