@@ -9,6 +9,7 @@ from pathlib import Path
 
 from . import platform, runtime, supervisor
 from .plan import Plan
+from .shell import Step
 
 log = logging.getLogger("appservice_gunicorn")
 SHELL = "/bin/sh"
@@ -37,7 +38,7 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
             [
                 *(step.shell or (SHELL,)),
                 "-c",
-                step.command,
+                _as_run(step),
                 *([step.script] if step.script else []),
             ],
             env,
@@ -78,6 +79,13 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
             result.status,
         )
     return None
+
+
+def _as_run(step: Step) -> str:
+    """The step's text as the shell runs it: under ``set -e`` with the shell's own rules
+    (a failure on the left of '&&' or '||' does not stop it), its status then 0 or the
+    failure's."""
+    return f"set -e\n{step.command}\n:" if step.errexit else step.command
 
 
 def run_supervised(plan: Plan) -> int:

@@ -42,23 +42,35 @@ def flask_app(app_dir: Path, env: Mapping[str, str]) -> Found | tuple[str, str]:
 
 
 NOT_SET = "FLASK_APP is not set (nor in .flaskenv)"
-# dotenv's line: [export] FLASK_APP=value, the value maybe quoted, then maybe a comment.
-_FLASKENV_APP = re.compile(
-    r"^[ \t]*(?:export[ \t]+)?FLASK_APP[ \t]*=[ \t]*(?:\"([^\"]*)\"|'([^']*)'|([^#\s]*))",
-    re.MULTILINE,
-)
+# dotenv's line: [export] FLASK_APP=value, the value quoted or to the end of the line (a
+# comment after a space cut off).
+_FLASKENV_APP = re.compile(r"[ \t]*(?:export[ \t]+)?FLASK_APP[ \t]*=[ \t]*(.*)")
+_DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
 def _flaskenv_app(app_dir: Path) -> str:
     """``FLASK_APP`` as the project's ``.flaskenv`` sets it for Flask's own command (public
-    settings only, by Flask's convention: ``.env``, which holds secrets, is not read)."""
+    settings, by Flask's convention: ``.env``, which holds secrets, is not read), the last
+    line winning, as python-dotenv reads it."""
     try:
-        with open(app_dir / ".flaskenv", encoding="utf-8", errors="replace") as handle:
-            text = handle.read(64 * 1024)
+        with open(app_dir / ".flaskenv", encoding="utf-8-sig", errors="replace") as handle:
+            lines = handle.read(64 * 1024).splitlines()
     except OSError:
         return ""
-    found = _FLASKENV_APP.findall(text)
-    return "".join(found[-1]).strip() if found else ""
+    value = ""
+    for line in lines:
+        match = _FLASKENV_APP.fullmatch(line)
+        if match is None:
+            continue
+        raw = match.group(1)
+        quoted = _DOUBLE_QUOTED.match(raw)
+        if quoted:
+            value = re.sub(r"\\(.)", r"\1", quoted.group(1))
+        elif raw[:1] == "'" and "'" in raw[1:]:
+            value = raw[1 : raw.index("'", 1)]
+        else:
+            value = re.split(r"\s#", raw, maxsplit=1)[0].strip()
+    return value
 
 
 def _import_location(app_dir: Path, target: str) -> tuple[Path, str]:

@@ -24,7 +24,7 @@ from . import (
 from .buildoutput import BuildOutput
 from .errors import StartupError
 from .search import Found, Search
-from .startupfile import PROCFILE_SWITCH, USUAL_STARTUP_FILES, procfile_command
+from .startupfile import PROCFILE_SWITCH, procfile_command, unnamed_startup_files
 from .venv import VirtualEnv
 
 if TYPE_CHECKING:
@@ -128,7 +128,7 @@ def detect(
     rules: list[Rule] = []
 
     def done(kind: Kind, rule: RuleName, **kwargs: object) -> Detection:
-        served_venv = found_venv or _venv_beside(app_dir, kwargs.get("pythonpath"), env, search)
+        served_venv = found_venv or venv.beside(app_dir, kwargs.get("pythonpath"), env, search)
         return Detection(
             app_dir=app_dir,
             kind=kind,
@@ -156,12 +156,6 @@ def detect(
         rules.append(Rule("startup", False, startup_error, public))
     if command is None and startup_error is None:
         rules.append(Rule("startup", False, "no startup command given", "no startup command given"))
-        search.notes += [
-            f"{name} is in the app folder but no startup command names it, so it is not run "
-            f"(App Service runs it only when its Startup Command is {name}; here: STARTUP={name})"
-            for name in USUAL_STARTUP_FILES
-            if search.has_file(str(app_dir), name)
-        ]
         # A Procfile's web process is the startup command when none is given.
         name = "procfile"
         try:
@@ -175,6 +169,8 @@ def detect(
         except StartupError as exc:
             startup_error = str(exc)
             rules.append(Rule("procfile", False, startup_error, f"Procfile: {exc.problem}"))
+        if command is None:
+            search.notes += unnamed_startup_files(app_dir)
     if command is not None:
         found = _command_rule(name, command, app_dir, rules)
         if found is not None:
@@ -250,26 +246,6 @@ def _venv(
             return venv.packages(build.package_path)
         return found
     return venv.find(app_dir, env, search)
-
-
-def _venv_beside(
-    app_dir: Path, served_from: object, env: Mapping[str, str], search: Search
-) -> VirtualEnv | None:
-    """With none in the app folder, a virtualenv in the sub-folder the app is served from
-    (a repository deployed whole, its Django project and ``antenv`` in ``src/``)."""
-    if not isinstance(served_from, Path) or served_from == app_dir:
-        return None
-    if env.get("APPSVC_VIRTUAL_ENV") or not served_from.is_relative_to(app_dir):
-        return None
-    found = venv.find(served_from, env, search)
-    if found is not None:
-        where = _rel_name(app_dir, found.path)
-        search.notes.append(
-            f"no virtualenv in the app folder; using {where}, beside the app it serves "
-            f"(APPSVC_VIRTUAL_ENV={where} says so explicitly)"
-        )
-        search.notes.extend(venv.problems(served_from, env, found))
-    return found
 
 
 def _command_rule(

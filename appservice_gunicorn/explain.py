@@ -185,6 +185,9 @@ def render_text(plan: Plan, strict_error: str | None = None, stop_error: str | N
             f"Decision: stop with exit status 1: {strict_error}",
             f"Without --strict / APPSVC_STRICT: {decision(plan.detection)}",
         ]
+    elif stop_error:
+        lines += ["", f"Decision: stop with exit status 1: {stop_error}"]
+        lines += [f"With usable settings: {decision(plan.detection)}"]
     else:
         lines += ["", f"Decision: {decision(plan.detection)}"]
     if data["steps"]:
@@ -206,7 +209,11 @@ def render_text(plan: Plan, strict_error: str | None = None, stop_error: str | N
             lines.append(f"  on sys.path:  {data['pythonpath']}")
         if data["virtualenv"]:
             lines.append(f"  virtualenv:   {data['virtualenv']}")
-        lines.append(f"  worker class: {data['worker_class']} ({data['worker_class_reason']})")
+        if plan.settings is None:  # they stop the start: see Errors
+            lines.append("  worker class: unknown (the settings cannot be used)")
+        else:
+            reason = data["worker_class_reason"]
+            lines.append(f"  worker class: {data['worker_class']} ({reason})")
         lines += ["", "gunicorn settings that differ from gunicorn's defaults:"]
         width = max((len(name) for name in data["settings"]), default=0)
         for name, setting in data["settings"].items():

@@ -75,15 +75,23 @@ def add_master_paths(detection: "Detection") -> None:
 
 def _launchers_packages(path: list[str]) -> int:
     """Where the launcher's environment's packages start on ``path``: its first site-packages
-    folder, or the one gunicorn was imported from (the end when neither is there)."""
+    folder, or the one gunicorn was imported from (the end when neither is there), and never
+    before the standard library (gunicorn installed with --target on PYTHONPATH, a zipapp)."""
     own = {os.path.dirname(os.path.dirname(gunicorn.__file__)), *site.getsitepackages()}
     if site.ENABLE_USER_SITE:
         own.add(site.getusersitepackages())
     own = {os.path.normpath(folder) for folder in own}
-    return next(
-        (index for index, entry in enumerate(path) if os.path.normpath(entry or ".") in own),
-        len(path),
-    )
+    stdlib = os.path.dirname(os.__file__)
+    stdlib_entries = {stdlib, os.path.join(stdlib, "lib-dynload")}
+    zipped = f"python{sys.version_info[0]}{sys.version_info[1]}.zip"
+    first_own, after_stdlib = len(path), 0
+    for index, entry in enumerate(path):
+        folder = os.path.normpath(entry or ".")
+        if folder in stdlib_entries or os.path.basename(folder) == zipped:
+            after_stdlib = index + 1
+        elif folder in own:
+            first_own = min(first_own, index)
+    return max(first_own, after_stdlib)
 
 
 def load_app(
@@ -102,9 +110,9 @@ def check_protocol(app: object, spec: str, worker_class: str) -> None:
     wsgi = {
         word for name, path in SUPPORTED_WORKERS.items() if name != "asgi" for word in (name, path)
     }
-    asgi = callable(app) and (
-        inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(type(app).__call__)
-    )
+    # As uvicorn tells them: the instance's own __call__ (sentry's middleware sets one).
+    call = getattr(app, "__call__", None)  # noqa: B004 - the attribute itself, not callable()
+    asgi = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
     if asgi and worker_class in wsgi:
         raise AppImportError(
             f"{spec} is an ASGI app (its __call__ is async), but gunicorn's {worker_class} "

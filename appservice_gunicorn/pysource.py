@@ -67,7 +67,9 @@ class ModuleScan(NamedTuple):
             if level == 0:
                 folders = list(roots)
             elif level <= len(self.path.parents):
-                folders = [self.path.parents[level - 1]]
+                # Not above the import roots: Python would refuse it, and it is not the app's.
+                above = self.path.parents[level - 1]
+                folders = [above] if any(above.is_relative_to(r) for r in roots) else []
             else:
                 folders = []
             for folder in folders:

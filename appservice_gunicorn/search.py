@@ -79,18 +79,17 @@ class Search:
 
     def crowded(self, path: str) -> bool:
         """``path`` has more than ``MAX_SUBFOLDERS`` sub-folders, which the searches leave
-        alone (noted once)."""
+        alone (noted once, for the app folder)."""
         found = self._crowded.get(path)
         if found is None:
             count = len(self.listing(path).dirs)
             found = self._crowded[path] = count > MAX_SUBFOLDERS
-            if found:
-                where = "the app folder" if path == self._root else rel(self.app_dir, Path(path))
+            if found and path == self._root:  # deeper, the Django rule's reason says it
                 self.notes.append(
-                    f"{where} has {count:,} sub-folders, more than {MAX_SUBFOLDERS}: a folder of "
-                    "data, not searched for manage.py, wsgi.py, app files or a virtualenv"
-                    + (" (except App Service's wsgi.py in each)" if path == self._root else "")
-                    + "; if the app is in one, name it with a startup command or --app-dir"
+                    f"the app folder has {count:,} sub-folders, more than {MAX_SUBFOLDERS}: "
+                    "they are data, not searched for manage.py, wsgi.py, app files or a "
+                    "virtualenv (except App Service's wsgi.py in each); if the app is in one, "
+                    "name it with a startup command or --app-dir"
                 )
         return found
 

@@ -4,6 +4,7 @@ server keeps its own default port (uvicorn's 8000, Flask's 5000) or listens on 1
 """
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -125,6 +126,9 @@ RUNSERVER_VALUED = ("--verbosity", "-v", "--settings", "--pythonpath")
 # The interpreter's options that take a value, before ``-m`` or a script.
 PYTHON_VALUED = ("-X", "-W", "-Q")
 LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+# Started before the server, these listen on $PORT themselves and pass requests on to it.
+PROXIES = frozenset({"nginx", "caddy", "haproxy", "httpd", "apache2", "apachectl", "traefik"})
+PROXIES |= {"envoy", "supervisord"}
 
 
 def warnings(
@@ -133,8 +137,8 @@ def warnings(
     """Why a supervised command's server may not answer on ``$PORT`` (``env`` has it)."""
     words = _last_command(text)
     found = _server(words) if words else None
-    if found is None:
-        return []
+    if found is None or PROXIES & set(re.findall(r"[\w.-]+", text)):
+        return []  # not a server it knows, or one behind a proxy the command starts
     server, args, assigned = found
     variables = {**env, **assigned}
     if (
@@ -180,7 +184,12 @@ def _listens(server: Server, args: Sequence[str]) -> tuple[list[str], list[str]]
         before, colon, after = address.rpartition(":")
         if colon:
             hosts.append(before)
-        ports.append(after if colon else address)
+            ports.append(after)
+        elif address.isdigit():
+            ports.append(address)
+        else:
+            hosts.append(address)  # a host alone: on the server's own port
+            ports.append(server.port)
     return hosts, ports
 
 

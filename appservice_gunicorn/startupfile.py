@@ -161,3 +161,14 @@ def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
         if match and match.group("name") == "web" and match.group("command").strip():
             return match.group("command").strip(), "Procfile has a web process"
     return None, "Procfile has no web: process"
+
+
+def unnamed_startup_files(app_dir: Path) -> list[str]:
+    """Notes for the usual startup files of an app folder no startup command names."""
+    return [
+        f"{name} is in the app folder but no startup command names it, so it is not run "
+        f"(App Service runs it only when its Startup Command is {name}; here: "
+        f"python -m appservice_gunicorn {name})"
+        for name in USUAL_STARTUP_FILES
+        if fs.is_file(f"{app_dir}/{name}")
+    ]

@@ -121,3 +121,23 @@ def problems(app_dir: Path, env: Mapping[str, str], found: VirtualEnv | None) ->
             "its packages cannot be used: rebuild it with 'python -m venv' and pip install"
         ]
     return [warning for warning in [found.mismatch()] if warning]
+
+
+def beside(
+    app_dir: Path, served_from: object, env: Mapping[str, str], search: Search
+) -> VirtualEnv | None:
+    """With none in the app folder, a virtualenv in the sub-folder the app is served from
+    (a repository deployed whole, its Django project and ``antenv`` in ``src/``)."""
+    if not isinstance(served_from, Path) or served_from == app_dir:
+        return None
+    if env.get("APPSVC_VIRTUAL_ENV") or not served_from.is_relative_to(app_dir):
+        return None
+    found = find(served_from, env, search)
+    if found is not None:
+        where = found.path.relative_to(app_dir)
+        search.notes.append(
+            f"no virtualenv in the app folder; using {where}, beside the app it serves "
+            f"(APPSVC_VIRTUAL_ENV={where} says so explicitly)"
+        )
+        search.notes.extend(problems(served_from, env, found))
+    return found

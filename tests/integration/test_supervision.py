@@ -339,6 +339,28 @@ def test_a_failing_step_of_a_set_e_script_names_the_fix_and_its_script(
     assert f"end it with '|| true' (the 'set -e' of {script} stops at a failing step)" in error
 
 
+def test_set_e_spares_a_failure_on_the_left_of_and_as_the_shell_does(
+    launch: Start, tmp_path: Path
+) -> None:
+    write(
+        tmp_path,
+        {
+            "hello.py": flask_app("myapp", "served"),
+            "startup.sh": """
+                #!/bin/sh
+                set -e
+                [ "$DEBUG" = 1 ] && echo debugging
+                echo ran > marker.txt
+                exec gunicorn hello:myapp
+            """,
+        },
+    )
+    launcher = launch(tmp_path, "startup.sh")
+    assert get(launcher.url + "/") == (200, "served")
+    assert (tmp_path / "marker.txt").read_text() == "ran\n"
+    assert error_lines(launcher.log()) == []
+
+
 def test_steps_joined_by_semicolons_go_on_after_a_failure(launch: Start, tmp_path: Path) -> None:
     write(tmp_path, {"hello.py": flask_app("myapp", "served after the steps")})
     command = "false; echo second step > second.txt && gunicorn hello:myapp"

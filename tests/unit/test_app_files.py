@@ -261,8 +261,14 @@ def test_startup_gunicorn_command_for_fastapi_gets_the_asgi_worker(tmp_path: Pat
             "gunicorn pkg:app",
             "wsgi",
         ),
+        # Above the import root: Python refuses it, and the file is not the app's.
+        (
+            {"site/pkg/__init__.py": "from ...outer import app\n", "outer.py": fastapi_app()},
+            "gunicorn --chdir site pkg:app",
+            "wsgi",
+        ),
     ],
-    ids=["relative", "absolute", "renamed", "bound-again", "itself", "cycle"],
+    ids=["relative", "absolute", "renamed", "bound-again", "itself", "cycle", "above-the-root"],
 )
 def test_an_app_imported_from_another_module_has_that_modules_kind(
     tmp_path: Path, files: dict[str, str], command: str, kind: str

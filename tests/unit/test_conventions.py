@@ -179,6 +179,24 @@ def test_flask_app_from_the_projects_flaskenv(tmp_path: Path, flaskenv: str) -> 
     assert found.rules[-1].reason.startswith(".flaskenv's FLASK_APP=microblog")
 
 
+@pytest.mark.parametrize(
+    ("line", "app"),
+    [
+        # As python-dotenv reads them: an unquoted value runs to the end of the line.
+        ("FLASK_APP=app:create_app(debug=True, x=1)  # dev\n", "app:create_app(debug=True, x=1)"),
+        ("\ufeffFLASK_APP=app\n", "app:create_app()"),
+        ('FLASK_APP="app:create_app(\\"dev\\")"\n', 'app:create_app("dev")'),
+        ("FLASK_APP=gone\nFLASK_APP='app'\r\n", "app:create_app()"),
+    ],
+    ids=["spaces", "bom", "escaped-quotes", "last-wins"],
+)
+def test_flaskenv_values_are_read_as_dotenv_reads_them(tmp_path: Path, line: str, app: str) -> None:
+    write(tmp_path, {"app.py": "def create_app(debug=False, x=0):\n    pass\n"})
+    (tmp_path / ".flaskenv").write_bytes(line.encode())
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app) == ("flask-app", app)
+
+
 def test_flask_app_in_the_environment_wins_over_flaskenv_and_env_is_not_read(
     tmp_path: Path,
 ) -> None:

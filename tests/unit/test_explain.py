@@ -346,7 +346,9 @@ def test_unusable_configuration_is_exit_1_with_the_detection_explained(
     write(tmp_path, {"gunicorn.conf.py": "workers = (\n", "hello.py": flask_app("myapp")})
     status, out, err = explain(capsys, tmp_path, "gunicorn hello:myapp")
     assert status == 1
-    assert "Decision: serve hello:myapp" in out
+    assert "Decision: stop with exit status 1: gunicorn.conf.py cannot be read" in out
+    assert "With usable settings: serve hello:myapp" in out
+    assert "worker class: unknown (the settings cannot be used)" in out
     assert "Errors:\n  - gunicorn.conf.py cannot be read" in out
     assert err.startswith("Error: gunicorn.conf.py cannot be read")
     status, data = explain_json(capsys, tmp_path, "gunicorn hello:myapp")

@@ -179,7 +179,7 @@ def test_a_crowded_app_folder_is_searched_only_for_app_services_wsgi_py(
     assert (found.rule, found.app) == ("django", "proj.wsgi:application")
     assert found.venv is None  # a virtualenv of another name is not looked for in them
     assert listed == [str(tmp_path)]
-    assert any("has 258 sub-folders, more than 256: a folder of data" in n for n in found.notes)
+    assert any("has 258 sub-folders, more than 256: they are data" in n for n in found.notes)
 
 
 def test_a_project_below_a_crowded_app_folder_is_not_searched(tmp_path: Path) -> None:
@@ -211,3 +211,4 @@ def test_a_crowded_sub_folder_is_not_listed_below(
     django = next(r for r in found.rules if r.name == "django")
     assert "skipped media: more than 256 sub-folders" in django.reason
     assert sorted(listed) == [str(tmp_path), str(tmp_path / "media")]
+    assert found.notes == ()  # the reason says it: no warning at every start

@@ -64,6 +64,10 @@ LOOPBACK = "listens on 127.0.0.1"
         ("exec gunicorn -b 127.0.0.1:$PORT app:app", ["listens on 127.0.0.1 as told"]),
         ("gunicorn -c conf.py app:app", []),
         ("GUNICORN_CMD_ARGS=--bind=:1 gunicorn app:app", []),
+        ("gunicorn -b 0.0.0.0 app:app", ["gunicorn is told to listen on port 8000", ON_PORT]),
+        # Behind a proxy the command starts, which listens on $PORT itself.
+        ("nginx -g 'daemon off;' & exec gunicorn -b 127.0.0.1:5000 wsgi:app", []),
+        ("service nginx start && gunicorn -b 127.0.0.1:5000 wsgi:app", []),
         # A script with a loop: its last line is the server.
         (
             "#!/bin/sh\nwhile ! nc -z db 5432; do sleep 1; done\n\n"

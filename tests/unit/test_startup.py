@@ -437,7 +437,10 @@ def test_a_startup_file_no_command_names_is_a_note(tmp_path: Path) -> None:
     notes = detect(tmp_path, env=ENV).notes
     assert any(
         "startup.txt is in the app folder but no startup command names it, so it is not run" in note
-        and "here: STARTUP=startup.txt" in note
+        and "here: python -m appservice_gunicorn startup.txt" in note
         for note in notes
     ), notes
     assert not any("startup.txt" in n for n in detect(tmp_path, "startup.txt", ENV).notes)
+    # A Procfile that runs it (or anything else) is the command: nothing to say.
+    write(tmp_path, {"Procfile": "web: sh startup.txt\n"})
+    assert not any("startup.txt" in n for n in detect(tmp_path, env=ENV).notes)
