@@ -70,6 +70,9 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
     return "; ".join(reasons), "; ".join(public)
 
 
+TOP_FILES = tuple(name for name in APP_FILES if "/" not in name)
+
+
 def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
     """Hints for an app folder without an app at its top: the app files one folder down (a
     repository's ``backend/``), each with how to serve it.  At most ``parse_limit`` folders
@@ -87,16 +90,16 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
         where = rel(search.app_dir, Path(folder))
         if where == "src" and not search.crowded(folder):
             folders += search.subdirs(folder)  # the src layout: the packages one more down
-        if where.startswith("src/") and search.has_file(folder, "__init__.py"):
-            hint = _src_package_hint(search, folder, where)
+        holds = [name for name in TOP_FILES if search.has_file(folder, name)]
+        package = where.startswith("src/") or "/" not in where
+        if holds and package and search.has_file(folder, "__init__.py"):
             parsed += 1
+            hint = _package_hint(folder, where, holds)
             if hint is not None:
                 hints.append(hint)
                 continue
         # Asked of the folder's listing first: only a folder holding such a name is parsed.
-        if any(search.has_file(folder, name) for name in APP_FILES if "/" not in name) or (
-            f"{folder}/app" in search.subdirs(folder)
-        ):
+        if holds or f"{folder}/app" in search.subdirs(folder):
             parsed += 1
             found = find(Path(folder))
             if isinstance(found, Found):
@@ -121,19 +124,18 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
     return hints
 
 
-def _src_package_hint(search: Search, folder: str, where: str) -> str | None:
-    """A package of a src layout holding an app file: imported as ``pkg.main`` from src/,
-    so that its own relative imports work."""
-    package = where.partition("/")[2]
-    for name in APP_FILES:
-        if "/" in name or not search.has_file(folder, name):
-            continue
+def _package_hint(folder: str, where: str, holds: list[str]) -> str | None:
+    """A package (one folder down, or in a src layout) holding app files: imported as
+    ``pkg.main``, from the app folder or src/, so that its own relative imports work."""
+    chdir, _, package = where.rpartition("/")
+    for name in holds:
         variable = pysource.scan_module(Path(folder) / name).choose()
         if variable is not None and package.isidentifier():
-            spec = f"{package}.{name.removesuffix('.py')}:{variable}"
+            spec = shlex.quote(f"{package}.{name.removesuffix('.py')}:{variable}")
+            command = f"gunicorn --chdir {chdir} {spec}" if chdir else f"gunicorn {spec}"
             return (
                 f"no app at the top of the app folder, but the package {where}/ holds one in "
-                f"{name}: give a startup command such as: gunicorn --chdir src {shlex.quote(spec)}"
+                f"{name}: give a startup command such as: {command}"
             )
     return None
 

@@ -177,7 +177,9 @@ def detect(
             kind, fields = found
             if kind == "command":
                 from . import serverports
+                from .startup import unquoted_calls
 
+                search.notes += unquoted_calls(command.text, command.origin)
                 search.notes += serverports.warnings(
                     command.text, command.origin, expansion_env, app_dir
                 )

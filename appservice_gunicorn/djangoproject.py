@@ -110,7 +110,7 @@ def _from_manage(
         if wsgi_file is not None:
             app, kind = _django_app(search, root, module, settings, variable)
             via = f"{manage_rel} -> {settings}.WSGI_APPLICATION"
-            served = _served_settings(root, app, settings, from_env, (module, wsgi_file))
+            served = _served_settings(search, root, app, settings, from_env, (module, wsgi_file))
             return Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}{served}")
         reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
         public.append(f"{manage_rel}: the settings' WSGI_APPLICATION names a missing module")
@@ -118,7 +118,7 @@ def _from_manage(
     wsgi_file = pysource.module_file(root, fallback)
     if wsgi_file is not None:
         app, kind = _django_app(search, root, fallback, settings)
-        served = _served_settings(root, app, settings, from_env, (fallback, wsgi_file))
+        served = _served_settings(search, root, app, settings, from_env, (fallback, wsgi_file))
         return Found(
             app=app,
             kind=kind,
@@ -150,19 +150,31 @@ def _settings_root(manage: Path, settings: str) -> tuple[Path, Path | None]:
 
 
 def _served_settings(
-    root: Path, app: str, settings: str, from_env: str | None, wsgi: tuple[str, Path]
+    search: Search,
+    root: Path,
+    app: str,
+    settings: str,
+    from_env: str | None,
+    wsgi: tuple[str, Path],
 ) -> str:
     """When the served module sets another ``DJANGO_SETTINGS_MODULE`` than ``manage.py``
-    (cookiecutter-django: local vs production), what the served app will use."""
+    (cookiecutter-django: local vs production), what the served app will use; a note when
+    it sets none (only ``manage.py`` did: Django would find no settings)."""
     if from_env:
         return f" (DJANGO_SETTINGS_MODULE={from_env} from the environment)"
     module = app.partition(":")[0]
     # ``wsgi``: the WSGI module and its file, found already (ASGI serves another module).
     module_path = wsgi[1] if module == wsgi[0] else pysource.module_file(root, module)
     own = djangosettings.settings_module(module_path) if module_path else None
+    name = rel(root, module_path) if module_path else app
     if own and own != settings:
-        name = rel(root, module_path) if module_path else app
         return f"; {name} sets {own}, which the served app uses"
+    if module_path and not pysource.mentions(module_path, "DJANGO_SETTINGS_MODULE"):
+        search.notes.append(
+            f"{name} sets no DJANGO_SETTINGS_MODULE (only manage.py does: {settings}), so the "
+            f"served app will find no settings; set DJANGO_SETTINGS_MODULE={settings} in the "
+            f"app's settings (the environment) or in {name}"
+        )
     return ""
 
 

@@ -101,24 +101,41 @@ def load_app(
     return import_paste(spec, where) if paste else import_app(spec, where, hint)
 
 
-def check_protocol(app: object, spec: str, worker_class: str) -> None:
-    """An ASGI app (``async def __call__(scope, receive, send)``) under one of gunicorn's
-    WSGI workers would answer every request with a 500 (a coroutine is no response): say
-    so at start."""
+def wsgi_workers() -> frozenset[str]:
+    """gunicorn's own workers that call the app as WSGI (all but "asgi"): names and paths."""
     from gunicorn.workers import SUPPORTED_WORKERS
 
-    wsgi = {
-        word for name, path in SUPPORTED_WORKERS.items() if name != "asgi" for word in (name, path)
-    }
+    wsgi = {name: str(path) for name, path in SUPPORTED_WORKERS.items() if name != "asgi"}
+    return frozenset([*wsgi, *wsgi.values()])
+
+
+def check_protocol(app: object, spec: str, worker_class: str) -> None:
+    """An app that one of gunicorn's WSGI workers cannot call as WSGI would answer every
+    request with a 500: an ASGI app (``async def __call__(scope, receive, send)``: a
+    coroutine is no response) or one that takes other arguments.  Say so at start."""
+    wsgi = wsgi_workers()
     # As uvicorn tells them: the instance's own __call__ (sentry's middleware sets one).
     call = getattr(app, "__call__", None)  # noqa: B004 - the attribute itself, not callable()
     asgi = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
-    if asgi and worker_class in wsgi:
+    if worker_class not in wsgi:
+        return
+    if asgi:
         raise AppImportError(
             f"{spec} is an ASGI app (its __call__ is async), but gunicorn's {worker_class} "
             "worker serves WSGI apps; add --worker-class asgi (or uvicorn_worker.UvicornWorker) "
             "to the startup command"
         )
+    try:
+        signature = inspect.signature(app)  # type: ignore[arg-type]
+        signature.bind(None, None)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, TypeError) and callable(app):
+            # A Tornado Application (__call__(request)) would answer every request with a 500.
+            raise AppImportError(
+                f"{spec} cannot be called as a WSGI app (environ, start_response): it takes "
+                f"{signature}; serve it with its own server, from a startup command that runs "
+                "it (such as python app.py)"
+            ) from None
 
 
 def import_paste(uri: str, where: Path) -> Callable[..., Any]:

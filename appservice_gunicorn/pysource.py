@@ -193,6 +193,9 @@ def scan_module(path: Path) -> ModuleScan:
             built = _builds(node, aliases)
             if built is not None:
                 returns[node.name] = built
+            if node.name in CONVENTIONAL_NAMES and _is_asgi_callable(node):
+                objects[node.name] = "asgi"  # async def app(scope, receive, send): ASGI itself
+            imported.pop(node.name, None)
         elif isinstance(node, ast.ClassDef):
             names.append(node.name)
         for target, value in assignments(node):
@@ -230,6 +233,11 @@ def assignments(node: ast.stmt) -> Iterator[tuple[str, ast.expr | None]]:
         for branch in (node.body, *(h.body for h in node.handlers), node.orelse, node.finalbody):
             for child in branch:
                 yield from assignments(child)
+
+
+def _is_asgi_callable(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    positional = node.args.posonlyargs + node.args.args
+    return isinstance(node, ast.AsyncFunctionDef) and len(positional) == 3
 
 
 def _required_arguments(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:

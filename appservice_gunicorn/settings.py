@@ -20,6 +20,7 @@ from . import configfile, gunicorn_options, platform, runtime
 from .detection import Detection
 from .errors import LaunchError
 from .gunicorn_options import OptionError, is_hook
+from .importer import wsgi_workers
 
 LAUNCHER = "launcher"
 DEFAULT_TIMEOUT = 600
@@ -149,6 +150,8 @@ def layer_settings(
         layered.put(name, value, startup_source)
     _cap_counts(layered)
     _check_bind(layered, env)
+    if detection.kind == "default":
+        _default_site_worker(layered)
     _check_worker_class(layered, detection)
     if layered.value("daemon"):
         raise LaunchError(
@@ -222,6 +225,19 @@ def _cap_counts(layered: LayeredSettings) -> None:
                 "workers is the usual choice)"
             )
             layered.put(name, limit, f"launcher (at most {limit}; {source} asked for {count})")
+
+
+def _default_site_worker(layered: LayeredSettings) -> None:
+    """The default site is a WSGI app: a worker class set for the app (uvicorn's, from its
+    gunicorn.conf.py) would answer every request with a 500; gunicorn's sync one serves it."""
+    value = layered.value("worker_class")
+    if value is None or value in wsgi_workers():
+        return
+    layered.notes.append(
+        f"worker class {value!r} (from {layered.source('worker_class')}) is for the app; the "
+        "default site, a WSGI app, is served by gunicorn's sync worker"
+    )
+    layered.put("worker_class", "sync", f"{LAUNCHER} (the default site)")
 
 
 def _check_worker_class(layered: LayeredSettings, detection: Detection) -> None:

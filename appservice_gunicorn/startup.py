@@ -219,6 +219,8 @@ def _split(text: str, origin: str) -> list[str]:
 
 def _gunicorn_args(words: list[str], app_dir: Path | None = None) -> list[str] | None:
     """The gunicorn arguments of a command, or None when it runs another program."""
+    if words[0] == "exec" and len(words) > 1 and _names_gunicorn(words[1:]):
+        words = words[1:]  # the shell would become gunicorn: the launcher serves it itself
     first = os.path.basename(words[0])
     if first == "gunicorn":
         return words[1:]
@@ -262,3 +264,17 @@ def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
             "the command",
             problem="a variable it uses is not set",
         ) from None
+
+
+# gunicorn's app argument calling a factory, left unquoted: "module:create_app()".
+_UNQUOTED_CALL = re.compile(r"(?:^|[\s;&|])([A-Za-z_][\w.]*:[A-Za-z_]\w*\([^'\"\s]*\))")
+
+
+def unquoted_calls(text: str, origin: str) -> list[str]:
+    """Why a command with an app factory call runs supervised and fails in sh: the shell
+    reads the parentheses as its own grammar ("Syntax error: Bad function name")."""
+    return [
+        f"{origin}: {call} is read by the shell, for which parentheses are grammar: quote it "
+        f"(gunicorn '{call}') to have gunicorn call the factory"
+        for call in _UNQUOTED_CALL.findall(text)
+    ]

@@ -128,3 +128,15 @@ def test_quiet_hides_the_reasons(launch: Start, tmp_path: Path) -> None:
     assert "How to serve your app" in body
     assert "helper" not in body and 'id="reasons"' not in body
     assert "APPSVC_DEFAULTSITE_QUIET" in body
+
+
+def test_served_by_a_wsgi_worker_whatever_the_apps_config_file_says(
+    launch: Start, tmp_path: Path
+) -> None:
+    """Azure's openai-chat-app-quickstart: gunicorn.conf.py sets uvicorn's worker for the app;
+    with no app found, the default site answered every request with a 500."""
+    write(tmp_path, {"gunicorn.conf.py": 'worker_class = "uvicorn.workers.UvicornWorker"\n'})
+    launcher = launch(tmp_path)
+    response = request(launcher.url, "/")
+    assert (response.status, b"How to serve your app" in response.read()) == (200, True)
+    assert "the default site, a WSGI app, is served by gunicorn's sync worker" in launcher.log()

@@ -215,6 +215,9 @@ def test_a_file_whose_size_is_not_known_is_read_to_its_end() -> None:
         # Unknown factory: the imports decide.
         ("from fastapi import FastAPI\nfrom mine import build\napp = build(FastAPI)\n", "asgi"),
         ("from mine import build\napp = build()\n", "wsgi"),
+        # A raw ASGI app: the function itself.
+        ("async def app(scope, receive, send):\n    pass\n", "asgi"),
+        ("def app(environ, start_response):\n    return []\n", "wsgi"),
     ],
 )
 def test_asgi_or_wsgi(tmp_path: Path, source: str, kind: str) -> None:
@@ -304,6 +307,9 @@ def test_explicit_worker_class_wins(tmp_path: Path) -> None:
         "/usr/local/bin/gunicorn main:app",
         "--workers=2 main:app",
         "main:app",
+        # Docker's and Cloud Run's shell-form CMD: the shell would become gunicorn.
+        "exec gunicorn --bind :$PORT --workers 1 main:app",
+        "exec python -m gunicorn main:app",
     ],
 )
 def test_gunicorn_commands_stay_in_process(tmp_path: Path, command: str) -> None:
@@ -328,6 +334,7 @@ def test_gunicorn_commands_stay_in_process(tmp_path: Path, command: str) -> None
         "echo $(date) && gunicorn main:app",
         "true && cd src",
         "if true; then gunicorn main:app; fi",
+        "exec -a web uvicorn main:app",
     ],
 )
 def test_other_commands_are_supervised_as_written(tmp_path: Path, command: str) -> None:
@@ -493,6 +500,26 @@ def test_an_app_in_a_src_layout_package_is_named_with_how_to_serve_it(tmp_path: 
     assert command == "gunicorn --chdir src myapi.main:app"
     served = detect(tmp_path, command, NO_ENV)
     assert (served.rule, served.kind, served.pythonpath) == ("startup", "asgi", tmp_path / "src")
+
+
+def test_an_app_in_a_package_one_folder_down_is_named_as_the_package_imports_it(
+    tmp_path: Path,
+) -> None:
+    """pamelafox/simple-fastapi-container: api/ is a package whose main.py imports
+    '.data'; 'gunicorn --chdir api main:app' (the hint before) failed on that import."""
+    write(
+        tmp_path,
+        {
+            "api/__init__.py": "",
+            "api/main.py": "from .data import names\n" + fastapi_app(),
+            "api/data.py": "names = []\n",
+        },
+    )
+    (note,) = detect(tmp_path, env=NO_ENV).notes
+    command = note.partition("such as: ")[2]
+    assert command == "gunicorn api.main:app"
+    served = detect(tmp_path, command, NO_ENV)
+    assert (served.rule, served.kind, served.pythonpath) == ("startup", "asgi", tmp_path)
 
 
 def test_no_hint_when_the_app_is_at_the_top(tmp_path: Path) -> None:

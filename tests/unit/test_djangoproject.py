@@ -135,7 +135,10 @@ def test_a_folder_manage_py_puts_on_sys_path_is_followed(tmp_path: Path, adds_sr
             ),
             "src/mysite/__init__.py": "",
             "src/mysite/settings.py": 'WSGI_APPLICATION = "mysite.serving.application"\n',
-            "src/mysite/serving.py": "application = None\n",
+            "src/mysite/serving.py": (
+                "import os\nos.environ.setdefault('DJANGO_SETTINGS_MODULE', 'mysite.settings')\n"
+                "application = None\n"
+            ),
             # A search for wsgi.py alone would serve this one.
             "tools/wsgi.py": "application = None\n",
         },
@@ -334,3 +337,26 @@ def test_a_path_built_too_deep_to_follow_is_no_traceback(tmp_path: Path) -> None
     )
     found = detect(tmp_path, env=NO_ENV)
     assert found.rule != "django" or found.app is not None
+
+
+def test_a_served_module_that_sets_no_settings_module_is_a_note(tmp_path: Path) -> None:
+    """JostCrow/default-django: only manage.py sets DJANGO_SETTINGS_MODULE; its wsgi.py
+    does not, and the workers failed with ImproperlyConfigured."""
+    write(
+        tmp_path,
+        {
+            "manage.py": "import os\n"
+            "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'proj.conf.dev')\n",
+            "proj/__init__.py": "",
+            "proj/conf/__init__.py": "",
+            "proj/conf/dev.py": "WSGI_APPLICATION = 'proj.wsgi.application'\n",
+            "proj/wsgi.py": "from django.core.wsgi import get_wsgi_application\n"
+            "application = get_wsgi_application()\n",
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert (found.rule, found.app) == ("django", "proj.wsgi:application")
+    (note,) = found.notes
+    assert note.startswith("proj/wsgi.py sets no DJANGO_SETTINGS_MODULE (only manage.py does")
+    assert "set DJANGO_SETTINGS_MODULE=proj.conf.dev in the app's settings" in note
+    assert detect(tmp_path, env={"DJANGO_SETTINGS_MODULE": "proj.conf.dev"}).notes == ()

@@ -52,23 +52,34 @@ async def _asgi_function(scope: object, receive: object, send: object) -> None:
     return None
 
 
+class _TornadoLike:
+    def __call__(self, request: object) -> None:
+        return None
+
+
+ASGI = r"is an ASGI app .* add --worker-class asgi"
+NOT_WSGI = r"cannot be called as a WSGI app \(environ, start_response\): it takes \(request"
+
+
 @pytest.mark.parametrize(
     ("app", "worker", "stops"),
     [
-        (_PerInstanceCall(), "sync", True),
-        (_asgi_function, "gthread", True),
-        (_asgi_function, "gunicorn.workers.sync.SyncWorker", True),
-        (_asgi_function, "asgi", False),
-        (_asgi_function, "uvicorn_worker.UvicornWorker", False),
-        (_Wsgi(), "sync", False),
-        (lambda environ, start_response: [], "sync", False),
+        (_PerInstanceCall(), "sync", ASGI),
+        (_asgi_function, "gthread", ASGI),
+        (_asgi_function, "gunicorn.workers.sync.SyncWorker", ASGI),
+        (_asgi_function, "asgi", None),
+        (_asgi_function, "uvicorn_worker.UvicornWorker", None),
+        (_TornadoLike(), "sync", NOT_WSGI),
+        (_Wsgi(), "sync", None),
+        (lambda environ, start_response: [], "sync", None),
+        (print, "sync", None),  # no signature to read: gunicorn's own errors, if any
     ],
 )
-def test_an_asgi_app_under_a_wsgi_worker_stops_the_start(
-    app: object, worker: str, stops: bool
+def test_an_app_a_wsgi_worker_cannot_call_stops_the_start(
+    app: object, worker: str, stops: str | None
 ) -> None:
     if stops:
-        with pytest.raises(AppImportError, match=r"is an ASGI app .* add --worker-class asgi"):
+        with pytest.raises(AppImportError, match=stops):
             check_protocol(app, "main:app", worker)
     else:
         check_protocol(app, "main:app", worker)

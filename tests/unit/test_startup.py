@@ -444,3 +444,27 @@ def test_a_startup_file_no_command_names_is_a_note(tmp_path: Path) -> None:
     # A Procfile that runs it (or anything else) is the command: nothing to say.
     write(tmp_path, {"Procfile": "web: sh startup.txt\n"})
     assert not any("startup.txt" in n for n in detect(tmp_path, env=ENV).notes)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "quartapp:create_app()",
+        "gunicorn quartapp:create_app()",
+        "--workers=1 quartapp:create_app()",
+    ],
+)
+def test_an_unquoted_factory_call_is_named_with_the_quotes_it_needs(
+    tmp_path: Path, command: str
+) -> None:
+    """Azure's openai-chat-app-quickstart: sh refused the parentheses ("Bad function name")."""
+    write(tmp_path, {"quartapp.py": "def create_app():\n    pass\n"})
+    found = detect(tmp_path, command, ENV)
+    assert found.kind == "command"
+    assert found.notes[0] == (
+        "startup command: quartapp:create_app() is read by the shell, for which parentheses "
+        "are grammar: quote it (gunicorn 'quartapp:create_app()') to have gunicorn call the "
+        "factory"
+    )
+    quoted = detect(tmp_path, "gunicorn 'quartapp:create_app()'", ENV)
+    assert (quoted.kind, quoted.app, quoted.notes) == ("wsgi", "quartapp:create_app()", ())
