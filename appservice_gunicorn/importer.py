@@ -12,7 +12,6 @@ import inspect
 import os
 import site
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -22,16 +21,11 @@ import gunicorn
 from gunicorn.errors import AppImportError
 
 from .boot import Interrupted
+from .importfailures import short_repr, user_failure
 from .messages import one_line
 
 if TYPE_CHECKING:  # the redeploy check (check.py) imports this module in a fresh process
     from .detection import Detection
-
-# Frames from these files are machinery, not the user's code.
-_OWN_DIRS = tuple(
-    os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (__file__, gunicorn.__file__, importlib.__file__)
-)
 
 
 def prepend_paths(paths: Sequence[Path], site_dirs: Sequence[Path] = ()) -> None:
@@ -151,7 +145,7 @@ def import_paste(uri: str, where: Path) -> Callable[..., Any]:
     try:
         app: Callable[..., Any] = loadapp(uri, relative_to=str(where))
     except Exception as exc:
-        raise AppImportError(_user_failure(f"loading {uri}", uri, where, exc)) from None
+        raise AppImportError(user_failure(f"loading {uri}", uri, where, exc)) from None
     return app
 
 
@@ -183,14 +177,14 @@ def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[...,
             raise AppImportError(one_line(f"App {spec!r} ({location}): {exc}")) from None
         except Exception as exc:
             raise AppImportError(
-                _user_failure(f"calling {expression} in {location}", spec, where, exc)
+                user_failure(f"calling {expression} in {location}", spec, where, exc)
             ) from None
     if not callable(app):
         kind = type(app).__name__
         article = "an" if kind[:1].lower() in "aeiou" else "a"
         raise AppImportError(
             f"App {spec!r} is not callable: {name} in {location} is {article} {kind} "
-            f"({_short_repr(app)}), not a WSGI/ASGI app; point the name after ':' at the app "
+            f"({short_repr(app)}), not a WSGI/ASGI app; point the name after ':' at the app "
             "object (e.g. app = Flask(__name__))"
         )
     loaded: Callable[..., Any] = app
@@ -209,7 +203,7 @@ def _import_module(spec: str, module_name: str, where: Path, hint: str | None) -
                 "the file there"
             ) from None
         raise AppImportError(
-            _user_failure(f"importing {module_name!r}", spec, where, exc, hint)
+            user_failure(f"importing {module_name!r}", spec, where, exc, hint)
         ) from None
     except SystemExit as exc:
         if isinstance(exc, Interrupted):
@@ -224,129 +218,7 @@ def _import_module(spec: str, module_name: str, where: Path, hint: str | None) -
         ) from None
     except ImportError as exc:
         raise AppImportError(
-            _user_failure(f"importing {module_name!r}", spec, where, exc, hint)
+            user_failure(f"importing {module_name!r}", spec, where, exc, hint)
         ) from None
     except Exception as exc:
-        raise AppImportError(
-            _user_failure(f"importing {module_name!r}", spec, where, exc)
-        ) from None
-
-
-def _user_failure(
-    action: str, spec: str, where: Path, exc: BaseException, hint: str | None = None
-) -> str:
-    """One line saying what failed and the fix, then the traceback of the user's code."""
-    own = isinstance(exc, ImportError) and _is_own(where, exc.name or "")
-    if own:
-        hint = None  # the app's own module: where packages come from is beside the point
-    if isinstance(exc, ModuleNotFoundError):
-        top = (exc.name or "").partition(".")[0]
-        package = f"the package {PACKAGES[top]}" if top in PACKAGES else "the package"
-        fix = (
-            f"deploy the module {exc.name!r} with the app"
-            if own
-            else f"install {package} that provides {exc.name!r} (on App Service: list it "
-            "in requirements.txt)"
-        )
-    elif isinstance(exc, SyntaxError):
-        fix = "fix the syntax error"
-    elif isinstance(exc, PermissionError):
-        fix = "make the app's files readable by the user the launcher runs as (e.g. chmod a+r)"
-    else:
-        fix = "fix the error in your code"
-    summary = f"Could not load app {spec!r} from {where}: {action} raised {_describe(exc)}"
-    if hint:
-        summary += f" ({hint})"
-    summary = one_line(f"{summary}; {fix}", 1000)
-    details = user_traceback(exc)
-    if 'File "' not in details:
-        return summary  # nothing from the user's code to show beyond the summary
-    return f"{summary} (traceback below)\n{details}"
-
-
-def _is_own(where: Path, module: str) -> bool:
-    """``module`` belongs to the app: its top-level module, or a folder of Python files of
-    that name, is in ``where`` or a folder of the app's on ``sys.path`` (``--pythonpath``),
-    not in an installed package's folder."""
-    top = module.partition(".")[0]
-    if not top:
-        return False
-    roots = [where]
-    for entry in sys.path:
-        path = Path(entry)
-        if (
-            path.is_absolute()
-            and path.is_relative_to(where)
-            and not _PACKAGE_DIRS & set(path.parts)
-        ):
-            roots.append(path)
-    for root in roots:
-        if (root / f"{top}.py").is_file():
-            return True
-        try:
-            # A folder of that name is a package of the app only if it holds Python files
-            # (a docker/ of Dockerfiles is not the docker SDK).
-            if any(name.endswith(".py") for name in os.listdir(root / top)):
-                return True
-        except OSError:
-            continue
-    return False
-
-
-# Modules whose package is named otherwise (what to write in requirements.txt).
-PACKAGES = {
-    "attr": "attrs",
-    "bs4": "beautifulsoup4",
-    "cv2": "opencv-python",
-    "dateutil": "python-dateutil",
-    "dotenv": "python-dotenv",
-    "environ": "django-environ",
-    "jose": "python-jose",
-    "jwt": "PyJWT",
-    "magic": "python-magic",
-    "multipart": "python-multipart",
-    "MySQLdb": "mysqlclient",
-    "PIL": "Pillow",
-    "psycopg2": "psycopg2-binary",
-    "sklearn": "scikit-learn",
-    "yaml": "PyYAML",
-}
-_PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "__oryx_packages__"})
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, SyntaxError):
-        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
-        return f"SyntaxError: {exc.msg} ({where})"
-    # "Type: message", a message of several lines (and any notes) joined on one line.
-    text = "".join(traceback.format_exception_only(type(exc), exc))
-    return (
-        " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(exc).__name__
-    )
-
-
-def user_traceback(exc: BaseException) -> str:
-    """The traceback of ``exc`` without frames of the launcher, gunicorn or importlib."""
-    tb_exc = traceback.TracebackException.from_exception(exc)
-    seen: set[int] = set()
-    pending: list[traceback.TracebackException | None] = [tb_exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        frames = [frame for frame in current.stack if not _machinery(frame.filename)]
-        current.stack = traceback.StackSummary.from_list(frames)
-        pending += [current.__cause__, current.__context__]
-    return "".join(tb_exc.format()).rstrip()
-
-
-def _machinery(filename: str) -> bool:
-    if filename.startswith("<frozen importlib"):
-        return True
-    return os.path.abspath(filename).startswith(_OWN_DIRS)
-
-
-def _short_repr(value: object) -> str:
-    text = repr(value)
-    return one_line(text if len(text) <= 60 else text[:57] + "...", 80)
+        raise AppImportError(user_failure(f"importing {module_name!r}", spec, where, exc)) from None

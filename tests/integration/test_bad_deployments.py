@@ -575,3 +575,26 @@ def test_an_asgi_app_under_a_wsgi_worker_stops_the_start_with_the_fix(tmp_path: 
     ) in log
     status, log = run_to_exit(tmp_path, {"GUNICORN_CMD_ARGS": "--worker-class gthread"})
     assert status == 4 and "gunicorn's gthread worker serves WSGI apps" in log, log
+
+
+def test_a_module_beside_the_app_module_but_off_the_path_is_named_with_the_fix(
+    tmp_path: Path,
+) -> None:
+    """A Dash app deployed as app/app.py importing its app/components/: the message said to
+    install a package 'components' (on App Service: requirements.txt)."""
+    write(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/app.py": "from components import layout\n\napp = None\n",
+            "app/components/__init__.py": "layout = 1\n",
+        },
+    )
+    status, log = run_to_exit(tmp_path, {})
+    assert status == 4, log
+    assert (
+        "No module named 'components'; app/components is there, beside app/app.py, which "
+        "imports it as if app/ were on sys.path: serve from app/ (gunicorn --chdir app app:app) "
+        "or import it as app.components"
+    ) in log
+    assert "requirements.txt" not in log

@@ -1,0 +1,175 @@
+"""What a failed import of the app means, in one line that says the fix: the app's own
+module to deploy, or a package to install (named as requirements.txt names it); then the
+traceback of the user's code alone, without the launcher's, gunicorn's or importlib's
+frames."""
+
+import importlib
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import NamedTuple
+
+import gunicorn
+
+from .messages import one_line
+
+# Frames from these files are machinery, not the user's code.
+_OWN_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (__file__, gunicorn.__file__, importlib.__file__)
+)
+
+
+def user_failure(
+    action: str, spec: str, where: Path, exc: BaseException, hint: str | None = None
+) -> str:
+    """One line saying what failed and the fix, then the traceback of the user's code."""
+    own = isinstance(exc, ImportError) and _is_own(where, exc.name or "")
+    if own:
+        hint = None  # the app's own module: where packages come from is beside the point
+    beside = None if own else _beside_importer(where, exc)
+    if isinstance(exc, ModuleNotFoundError) and beside is not None:
+        hint = None
+        package = beside.name.replace("/", ".") + "."
+        inside = spec.removeprefix(package) if spec.startswith(package) else "..."
+        fix = (
+            f"{beside.name}/{exc.name} is there, beside {beside.name}/{beside.importer}, which "
+            f"imports it as if {beside.name}/ were on sys.path: serve from {beside.name}/ "
+            f"(gunicorn --chdir {beside.name} {inside}) or import it as {beside.name}.{exc.name}"
+        )
+    elif isinstance(exc, ModuleNotFoundError):
+        top = (exc.name or "").partition(".")[0]
+        package = f"the package {PACKAGES[top]}" if top in PACKAGES else "the package"
+        fix = (
+            f"deploy the module {exc.name!r} with the app"
+            if own
+            else f"install {package} that provides {exc.name!r} (on App Service: list it "
+            "in requirements.txt)"
+        )
+    elif isinstance(exc, SyntaxError):
+        fix = "fix the syntax error"
+    elif isinstance(exc, PermissionError):
+        fix = "make the app's files readable by the user the launcher runs as (e.g. chmod a+r)"
+    else:
+        fix = "fix the error in your code"
+    summary = f"Could not load app {spec!r} from {where}: {action} raised {_describe(exc)}"
+    if hint:
+        summary += f" ({hint})"
+    summary = one_line(f"{summary}; {fix}", 1000)
+    details = user_traceback(exc)
+    if 'File "' not in details:
+        return summary  # nothing from the user's code to show beyond the summary
+    return f"{summary} (traceback below)\n{details}"
+
+
+class _Beside(NamedTuple):
+    name: str  # the folder, relative to the app folder
+    importer: str  # the file in it that imports the module
+
+
+def _beside_importer(where: Path, exc: BaseException) -> "_Beside | None":
+    """A missing top-level module that is a file or folder of Python files beside the app's
+    module that imports it, in a folder under ``where`` that is not on ``sys.path`` (a Dash
+    app in app/app.py importing its app/components/)."""
+    name = getattr(exc, "name", None)
+    if not isinstance(exc, ModuleNotFoundError) or not name or "." in name:
+        return None
+    frames = traceback.extract_tb(exc.__traceback__)
+    user = [f for f in frames if not _machinery(f.filename) and f.filename.endswith(".py")]
+    if not user:
+        return None
+    folder = Path(user[-1].filename).parent
+    if folder == where or not folder.is_relative_to(where) or str(folder) in sys.path:
+        return None
+    if not (folder / f"{name}.py").is_file() and not _is_own(folder, name):
+        return None
+    return _Beside(str(folder.relative_to(where)), Path(user[-1].filename).name)
+
+
+def _is_own(where: Path, module: str) -> bool:
+    """``module`` belongs to the app: its top-level module, or a folder of Python files of
+    that name, is in ``where`` or a folder of the app's on ``sys.path`` (``--pythonpath``),
+    not in an installed package's folder."""
+    top = module.partition(".")[0]
+    if not top:
+        return False
+    roots = [where]
+    for entry in sys.path:
+        path = Path(entry)
+        if (
+            path.is_absolute()
+            and path.is_relative_to(where)
+            and not _PACKAGE_DIRS & set(path.parts)
+        ):
+            roots.append(path)
+    for root in roots:
+        if (root / f"{top}.py").is_file():
+            return True
+        try:
+            # A folder of that name is a package of the app only if it holds Python files
+            # (a docker/ of Dockerfiles is not the docker SDK).
+            if any(name.endswith(".py") for name in os.listdir(root / top)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+# Modules whose package is named otherwise (what to write in requirements.txt).
+PACKAGES = {
+    "attr": "attrs",
+    "bs4": "beautifulsoup4",
+    "cv2": "opencv-python",
+    "dateutil": "python-dateutil",
+    "dotenv": "python-dotenv",
+    "environ": "django-environ",
+    "jose": "python-jose",
+    "jwt": "PyJWT",
+    "magic": "python-magic",
+    "multipart": "python-multipart",
+    "MySQLdb": "mysqlclient",
+    "PIL": "Pillow",
+    "psycopg2": "psycopg2-binary",
+    "sklearn": "scikit-learn",
+    "yaml": "PyYAML",
+}
+_PACKAGE_DIRS = frozenset({"site-packages", "dist-packages", "__oryx_packages__"})
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        where = f"{exc.filename}, line {exc.lineno}" if exc.filename else f"line {exc.lineno}"
+        return f"SyntaxError: {exc.msg} ({where})"
+    # "Type: message", a message of several lines (and any notes) joined on one line.
+    text = "".join(traceback.format_exception_only(type(exc), exc))
+    return (
+        " ".join(line.strip() for line in text.splitlines() if line.strip()) or type(exc).__name__
+    )
+
+
+def user_traceback(exc: BaseException) -> str:
+    """The traceback of ``exc`` without frames of the launcher, gunicorn or importlib."""
+    tb_exc = traceback.TracebackException.from_exception(exc)
+    seen: set[int] = set()
+    pending: list[traceback.TracebackException | None] = [tb_exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        frames = [frame for frame in current.stack if not _machinery(frame.filename)]
+        current.stack = traceback.StackSummary.from_list(frames)
+        pending += [current.__cause__, current.__context__]
+    return "".join(tb_exc.format()).rstrip()
+
+
+def _machinery(filename: str) -> bool:
+    if filename.startswith("<frozen importlib"):
+        return True
+    return os.path.abspath(filename).startswith(_OWN_DIRS)
+
+
+def short_repr(value: object) -> str:
+    text = repr(value)
+    return one_line(text if len(text) <= 60 else text[:57] + "...", 80)
