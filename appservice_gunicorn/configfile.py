@@ -7,7 +7,6 @@ Serving runs it as gunicorn does (``run``); ``--explain`` and detection read it 
 import ast
 import os
 import shlex
-import traceback
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -116,8 +115,12 @@ def run(path: Path) -> dict[str, Any]:
             "a gunicorn config file only sets values: remove the exit"
         ) from None
     except Exception as exc:
-        detail = "".join(traceback.format_exception(exc)).rstrip()
-        raise LaunchError(f"{path.name} failed to load: {exc!r}\n{detail}") from None
+        from .importfailures import user_traceback  # the file's frames, not the launcher's
+
+        raise LaunchError(
+            f"{path.name} failed to load: {exc!r}; fix it (its traceback below)\n"
+            f"{user_traceback(exc)}"
+        ) from None
     return {k: v for k, v in namespace.items() if k in SETTINGS}
 
 

@@ -165,7 +165,9 @@ def user_traceback(exc: BaseException) -> str:
 
 
 def _machinery(filename: str) -> bool:
-    if filename.startswith("<frozen importlib"):
+    if filename.startswith(("<frozen importlib", "<frozen runpy")):
+        return True
+    if os.path.basename(filename) == "runpy.py":  # running a config file, not the user's code
         return True
     return os.path.abspath(filename).startswith(_OWN_DIRS)
 

@@ -232,3 +232,15 @@ def test_a_bind_the_platforms_requests_would_not_reach_is_noted(
     notes = " | ".join(layer_settings(detect(tmp_path, startup, env), env).notes)
     assert all(fragment in notes for fragment in expected), notes
     assert ("bind" in notes) == bool(expected), notes
+
+
+def test_a_config_file_that_raises_shows_its_own_traceback_only(tmp_path: Path) -> None:
+    """hackersandslackers' flask-blueprint-tutorial without ENVIRONMENT: the traceback
+    showed the launcher's configfile.py and runpy's frames."""
+    write(tmp_path, {"gunicorn.conf.py": "import os\nenv = os.environ['NO_SUCH_VAR_X']\n"})
+    with pytest.raises(LaunchError) as raised:
+        layer_settings(detect(tmp_path, env={}), {}, run_config_file=True)
+    message = str(raised.value)
+    assert message.startswith("gunicorn.conf.py failed to load: KeyError('NO_SUCH_VAR_X'); fix it")
+    assert f'File "{tmp_path / "gunicorn.conf.py"}", line 2' in message
+    assert "configfile.py" not in message and "runpy" not in message
