@@ -193,7 +193,8 @@ def detect(
     configured = configfile.wsgi_app(config_path)
     if configured and config_path is not None:
         where = _rel_name(app_dir, config_path)
-        reason = f"{where} (from {origin}) sets wsgi_app = {configured!r}"
+        named = "" if origin == where else f" (from {origin})"  # not gunicorn.conf.py's own
+        reason = f"{where}{named} sets wsgi_app = {configured!r}"
         rules.append(Rule("config-file", True, reason, "gunicorn's config file names the app"))
         kind = _kind_of(app_dir, configured)
         return done(kind, "config-file", app=configured, pythonpath=app_dir, **common)

@@ -101,9 +101,7 @@ def test_wsgi_app_in_the_config_file_is_the_app(tmp_path: Path) -> None:
     )
     found = detect(tmp_path, env=NO_ENV)
     assert (found.rule, found.app, found.kind) == ("config-file", "hello:myapp", "wsgi")
-    assert (
-        matched(found) == "gunicorn.conf.py (from gunicorn.conf.py) sets wsgi_app = 'hello:myapp'"
-    )
+    assert matched(found) == "gunicorn.conf.py sets wsgi_app = 'hello:myapp'"
 
 
 def test_the_config_file_named_by_the_startup_command_or_variable_is_read(tmp_path: Path) -> None:
