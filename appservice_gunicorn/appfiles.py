@@ -4,7 +4,9 @@ App Service's (Oryx's) file names first, then FastAPI's CLI discovery paths; the
 is read from the file's AST (``pysource``), never imported.
 """
 
+import re
 import shlex
+import sys
 from pathlib import Path
 
 from . import fs, pysource
@@ -71,6 +73,7 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
 
 
 TOP_FILES = tuple(name for name in APP_FILES if "/" not in name)
+_RELATIVE_IMPORT = re.compile(rb"^[ \t]*from[ \t]+\.", re.MULTILINE)
 
 
 def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
@@ -83,7 +86,7 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
         return hints
     folders = search.subdirs(str(search.app_dir))
     for folder in folders:
-        if len(hints) == limit or parsed == parse_limit:
+        if len(hints) >= limit or parsed >= parse_limit:
             break
         if search.skip_reason(folder) is not None:
             continue
@@ -93,13 +96,13 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
         holds = [name for name in TOP_FILES if search.has_file(folder, name)]
         package = where.startswith("src/") or "/" not in where
         if holds and package and search.has_file(folder, "__init__.py"):
-            parsed += 1
+            parsed += len(holds)
             hint = _package_hint(folder, where, holds)
             if hint is not None:
                 hints.append(hint)
                 continue
         # Asked of the folder's listing first: only a folder holding such a name is parsed.
-        if holds or f"{folder}/app" in search.subdirs(folder):
+        if parsed < parse_limit and (holds or f"{folder}/app" in search.subdirs(folder)):
             parsed += 1
             found = find(Path(folder))
             if isinstance(found, Found):
@@ -112,7 +115,7 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
                 )
                 continue
         # A package whose __init__.py builds the app (Flask's tutorial: create_app()).
-        if search.has_file(folder, "__init__.py"):
+        if parsed < parse_limit and search.has_file(folder, "__init__.py"):
             parsed += 1
             variable = pysource.scan_module(Path(folder) / "__init__.py").choose()
             if variable is not None and where.isidentifier():
@@ -125,12 +128,16 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
 
 
 def _package_hint(folder: str, where: str, holds: list[str]) -> str | None:
-    """A package (one folder down, or in a src layout) holding app files: imported as
-    ``pkg.main``, from the app folder or src/, so that its own relative imports work."""
+    """A package (one folder down, or in a src layout) whose app file imports relatively
+    (``from .data import x``): imported as ``pkg.main``, from the app folder or src/.  Else
+    None: served from its folder (``--chdir``), its sibling imports work, and a package
+    named as the standard library's (``site/``) is no trouble."""
     chdir, _, package = where.rpartition("/")
+    if not package.isidentifier() or package in sys.stdlib_module_names or package in sys.modules:
+        return None
     for name in holds:
         variable = pysource.scan_module(Path(folder) / name).choose()
-        if variable is not None and package.isidentifier():
+        if variable is not None and _imports_relatively(Path(folder) / name):
             spec = shlex.quote(f"{package}.{name.removesuffix('.py')}:{variable}")
             command = f"gunicorn --chdir {chdir} {spec}" if chdir else f"gunicorn {spec}"
             return (
@@ -138,6 +145,13 @@ def _package_hint(folder: str, where: str, holds: list[str]) -> str | None:
                 f"{name}: give a startup command such as: {command}"
             )
     return None
+
+
+def _imports_relatively(path: Path) -> bool:
+    try:
+        return _RELATIVE_IMPORT.search(pysource.read_source(path)) is not None
+    except (OSError, ValueError):
+        return False
 
 
 def _import_root(app_dir: Path, path: Path) -> tuple[Path, str]:

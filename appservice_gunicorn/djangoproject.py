@@ -169,11 +169,15 @@ def _served_settings(
     name = rel(root, module_path) if module_path else app
     if own and own != settings:
         return f"; {name} sets {own}, which the served app uses"
-    if module_path and not pysource.mentions(module_path, "DJANGO_SETTINGS_MODULE"):
+    if module_path and not any(
+        pysource.mentions(path, "DJANGO_SETTINGS_MODULE")
+        for path in (module_path, module_path.parent / "__init__.py")
+    ):
         search.notes.append(
-            f"{name} sets no DJANGO_SETTINGS_MODULE (only manage.py does: {settings}), so the "
-            f"served app will find no settings; set DJANGO_SETTINGS_MODULE={settings} in the "
-            f"app's settings (the environment) or in {name}"
+            f"{name} sets no DJANGO_SETTINGS_MODULE (only manage.py does: {settings}): unless "
+            "it comes another way (gunicorn's raw_env, a .env the app loads), the served app "
+            f"finds no settings; set DJANGO_SETTINGS_MODULE={settings} in the app's settings "
+            f"(the environment) or in {name}"
         )
     return ""
 

@@ -104,32 +104,29 @@ def wsgi_workers() -> frozenset[str]:
 
 
 def check_protocol(app: object, spec: str, worker_class: str) -> None:
-    """An app that one of gunicorn's WSGI workers cannot call as WSGI would answer every
-    request with a 500: an ASGI app (``async def __call__(scope, receive, send)``: a
-    coroutine is no response) or one that takes other arguments.  Say so at start."""
+    """An app that one of gunicorn's WSGI workers cannot call would answer every request
+    with a 500: an ASGI app (``async def __call__(scope, receive, send)``: a coroutine is
+    no response), or a Tornado ``Application`` under another worker than gunicorn's
+    ``tornado``.  Say so at start.  Only what is known not to be WSGI stops it: a false stop
+    of a working app would be worse than the 500s."""
     wsgi = wsgi_workers()
-    # As uvicorn tells them: the instance's own __call__ (sentry's middleware sets one).
-    call = getattr(app, "__call__", None)  # noqa: B004 - the attribute itself, not callable()
-    asgi = inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call)
     if worker_class not in wsgi:
         return
-    if asgi:
+    # As uvicorn tells them: the instance's own __call__ (sentry's middleware sets one).
+    call = getattr(app, "__call__", None)  # noqa: B004 - the attribute itself, not callable()
+    if inspect.iscoroutinefunction(app) or inspect.iscoroutinefunction(call):
         raise AppImportError(
             f"{spec} is an ASGI app (its __call__ is async), but gunicorn's {worker_class} "
             "worker serves WSGI apps; add --worker-class asgi (or uvicorn_worker.UvicornWorker) "
             "to the startup command"
         )
-    try:
-        signature = inspect.signature(app)  # type: ignore[arg-type]
-        signature.bind(None, None)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, TypeError) and callable(app):
-            # A Tornado Application (__call__(request)) would answer every request with a 500.
-            raise AppImportError(
-                f"{spec} cannot be called as a WSGI app (environ, start_response): it takes "
-                f"{signature}; serve it with its own server, from a startup command that runs "
-                "it (such as python app.py)"
-            ) from None
+    tornado = type(app).__module__.startswith("tornado.")
+    if tornado and worker_class not in ("tornado", "gunicorn.workers.gtornado.TornadoWorker"):
+        raise AppImportError(
+            f"{spec} is a Tornado {type(app).__name__}, which gunicorn's {worker_class} worker "
+            "cannot call as a WSGI app; add --worker-class tornado to the startup command (or "
+            "run it with its own server)"
+        )
 
 
 def import_paste(uri: str, where: Path) -> Callable[..., Any]:

@@ -32,12 +32,14 @@ def user_failure(
     if isinstance(exc, ModuleNotFoundError) and beside is not None:
         hint = None
         package = beside.name.replace("/", ".") + "."
-        inside = spec.removeprefix(package) if spec.startswith(package) else "..."
+        shown = f"{beside.name}/{exc.name}" + (".py" if beside.is_file else "")
         fix = (
-            f"{beside.name}/{exc.name} is there, beside {beside.name}/{beside.importer}, which "
-            f"imports it as if {beside.name}/ were on sys.path: serve from {beside.name}/ "
-            f"(gunicorn --chdir {beside.name} {inside}) or import it as {beside.name}.{exc.name}"
+            f"{shown} is there, beside {beside.name}/{beside.importer}, which imports it as if "
+            f"{beside.name}/ were on sys.path: import it as {beside.name}.{exc.name}"
         )
+        if spec.startswith(package):  # the served module is in that folder: or serve from it
+            fix += f", or serve from {beside.name}/ (gunicorn --chdir {beside.name} "
+            fix += f"{spec.removeprefix(package)})"
     elif isinstance(exc, ModuleNotFoundError):
         top = (exc.name or "").partition(".")[0]
         package = f"the package {PACKAGES[top]}" if top in PACKAGES else "the package"
@@ -66,6 +68,7 @@ def user_failure(
 class _Beside(NamedTuple):
     name: str  # the folder, relative to the app folder
     importer: str  # the file in it that imports the module
+    is_file: bool  # the module is a .py file (else a package folder)
 
 
 def _beside_importer(where: Path, exc: BaseException) -> "_Beside | None":
@@ -82,9 +85,10 @@ def _beside_importer(where: Path, exc: BaseException) -> "_Beside | None":
     folder = Path(user[-1].filename).parent
     if folder == where or not folder.is_relative_to(where) or str(folder) in sys.path:
         return None
-    if not (folder / f"{name}.py").is_file() and not _is_own(folder, name):
+    is_file = (folder / f"{name}.py").is_file()
+    if not is_file and not _is_own(folder, name):
         return None
-    return _Beside(str(folder.relative_to(where)), Path(user[-1].filename).name)
+    return _Beside(str(folder.relative_to(where)), Path(user[-1].filename).name, is_file)
 
 
 def _is_own(where: Path, module: str) -> bool:
@@ -164,10 +168,13 @@ def user_traceback(exc: BaseException) -> str:
     return "".join(tb_exc.format()).rstrip()
 
 
+_RUNPY = os.path.join(os.path.dirname(os.path.abspath(os.__file__)), "runpy.py")
+
+
 def _machinery(filename: str) -> bool:
     if filename.startswith(("<frozen importlib", "<frozen runpy")):
         return True
-    if os.path.basename(filename) == "runpy.py":  # running a config file, not the user's code
+    if os.path.abspath(filename) == _RUNPY:  # running a config file, not the user's code
         return True
     return os.path.abspath(filename).startswith(_OWN_DIRS)
 

@@ -231,7 +231,10 @@ def _default_site_worker(layered: LayeredSettings) -> None:
     """The default site is a WSGI app: a worker class set for the app (uvicorn's, from its
     gunicorn.conf.py) would answer every request with a 500; gunicorn's sync one serves it."""
     value = layered.value("worker_class")
-    if value is None or value in wsgi_workers():
+    name = f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
+    if isinstance(name, str) and name.startswith("egg:gunicorn#"):
+        name = name.partition("#")[2]  # gunicorn's own, named as an entry point
+    if value is None or name in wsgi_workers():
         return
     layered.notes.append(
         f"worker class {value!r} (from {layered.source('worker_class')}) is for the app; the "

@@ -273,8 +273,10 @@ _UNQUOTED_CALL = re.compile(r"(?:^|[\s;&|])([A-Za-z_][\w.]*:[A-Za-z_]\w*\([^'\"\
 def unquoted_calls(text: str, origin: str) -> list[str]:
     """Why a command with an app factory call runs supervised and fails in sh: the shell
     reads the parentheses as its own grammar ("Syntax error: Bad function name")."""
+    # Quoted text and comments are not the shell's grammar.
+    bare = re.sub(r"'[^']*'|\"(?:[^\"\\]|\\.)*\"|(?:^|(?<=\s))#[^\n]*", " ", text)
     return [
         f"{origin}: {call} is read by the shell, for which parentheses are grammar: quote it "
         f"(gunicorn '{call}') to have gunicorn call the factory"
-        for call in _UNQUOTED_CALL.findall(text)
+        for call in _UNQUOTED_CALL.findall(bare)
     ]

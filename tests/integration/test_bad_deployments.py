@@ -594,7 +594,29 @@ def test_a_module_beside_the_app_module_but_off_the_path_is_named_with_the_fix(
     assert status == 4, log
     assert (
         "No module named 'components'; app/components is there, beside app/app.py, which "
-        "imports it as if app/ were on sys.path: serve from app/ (gunicorn --chdir app app:app) "
-        "or import it as app.components"
+        "imports it as if app/ were on sys.path: import it as app.components, or serve from "
+        "app/ (gunicorn --chdir app app:app)"
     ) in log
     assert "requirements.txt" not in log
+
+
+def test_a_module_beside_a_helper_off_the_path_is_named_as_an_import_to_fix(
+    tmp_path: Path,
+) -> None:
+    """The app at the top, lib/helpers.py importing its sibling utils.py as top-level: serving
+    from lib/ would not serve the app; importing it as lib.utils is the fix."""
+    write(
+        tmp_path,
+        {
+            "app.py": "import lib.helpers\n\napp = None\n",
+            "lib/__init__.py": "",
+            "lib/helpers.py": "import utils\n",
+            "lib/utils.py": "",
+        },
+    )
+    status, log = run_to_exit(tmp_path, {})
+    assert status == 4, log
+    assert (
+        "lib/utils.py is there, beside lib/helpers.py, which imports it as if lib/ were on "
+        "sys.path: import it as lib.utils (traceback below)"
+    ) in log

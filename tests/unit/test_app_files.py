@@ -522,6 +522,44 @@ def test_an_app_in_a_package_one_folder_down_is_named_as_the_package_imports_it(
     assert (served.rule, served.kind, served.pythonpath) == ("startup", "asgi", tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("files", "command"),
+    [
+        # No relative import: served from its folder, its sibling imports work.
+        (
+            {"backend/__init__.py": "", "backend/app.py": "from models import x\n" + flask_app()},
+            "gunicorn --chdir backend app:app",
+        ),
+        # Named as a module of the standard library: importing 'site.app' would find that.
+        (
+            {"site/__init__.py": "", "site/app.py": "from .x import y\n" + flask_app()},
+            "gunicorn --chdir site app:app",
+        ),
+    ],
+    ids=["sibling-imports", "stdlib-name"],
+)
+def test_a_package_whose_app_needs_its_folder_is_hinted_with_chdir(
+    tmp_path: Path, files: dict[str, str], command: str
+) -> None:
+    write(tmp_path, files)
+    (note,) = detect(tmp_path, env=NO_ENV).notes
+    assert note.partition("such as: ")[2] == command
+
+
+def test_many_packages_with_app_files_are_not_all_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from appservice_gunicorn import pysource
+
+    files = {
+        f"pkg{i:03d}/{name}": "x = 1\n" for i in range(60) for name in ("__init__.py", "main.py")
+    }
+    write(tmp_path, files)
+    parsed = count_calls(monkeypatch, pysource, "scan_module")
+    assert detect(tmp_path, env=NO_ENV).kind == "default"
+    assert len(parsed) <= 22  # 20, and what one folder may add before the count is checked
+
+
 def test_no_hint_when_the_app_is_at_the_top(tmp_path: Path) -> None:
     write(tmp_path, {"app.py": flask_app(), "tools/app.py": flask_app()})
     assert detect(tmp_path, env=NO_ENV).notes == ()

@@ -360,3 +360,6 @@ def test_a_served_module_that_sets_no_settings_module_is_a_note(tmp_path: Path) 
     assert note.startswith("proj/wsgi.py sets no DJANGO_SETTINGS_MODULE (only manage.py does")
     assert "set DJANGO_SETTINGS_MODULE=proj.conf.dev in the app's settings" in note
     assert detect(tmp_path, env={"DJANGO_SETTINGS_MODULE": "proj.conf.dev"}).notes == ()
+    # Set by the package the module is in: no note.
+    write(tmp_path, {"proj/__init__.py": "import os\nos.environ['DJANGO_SETTINGS_MODULE'] = 'x'\n"})
+    assert detect(tmp_path, env=NO_ENV).notes == ()

@@ -1,7 +1,9 @@
 """importer: the master's path, on which the virtualenv joins the launcher's packages."""
 
+import functools
 import os
 import sys
+from pathlib import Path
 
 import gunicorn
 import pytest
@@ -52,13 +54,37 @@ async def _asgi_function(scope: object, receive: object, send: object) -> None:
     return None
 
 
-class _TornadoLike:
+class Application:
+    """Stands for tornado.web.Application (tornado is not a test dependency)."""
+
+    __module__ = "tornado.web"
+
     def __call__(self, request: object) -> None:
         return None
 
 
+def _request_application(request: object) -> list[bytes]:
+    return []
+
+
+@functools.wraps(_request_application)
+def _werkzeug_style(*args: object) -> list[bytes]:
+    """werkzeug's @Request.application: the signature says (request), the call takes WSGI's."""
+    return []
+
+
+class _Proxy:
+    """An object that answers every attribute (a lazy proxy): not known to be anything."""
+
+    def __getattr__(self, name: str) -> object:
+        return lambda *args: None
+
+    def __call__(self, environ: object, start_response: object) -> list[bytes]:
+        return []
+
+
 ASGI = r"is an ASGI app .* add --worker-class asgi"
-NOT_WSGI = r"cannot be called as a WSGI app \(environ, start_response\): it takes \(request"
+NOT_WSGI = r"is a Tornado Application, which gunicorn's sync worker cannot call as a WSGI app"
 
 
 @pytest.mark.parametrize(
@@ -69,7 +95,11 @@ NOT_WSGI = r"cannot be called as a WSGI app \(environ, start_response\): it take
         (_asgi_function, "gunicorn.workers.sync.SyncWorker", ASGI),
         (_asgi_function, "asgi", None),
         (_asgi_function, "uvicorn_worker.UvicornWorker", None),
-        (_TornadoLike(), "sync", NOT_WSGI),
+        (Application(), "sync", NOT_WSGI),
+        (Application(), "tornado", None),  # gunicorn's tornado worker serves it
+        # What is not known not to be WSGI starts (a false stop is worse than a 500).
+        (_werkzeug_style, "sync", None),
+        (_Proxy(), "sync", None),
         (_Wsgi(), "sync", None),
         (lambda environ, start_response: [], "sync", None),
         (print, "sync", None),  # no signature to read: gunicorn's own errors, if any
@@ -83,3 +113,18 @@ def test_an_app_a_wsgi_worker_cannot_call_stops_the_start(
             check_protocol(app, "main:app", worker)
     else:
         check_protocol(app, "main:app", worker)
+
+
+def test_a_users_own_runpy_py_stays_in_the_traceback(tmp_path: Path) -> None:
+    """Only the standard library's runpy (which runs gunicorn.conf.py) is machinery."""
+    from appservice_gunicorn.importfailures import user_traceback
+
+    path = tmp_path / "runpy.py"
+    path.write_text("def boom():\n    raise ValueError('from the user')\n")
+    namespace: dict[str, object] = {}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)
+    try:
+        namespace["boom"]()  # type: ignore[operator]
+    except ValueError as exc:
+        text = user_traceback(exc)
+    assert f'File "{path}", line 2, in boom' in text

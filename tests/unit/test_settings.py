@@ -244,3 +244,31 @@ def test_a_config_file_that_raises_shows_its_own_traceback_only(tmp_path: Path) 
     assert message.startswith("gunicorn.conf.py failed to load: KeyError('NO_SUCH_VAR_X'); fix it")
     assert f'File "{tmp_path / "gunicorn.conf.py"}", line 2' in message
     assert "configfile.py" not in message and "runpy" not in message
+
+
+@pytest.mark.parametrize(
+    ("conf", "served_by"),
+    [
+        ('worker_class = "uvicorn.workers.UvicornWorker"\n', "sync"),
+        ('worker_class = "asgi"\n', "sync"),
+        ('worker_class = "egg:gunicorn#gthread"\nthreads = 4\n', "egg:gunicorn#gthread"),
+        ('worker_class = "gthread"\nthreads = 4\n', "gthread"),
+        (
+            "from gunicorn.workers.sync import SyncWorker\nworker_class = SyncWorker\n",
+            "gunicorn.workers.sync.SyncWorker",
+        ),
+    ],
+    ids=["uvicorn", "asgi", "egg-gthread", "gthread", "class"],
+)
+def test_the_default_site_keeps_a_wsgi_worker_and_no_other(
+    tmp_path: Path, conf: str, served_by: str
+) -> None:
+    write(tmp_path, {"gunicorn.conf.py": conf})
+    found = detect(tmp_path, env={})
+    assert found.kind == "default"
+    settings = layer_settings(found, {}, run_config_file=True)
+    value = settings.value("worker_class")
+    name = f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
+    assert name == served_by
+    moved = [n for n in settings.notes if "is for the app" in n]
+    assert bool(moved) == (served_by == "sync")

@@ -468,3 +468,13 @@ def test_an_unquoted_factory_call_is_named_with_the_quotes_it_needs(
     )
     quoted = detect(tmp_path, "gunicorn 'quartapp:create_app()'", ENV)
     assert (quoted.kind, quoted.app, quoted.notes) == ("wsgi", "quartapp:create_app()", ())
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["echo 'serving app:main()' && gunicorn app:app", 'echo "app:main()"', "true # app:main()"],
+)
+def test_a_factory_call_in_quotes_or_a_comment_is_no_note(tmp_path: Path, command: str) -> None:
+    from appservice_gunicorn.startup import unquoted_calls
+
+    assert unquoted_calls(command, "startup command") == []
