@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from appservice_gunicorn import detect
 from appservice_gunicorn.testing import serve
 from tests.helpers import write
 
@@ -172,12 +173,13 @@ def test_default_site_renders_title_reasons_and_styles(
     page = PageParser()
     page.feed(dom)
     assert page.title == TITLE
-    assert [reason.split("not matched")[0] for reason in page.reasons] == [
-        "startup",
-        "django",
-        "app-file",
-    ]
-    assert "app.py: no Flask/FastAPI object found" in page.reasons[2]
+    # The page lists every rule the chain tried, in order: the names come from detect(),
+    # so a rule added to the chain cannot leave this test behind again.
+    tried = [rule.name for rule in detect(app_without_app_object).rules]
+    assert tried[-1] == "default-site"
+    assert [reason.split("not matched")[0] for reason in page.reasons] == tried[:-1]
+    assert tried[:-1] == ["startup", "procfile", "config-file", "flask-app", "django", "app-file"]
+    assert "app.py: no Flask/FastAPI object found" in page.reasons[tried.index("app-file")]
     assert str(app_without_app_object) not in dom
     assert page.stylesheets == ["/static/style.css"]
 
