@@ -1,6 +1,7 @@
 """The command line: ``python -m appservice_gunicorn [options] [STARTUP ...]``."""
 
 import argparse
+import difflib
 import logging
 import os
 import sys
@@ -15,7 +16,7 @@ log = logging.getLogger("appservice_gunicorn")
 
 # Launcher options end at the first word that is not one of them: the rest is the
 # startup command, whose own options (--workers=4 ...) belong to gunicorn.
-_FLAGS = frozenset({"--explain", "--json", "--strict", "-h", "--help", "--version"})
+_FLAGS = frozenset({"--explain", "--json", "--strict", "-h", "--help", "-v", "--version"})
 _VALUED = frozenset({"--app-dir"})
 
 DESCRIPTION = """\
@@ -62,42 +63,64 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop with exit status 1 when the startup command cannot be used "
         "(default: log an error and go on down the chain; also APPSVC_STRICT=1)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-v", "--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("startup", nargs="*", metavar="STARTUP", help="the startup command")
     return parser
 
 
-def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str]]:
-    """(launcher options, startup words)."""
+def split_argv(argv: Sequence[str]) -> tuple[list[str], list[str], bool]:
+    """(launcher options, startup words, whether ``--`` ended the options)."""
     index = 0
     while index < len(argv):
         word = argv[index]
         if word == "--":
-            return list(argv[:index]), list(argv[index + 1 :])
+            return list(argv[:index]), list(argv[index + 1 :]), True
         if word in _FLAGS or any(word.startswith(v + "=") for v in _VALUED):
             index += 1
         elif word in _VALUED:
             index += 2
         else:
             break
-    return list(argv[:index]), list(argv[index:])
-
-
-# What the parser gives for no launcher options (the usual container start): building the
-# parser for nothing costs half a millisecond.
-_NO_OPTIONS = {"app_dir": None, "explain": False, "json": False, "strict": False}
+    return list(argv[:index]), list(argv[index:]), False
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    options, startup = split_argv(argv)
-    if not options:
-        return argparse.Namespace(**_NO_OPTIONS, startup=startup)
+    options, startup, separated = split_argv(argv)
     parser = build_parser()
     namespace = parser.parse_args(options)
     namespace.startup = startup
     if namespace.json and not namespace.explain:
         parser.error("--json goes with --explain")
+    if startup and not separated and _looks_like_an_option(startup[0]):
+        parser.error(_unknown_option(startup[0]))
     return namespace
+
+
+def _looks_like_an_option(word: str) -> bool:
+    """A first startup word that is an option, but neither the launcher's nor gunicorn's:
+    a typo (``--app-dirr``, ``--exlpain``), which would otherwise become the startup
+    command and leave the launcher serving whatever the current folder holds."""
+    if not word.startswith("-") or word == "-":
+        return False
+    from .gunicorn_options import is_option  # gunicorn's parser: only for such a word
+
+    return not is_option(word)
+
+
+def _unknown_option(word: str) -> str:
+    from .gunicorn_options import long_options
+
+    name = word.split("=", 1)[0]
+    if name.startswith("--"):
+        known = sorted(_FLAGS | _VALUED) + long_options()
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    else:  # -V for -v: a short option differs in case, if at all
+        close = [flag for flag in sorted(_FLAGS) if flag == name.lower()]
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    return (
+        f"unrecognized option {word!r}{hint}: neither the launcher's nor gunicorn's "
+        "(a startup command that starts with it goes after '--')"
+    )
 
 
 def setup_logging() -> None:

@@ -166,6 +166,21 @@ def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None
 APP_SERVICE_APP_DIR = "/home/site/wwwroot"
 
 
+def is_option(word: str) -> bool:
+    """Whether gunicorn's own parser takes ``word`` for one of its options: written out,
+    abbreviated as argparse allows (``--work=4``), or short with its value (``-w4``)."""
+    try:
+        _, unknown = parser().parse_known_args([word])
+    except (_ArgumentError, argparse.ArgumentError):
+        return True  # an option of gunicorn's that wants its value, or an ambiguous prefix
+    return not unknown
+
+
+def long_options() -> list[str]:
+    """Every long option gunicorn's command line takes (``--workers``, ...)."""
+    return list(_LONG_OPTIONS)
+
+
 def validate(name: str, value: Any, origin: str, *, as_option: bool = True) -> Any:
     """``value`` as gunicorn's validator for ``name`` returns it; ``OptionError`` if refused.
 
