@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -67,7 +68,8 @@ def test_dockerfile_builds_the_launcher_from_its_source_and_caches_dependencies(
     # Dependencies before the code: changing the code does not reinstall them.
     copies = [a for k, a in steps if k == "COPY" and a.startswith("--from=app")]
     assert copies[0] == "--from=app requirements.txt ./"
-    assert copies[1].endswith(". ./") and "--chmod=755" in copies[1]  # readable by the user
+    # Readable by the user that serves it; no file made executable that was not already.
+    assert copies[1].endswith(". ./") and "--chmod=a=rX" in copies[1]
     assert args["WORKDIR"] == "/home/site/wwwroot"
     assert json.loads(args["CMD"]) == ["python", "-m", "appservice_gunicorn"]  # exec form
     assert args["STOPSIGNAL"] == "SIGTERM"
@@ -76,6 +78,36 @@ def test_dockerfile_builds_the_launcher_from_its_source_and_caches_dependencies(
     assert user not in ("", "0", "root")
     assert keywords.index("USER") < keywords.index("CMD")
     assert f"--uid {user}" in args["RUN"]  # the user exists in the image
+
+
+def test_dockerfile_copies_make_no_file_executable() -> None:
+    """``--chmod=755`` on the app's COPY made every file of the app executable."""
+    for keyword, arguments in instructions((EXAMPLES / "Dockerfile").read_text()):
+        if keyword in ("COPY", "ADD"):
+            chmod = re.search(r"--chmod=(\S+)", arguments)
+            assert chmod is None or not re.fullmatch(r"[0-7]*[1357][0-7]*", chmod.group(1)), (
+                f"{keyword} {arguments}: an octal mode with an execute bit applies to every file"
+            )
+
+
+def test_dockerfile_has_a_healthcheck_of_the_served_port() -> None:
+    steps = dict(instructions((EXAMPLES / "Dockerfile").read_text()))
+    check = steps["HEALTHCHECK"]
+    options, _, command = check.partition(" CMD ")
+    assert "--start-period=" in options
+    argv = json.loads(command)  # exec form: no shell in the image's check
+    assert argv[:2] == ["python", "-c"]
+    # The check's own code connects to $PORT (default 8000) and fails when nothing listens.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        ok = subprocess.run([sys.executable, "-c", argv[2]], env={"PORT": str(port)}, timeout=30)
+    assert ok.returncode == 0
+    refused = subprocess.run(
+        [sys.executable, "-c", argv[2]], env={"PORT": str(port)}, capture_output=True, timeout=30
+    )
+    assert refused.returncode != 0
 
 
 @pytest.mark.parametrize("version", [OLDEST_KUBERNETES, kubernetes_validate.latest_version()])
@@ -120,3 +152,38 @@ def test_kubernetes_probes_and_shutdown_fit_gunicorn_and_the_image() -> None:
     assert "/tmp" in mounts  # XDG_RUNTIME_DIR of the image: the control socket's folder
     user = re.search(r"^USER (\d+)", (EXAMPLES / "Dockerfile").read_text(), re.MULTILINE)
     assert user is not None and pod["securityContext"]["runAsUser"] == int(user.group(1))
+
+
+RECOMMENDED = ("app.kubernetes.io/name", "app.kubernetes.io/instance")
+
+
+def test_kubernetes_resources_carry_the_recommended_labels_and_select_by_them() -> None:
+    resources = manifest()
+    for resource in resources:
+        labels = resource["metadata"].get("labels", {})
+        assert all(key in labels for key in RECOMMENDED), resource["kind"]
+        assert not any(key == "app" for key in labels), "the old 'app' label"
+    pod_labels = deployment()["spec"]["template"]["metadata"]["labels"]
+    assert "app.kubernetes.io/version" in pod_labels
+    selectors = [deployment()["spec"]["selector"]["matchLabels"]]
+    selectors += [r["spec"]["selector"] for r in resources if r["kind"] == "Service"]
+    selectors += [
+        r["spec"]["selector"]["matchLabels"]
+        for r in resources
+        if r["kind"] == "PodDisruptionBudget"
+    ]
+    assert len(selectors) == 3
+    for selector in selectors:
+        # Only labels that never change: a Deployment's selector is immutable.
+        assert set(selector) == set(RECOMMENDED)
+        assert all(pod_labels[key] == value for key, value in selector.items())
+
+
+def test_kubernetes_disruption_budget_keeps_a_pod_serving() -> None:
+    (budget,) = [r for r in manifest() if r["kind"] == "PodDisruptionBudget"]
+    replicas = deployment()["spec"]["replicas"]
+    spec = budget["spec"]
+    allowed = (
+        spec["maxUnavailable"] if "maxUnavailable" in spec else replicas - spec["minAvailable"]
+    )
+    assert 1 <= allowed < replicas
