@@ -2,15 +2,16 @@
 
 In a container with a read-only root filesystem (Kubernetes ``readOnlyRootFilesystem``)
 ``HOME``, ``/tmp`` and the app folder are read-only.  gunicorn 27 would then fail to
-create its control socket (``$HOME/.gunicorn/gunicorn.ctl``: an error in the log, retried
-at every fork) and, worse, its workers' heartbeat files (in the temp folder): the master
-dies with a traceback.  The launcher looks first:
+create its control socket (``$HOME/.gunicorn/gunicorn.ctl`` by default: an error in the
+log, retried at every fork) and, worse, its workers' heartbeat files (in the temp folder):
+the master dies with a traceback.  The launcher looks first:
 
 - heartbeat files stay in the temp folder when one is writable, else go to ``/dev/shm``
   (a tmpfs in containers, which gunicorn's docs recommend anyway); with no writable
   folder at all the launcher stops with a message saying what to mount;
-- the control socket stays where gunicorn puts it when that folder is writable, else it
-  is disabled with a warning (``gunicornc`` is a convenience, serving is not).
+- the control socket gets a path of its own per launcher (see ``control_socket``), or
+  stays where the user put it when that folder is writable; else it is disabled with a
+  warning (``gunicornc`` is a convenience, serving is not).
 
 Only ``os.access`` is used: nothing is created, so ``--explain`` can show the outcome.
 """
@@ -19,11 +20,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
-
-# isort: off
-from . import _preimport  # noqa: F401  (before gunicorn.config: see its docstring)
-from gunicorn.config import ControlSocket
-# isort: on
 
 from .errors import LaunchError
 
@@ -96,23 +92,64 @@ def worker_tmp(chosen: Any, chosen_from: str | None, env: Mapping[str, str]) -> 
     )
 
 
+def launcher_id(pid: int) -> str:
+    """``pid`` qualified by its PID namespace, as ``12345-4026531836``: unique among the
+    running processes of the machine (containers that share a ``/tmp`` volume are each
+    PID 1), and the same for the whole life of the launcher (reloads, and the exec of a
+    master that replaces itself keep both)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")  # "pid:[4026531836]"
+    except OSError:  # no /proc: the pid alone
+        return str(pid)
+    return f"{pid}-{namespace.strip('pid:[]')}"
+
+
 def control_socket(
-    disabled: Any, chosen: Any, chosen_from: str | None, app_dir: Path
+    disabled: Any,
+    chosen: Any,
+    chosen_from: str | None,
+    app_dir: Path,
+    env: Mapping[str, str],
+    pid: int,
 ) -> Placement | None:
-    """The control socket, disabled when its folder cannot be written; None: as it is."""
+    """Where gunicorn's control socket goes; None: where the user put it.
+
+    gunicorn's default (``$XDG_RUNTIME_DIR/gunicorn.ctl``, else ``~/.gunicorn/gunicorn.ctl``)
+    is one path per user: a second launcher on the machine would replace the first's
+    socket, and the first to stop would remove the other's.  Unless the user chose a path,
+    each launcher gets its own, named by ``launcher_id``, in the runtime folder, else the
+    temp folder, else ``/dev/shm``.
+    """
     if disabled:
         return None
-    source = chosen_from or "gunicorn's default"
-    path = Path(str(chosen or ControlSocket.default))
-    if not path.is_absolute():
-        path = app_dir / path
-    if creatable_in(path.parent):
-        return None
+    if chosen_from is not None:
+        path = Path(str(chosen))
+        if not path.is_absolute():
+            path = app_dir / path
+        if creatable_in(path.parent):
+            return None
+        return Placement(
+            "control_socket_disable",
+            True,
+            f"launcher ({path.parent} is read-only)",
+            f"gunicorn's control socket is disabled: {path} ({chosen_from}) cannot be created "
+            f"because {path.parent} is not writable (read-only filesystem?); gunicornc will "
+            "not connect. Set --control-socket to a path in a writable folder to use it",
+        )
+    runtime_dir = env.get("XDG_RUNTIME_DIR", "")
+    for folder in ([runtime_dir] if runtime_dir else []) + [*temp_candidates(env), SHM]:
+        if writable_dir(folder):
+            return Placement(
+                "control_socket",
+                str(Path(folder, f"appservice-gunicorn-{launcher_id(pid)}.ctl")),
+                "launcher (one per launcher)",
+                "",
+            )
     return Placement(
         "control_socket_disable",
         True,
-        f"launcher ({path.parent} is read-only)",
-        f"gunicorn's control socket is disabled: {path} ({source}) cannot be created because "
-        f"{path.parent} is not writable (read-only filesystem?); gunicornc will not connect. "
-        "Set --control-socket to a path in a writable folder to use it",
+        "launcher (no writable folder)",
+        "gunicorn's control socket is disabled: no writable runtime or temp folder "
+        f"({', '.join([*([runtime_dir] if runtime_dir else []), *temp_candidates(env), SHM])}); "
+        "gunicornc will not connect. Set --control-socket to a path in a writable folder",
     )

@@ -167,11 +167,14 @@ def layer_settings(
             layered.value("control_socket"),
             layered.source("control_socket"),
             detection.app_dir,
+            env,
+            os.getpid(),  # the master's: the launcher's own process, kept across its exec
         ),
     )
     for placement in filter(None, placements):
         layered.put(placement.name, placement.value, placement.source)
-        layered.notes.append(placement.note)
+        if placement.note:
+            layered.notes.append(placement.note)
     return layered
 
 

@@ -114,13 +114,6 @@ def launcher_env(port: int, env: Mapping[str, str] | None = None) -> dict[str, s
     cmd_args = merged.get("GUNICORN_CMD_ARGS", "")
     if "--bind" not in cmd_args and "-b " not in cmd_args:
         cmd_args = f"--bind=127.0.0.1:{port} {cmd_args}".strip()
-    # A control socket of its own: launchers started together (pytest-xdist) would share
-    # gunicorn's default ($XDG_RUNTIME_DIR or $HOME/.gunicorn), each replacing the
-    # other's. Not when the caller chose where it goes.
-    chosen = {"HOME", "XDG_RUNTIME_DIR"} & set(env or {}) or "--control-socket" in cmd_args
-    if not chosen:
-        socket_path = Path(tempfile.gettempdir(), f"appservice-gunicorn-{port}.ctl")
-        cmd_args = f"{cmd_args} --control-socket={socket_path}"
     merged["GUNICORN_CMD_ARGS"] = cmd_args
     # And HOST, which the launcher gives to a supervised command (uvicorn --host $HOST).
     merged.setdefault("HOST", "127.0.0.1")

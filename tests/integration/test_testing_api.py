@@ -139,9 +139,13 @@ def test_fixture_stops_servers_at_teardown(tmp_path: Path) -> None:
 
 
 def test_launchers_started_together_keep_their_own_control_socket(tmp_path: Path) -> None:
-    """Parallel test runs (pytest-xdist) start launchers side by side: one stopping must not
-    remove the other's control socket (gunicorn's default path is one per user)."""
+    """Two launchers of one user (a dev box, parallel test runs): gunicorn's default path
+    is one per user (~/.gunicorn/gunicorn.ctl), so the second replaced the first's socket
+    and the first to stop removed the other's.  Each launcher now has its own."""
     folders = [write(tmp_path / name, {"app.py": flask_app("app", name)}) for name in "ab"]
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": ""}
 
     def control_socket(server: Server) -> Path:
         deadline = time.monotonic() + 10
@@ -152,10 +156,13 @@ def test_launchers_started_together_keep_their_own_control_socket(tmp_path: Path
             time.sleep(0.05)
         raise AssertionError(f"no control socket in the log:\n{server.log()}")
 
-    with serve(folders[0]) as first:
-        with serve(folders[1]) as second:
+    with serve(folders[0], env=env) as first:
+        with serve(folders[1], env=env) as second:
             assert get(second.url + "/") == "b"
             theirs = control_socket(second)
-        ours = control_socket(first)
-        assert ours != theirs
+            ours = control_socket(first)
+            assert ours != theirs
+            assert ours.is_socket() and theirs.is_socket()
+            assert not (home / ".gunicorn").exists()
+        assert not theirs.exists()  # removed by its own launcher on the way out
         assert ours.is_socket(), first.log()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from appservice_gunicorn import runtime
 from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.plan import LauncherConfig, make_plan
 
@@ -39,3 +41,52 @@ def test_explicit_control_socket_in_a_writable_folder_is_kept(tmp_path: Path) ->
     settings = plan_settings(tmp_path, f"--control-socket={socket}")
     assert settings["control_socket"] == (str(socket), "GUNICORN_CMD_ARGS")
     assert "control_socket_disable" not in settings
+
+
+def test_each_launcher_gets_a_control_socket_of_its_own(tmp_path: Path) -> None:
+    """gunicorn's default is one path per user (~/.gunicorn/gunicorn.ctl): a second
+    launcher on the machine replaced the first's socket."""
+    runtime_dir = tmp_path / "run"
+    runtime_dir.mkdir()
+    env = {"XDG_RUNTIME_DIR": str(runtime_dir), "HOME": str(tmp_path)}
+    first = runtime.control_socket(False, None, None, tmp_path, env, 101)
+    second = runtime.control_socket(False, None, None, tmp_path, env, 102)
+    assert first is not None and second is not None
+    namespace = os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    assert first.value == str(runtime_dir / f"appservice-gunicorn-101-{namespace}.ctl")
+    assert second.value == str(runtime_dir / f"appservice-gunicorn-102-{namespace}.ctl")
+    assert (first.name, first.source, first.note) == (
+        "control_socket",
+        "launcher (one per launcher)",
+        "",
+    )
+
+
+def test_without_a_runtime_folder_the_control_socket_goes_to_the_temp_folder(
+    tmp_path: Path,
+) -> None:
+    env = {"TMPDIR": str(tmp_path), "XDG_RUNTIME_DIR": str(tmp_path / "missing")}
+    placed = runtime.control_socket(False, None, None, tmp_path, env, 7)
+    assert placed is not None
+    assert placed.value == str(tmp_path / f"appservice-gunicorn-{runtime.launcher_id(7)}.ctl")
+
+
+def test_a_control_socket_the_user_chose_or_disabled_is_left_alone(tmp_path: Path) -> None:
+    env = {"XDG_RUNTIME_DIR": str(tmp_path)}
+    chosen = tmp_path / "app.ctl"
+    assert runtime.control_socket(False, str(chosen), "GUNICORN_CMD_ARGS", tmp_path, env, 1) is None
+    assert runtime.control_socket(True, None, None, tmp_path, env, 1) is None
+
+
+def test_the_plan_names_the_launchers_own_control_socket(tmp_path: Path) -> None:
+    settings = plan_settings(tmp_path, "")
+    value, source = settings["control_socket"]
+    assert Path(str(value)).name == f"appservice-gunicorn-{runtime.launcher_id(os.getpid())}.ctl"
+    assert source == "launcher (one per launcher)"
+
+
+def test_the_launcher_id_tells_launchers_in_other_pid_namespaces_apart() -> None:
+    """Two containers sharing a /tmp volume both run their launcher as PID 1."""
+    here = runtime.launcher_id(1)
+    namespace = os.readlink("/proc/self/ns/pid").strip("pid:[]")
+    assert here == f"1-{namespace}" and namespace.isdigit()
