@@ -32,6 +32,13 @@ nox.options.default_venv_backend = "uv|virtualenv"
 # compiles gunicorn, Django and Flask again until one has written the .pyc files.  Only
 # there: compiling every installed package costs ~10 s of CPU per session.
 COMPILED = {"UV_COMPILE_BYTECODE": "1"}
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+
+
+def group(*names: str) -> list[str]:
+    """The requirements of pyproject.toml's dependency groups (PEP 735)."""
+    return [req for name in names for req in nox.project.dependency_groups(PYPROJECT, name)]
+
 
 # benchmarks/ may be absent from a branch: ruff fails on a missing path.
 SOURCES = [
@@ -45,7 +52,7 @@ SOURCES = [
 def tests(session: nox.Session) -> None:
     """Unit, integration and load tests against the installed wheel (not the checkout);
     ``nox -s tests -- tests/unit`` runs the unit tests alone."""
-    session.install(".[test]", env=COMPILED)
+    session.install(".", *group("test"), env=COMPILED)
     # Most tests wait on real processes (a launcher starting, a signal's effect): two per
     # core keep the cores busy (measured on 2 cores: 78 s against 108 s with one per core).
     paths = session.posargs or ["tests/unit", "tests/integration", "tests/load"]
@@ -74,7 +81,7 @@ def floor_python() -> str:
 @nox.session(python=floor_python())
 def floor(session: nox.Session) -> None:
     """Unit tests with the oldest Python and gunicorn the package declares it supports."""
-    session.install(".[test]", f"gunicorn=={FLOOR_GUNICORN}")
+    session.install(".", *group("test"), f"gunicorn=={FLOOR_GUNICORN}")
     session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), "tests/unit", *session.posargs)
 
 
@@ -82,13 +89,13 @@ def floor(session: nox.Session) -> None:
 def load(session: nox.Session) -> None:
     """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app,
     alone and with their figures printed (``tests`` runs them too, among the others)."""
-    session.install(".[test]", env=COMPILED)
+    session.install(".", *group("test"), env=COMPILED)
     session.run("pytest", "tests/load", "-s", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.5")
+    session.install(*group("lint"))
     session.run("ruff", "check", *SOURCES)
     session.run("ruff", "format", "--check", *SOURCES)
 
@@ -96,7 +103,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def typecheck(session: nox.Session) -> None:
     # nox itself too: noxfile.py is type-checked, and its decorators must be typed.
-    session.install("-e", ".[test,typecheck]", "nox")
+    session.install("-e", ".", *group("test", "typecheck"))
     session.run("mypy", "--strict", *session.posargs)
 
 
@@ -116,14 +123,14 @@ def browser(session: nox.Session) -> None:
             external=True,
             env=env,
         )
-    session.install(".[test]")
+    session.install(".", *group("test"))
     session.run("pytest", "-m", "browser", "tests/browser", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks against plain gunicorn; writes benchmarks/RESULTS.md (not a test)."""
-    session.install(".[test]", "pyinstrument>=4")
+    session.install(".", *group("test", "bench"))
     if shutil.which("wrk") is None and os.geteuid() == 0:
         # Debian's wrk drives the throughput figure; a stale package list is refreshed once.
         session.run("apt-get", "install", "-y", "wrk", external=True, success_codes=[0, 100])

