@@ -97,6 +97,11 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     )
 
 
+# The version of ``--explain --json``'s shape: raised when a key changes meaning or goes
+# away (a key added is no new version), so scripts can tell what they read.
+SCHEMA_VERSION = 1
+
+
 def as_dict(
     plan: Plan, strict_error: str | None = None, stop_error: str | None = None
 ) -> dict[str, Any]:
@@ -104,6 +109,7 @@ def as_dict(
     ``stop_error`` the one the settings stop the start with (then ``plan`` has none)."""
     detection = plan.detection
     return {
+        "schema_version": SCHEMA_VERSION,
         "app_dir": str(detection.app_dir),
         "rules": [
             {"name": r.name, "matched": r.matched, "reason": r.reason} for r in detection.rules

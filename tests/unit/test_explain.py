@@ -15,8 +15,19 @@ from tests.helpers import RULES, fastapi_app, flask_app, write
 # The documented contract of ``--explain --json`` (README, "--explain and --json").
 SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["rules", "app", "kind", "command", "runs", "steps", "worker_class", "settings"],
+    "required": [
+        "schema_version",
+        "rules",
+        "app",
+        "kind",
+        "command",
+        "runs",
+        "steps",
+        "worker_class",
+        "settings",
+    ],
     "properties": {
+        "schema_version": {"const": 1},
         "rules": {
             "type": "array",
             "minItems": 1,
@@ -158,12 +169,14 @@ def test_json_matches_the_schema(
     assert status == 0
     assert data["kind"] == kind
     assert data["exit_status"] == 0
+    assert next(iter(data)) == "schema_version"  # first: read before the rest
     assert [rule["matched"] for rule in data["rules"]].count(True) == 1
     assert data["rules"][-1]["matched"] is True
 
 
 def test_schema_rejects_what_the_contract_forbids() -> None:
     good = {
+        "schema_version": 1,
         "rules": [{"name": "default-site", "matched": True, "reason": "x"}],
         "app": None,
         "kind": "default",
@@ -181,6 +194,8 @@ def test_schema_rejects_what_the_contract_forbids() -> None:
         {**good, "kind": "command", "command": "x", "runs": "supervised"},
         {**good, "steps": [{"command": "x", "on_failure": "maybe"}]},
         {**good, "kind": "other"},
+        {**good, "schema_version": 2},
+        {key: value for key, value in good.items() if key != "schema_version"},
         {**good, "settings": {"timeout": {"value": 600}}},
         {**good, "rules": [{"name": "default-site", "matched": "yes", "reason": "x"}]},
     ):
