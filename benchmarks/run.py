@@ -409,8 +409,9 @@ def report(
     lines = [
         "# Benchmark results",
         "",
-        "Written by `nox -s bench` (`python -m benchmarks.run`); see the README's "
-        '"Performance" section. Ratios are appservice-gunicorn (or the naive wrapper) '
+        "Written by `nox -s bench` (`python -m benchmarks.run`); see docs/performance.md "
+        "for the method and what the figures mean. Ratios are appservice-gunicorn (or the naive "
+        "wrapper) "
         "divided by plain gunicorn measured in the same run, runs interleaved and their order "
         "rotated each round; absolute numbers depend on the machine and on what else runs on "
         "it, ratios much less.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import urllib.request
+import zipfile
 from pathlib import Path
 
 import uv
@@ -26,6 +27,12 @@ def test_a_wheel_built_from_the_sdist_serves_the_default_site(
     # source gets, and where a file the sdist forgot would be missing.
     subprocess.run([tool, "build", "-q", "--wheel", "-o", str(dist), str(sdist)], check=True)
     (wheel,) = dist.glob("*.whl")
+    # The README as the index shows it: relative links made absolute (pyproject.toml).
+    with zipfile.ZipFile(wheel) as archive:
+        (metadata,) = [n for n in archive.namelist() if n.endswith(".dist-info/METADATA")]
+        description = archive.read(metadata).decode()
+    assert "](docs/" not in description and "](examples/" not in description
+    assert "/blob/main/docs/configuration.md)" in description
     venv = tmp_path / "venv"
     subprocess.run([tool, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
     python = str(venv / "bin" / "python")

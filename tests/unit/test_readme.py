@@ -1,4 +1,6 @@
-"""The README as a package index shows it: rendered by readme_renderer, as PyPI does."""
+"""The README as a package index shows it: with pyproject.toml's substitutions applied (its
+relative links made absolute, by hatch-fancy-pypi-readme at build time), rendered by
+readme_renderer, as PyPI does.  (tests/unit/test_docs.py checks the links in a checkout.)"""
 
 from __future__ import annotations
 
@@ -7,11 +9,23 @@ from pathlib import Path
 
 from readme_renderer.markdown import render
 
+from tests.unit.test_project_metadata import pyproject
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
+def as_published() -> str:
+    """The README's text as the package's metadata carries it."""
+    text = README.read_text(encoding="utf-8")
+    hook = pyproject()["tool"]["hatch"]["metadata"]["hooks"]["fancy-pypi-readme"]
+    assert [fragment["path"] for fragment in hook["fragments"]] == ["README.md"]
+    for substitution in hook["substitutions"]:
+        text = re.sub(substitution["pattern"], substitution["replacement"], text)
+    return text
+
+
 def rendered() -> str:
-    html = render(README.read_text(encoding="utf-8"), variant="GFM")
+    html = render(as_published(), variant="GFM")
     assert html is not None, "readme_renderer could not render README.md"
     return html
 
