@@ -25,12 +25,12 @@ __all__ = ["Detection", "Kind", "Rule", "RuleName", "__version__", "detect"]
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .detection import Detection, Kind, Rule, RuleName, detect
+    from appservice_gunicorn.detection.chain import Detection, Kind, Rule, RuleName, detect
 
 
 def __getattr__(name: str) -> object:
     if name in ("Detection", "Kind", "Rule", "RuleName", "detect"):
-        from . import detection
+        from appservice_gunicorn.detection import chain
 
-        return getattr(detection, name)
+        return getattr(chain, name)
     raise AttributeError(f"module 'appservice_gunicorn' has no attribute {name!r}")

@@ -1,3 +1,3 @@
-from .boot import main
+from appservice_gunicorn.boot import main
 
 main()

@@ -87,7 +87,7 @@ def main() -> None:
 
     START_CWD = os.getcwd()
     try:
-        from .cli import main as cli_main
+        from appservice_gunicorn.cli import main as cli_main
 
         status = cli_main()
     except BaseException:

@@ -7,10 +7,11 @@ import os
 import sys
 from collections.abc import Sequence
 
-from . import __version__, boot, explain
-from .errors import LaunchError
-from .importer import add_master_paths
-from .plan import LauncherConfig, make_plan, strict_error, with_settings
+from appservice_gunicorn import __version__, boot
+from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.explain import decision
+from appservice_gunicorn.plan.plan import LauncherConfig, make_plan, strict_error, with_settings
+from appservice_gunicorn.serve.importer import add_master_paths
 
 log = logging.getLogger("appservice_gunicorn")
 
@@ -102,13 +103,15 @@ def _looks_like_an_option(word: str) -> bool:
     command and leave the launcher serving whatever the current folder holds."""
     if not word.startswith("-") or word == "-":
         return False
-    from .gunicorn_options import is_option  # gunicorn's parser: only for such a word
+    from appservice_gunicorn.startup.gunicorn_options import (
+        is_option,  # gunicorn's parser: only for such a word
+    )
 
     return not is_option(word)
 
 
 def _unknown_option(word: str) -> str:
-    from .gunicorn_options import long_options
+    from appservice_gunicorn.startup.gunicorn_options import long_options
 
     name = word.split("=", 1)[0]
     if name.startswith("--"):
@@ -151,17 +154,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = make_plan(config, settings=False, prune=not replaced)
         if plan.supervised or plan.steps:
             # Child processes (supervisor.py): loaded only when there is one to run.
-            from . import children
+            from appservice_gunicorn.supervise import children
 
             if plan.supervised:
-                explain.log_plan(plan, log)
+                decision.log_plan(plan, log)
                 boot.started(forking=False)
                 return children.run_supervised(plan)
             stop = None if plan.checks_only or replaced else children.run_steps(plan)
             if stop is not None:
                 return stop
         # Imported before the app's folder joins the path; --explain never needs them.
-        from .application import AppServiceApplication
+        from appservice_gunicorn.serve.application import AppServiceApplication
 
         add_master_paths(plan.detection)
         plan = with_settings(plan)
@@ -192,9 +195,9 @@ def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
         error = strict_error(plan.detection.startup_error)
     try:
         if as_json:
-            print(explain.render_json(plan, error, stop))
+            print(decision.render_json(plan, error, stop))
         else:
-            print(explain.render_text(plan, error, stop))
+            print(decision.render_text(plan, error, stop))
         sys.stdout.flush()
     except BrokenPipeError:
         # ``--explain | head``: the reader is gone; keep Python from complaining at exit.

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import gunicorn
 
-from .messages import one_line
+from appservice_gunicorn.messages import one_line
 
 # Frames from these files are machinery, not the user's code.
 _OWN_DIRS = tuple(

@@ -15,7 +15,7 @@ from typing import Protocol
 
 import pytest
 
-from .testing import Launcher, Server, start
+from appservice_gunicorn.testing import Launcher, Server, start
 
 
 class ServeFactory(Protocol):

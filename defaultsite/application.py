@@ -8,6 +8,6 @@ the same page from its own detection, in the master, and serves it without this 
 import os
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.defaultsite import create_app
+from appservice_gunicorn.explain.defaultsite import create_app
 
 app = create_app(detect(os.environ.get("APP_PATH") or os.getcwd()), os.environ)

@@ -41,7 +41,7 @@ def test_a_wheel_built_from_the_sdist_serves_the_default_site(
         [
             python,
             "-c",
-            "from appservice_gunicorn import defaultsite; print(defaultsite.site_folder())",
+            "from appservice_gunicorn.explain import defaultsite; print(defaultsite.site_folder())",
         ],
         capture_output=True,
         text=True,

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.pysource import read_source
-from appservice_gunicorn.settings import layer_settings
-from appservice_gunicorn.shell import Step
-from appservice_gunicorn.startup import classify, resolve_startup
+from appservice_gunicorn.files.pysource import read_source
+from appservice_gunicorn.plan.settings import layer_settings
+from appservice_gunicorn.startup.command import classify, resolve_startup
+from appservice_gunicorn.startup.shell import Step
 from tests.helpers import count_calls, fastapi_app, flask_app, write
 
 # The documented order (README), written out rather than imported.
@@ -549,7 +549,7 @@ def test_a_package_whose_app_needs_its_folder_is_hinted_with_chdir(
 def test_many_packages_with_app_files_are_not_all_parsed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from appservice_gunicorn import pysource
+    from appservice_gunicorn.files import pysource
 
     files = {
         f"pkg{i:03d}/{name}": "x = 1\n" for i in range(60) for name in ("__init__.py", "main.py")
@@ -589,7 +589,7 @@ def test_a_package_that_builds_the_app_is_named_with_its_call(tmp_path: Path) ->
 def test_a_folder_of_many_packages_is_not_parsed_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from appservice_gunicorn import pysource
+    from appservice_gunicorn.files import pysource
 
     write(tmp_path, {f"pkg{i:03d}/__init__.py": "x = 1\n" for i in range(100)})
     parsed = count_calls(monkeypatch, pysource, "scan_module")

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from appservice_gunicorn import archives
-from appservice_gunicorn.archives import ArchiveError, extract, target_for
+from appservice_gunicorn.build import archives
+from appservice_gunicorn.build.archives import ArchiveError, extract, target_for
 
 
 def tar_with(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes]) -> Path:

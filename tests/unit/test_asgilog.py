@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from appservice_gunicorn.asgilog import LogUnhandled, Message
+from appservice_gunicorn.serve.asgilog import LogUnhandled, Message
 
 
 def run(app: Any, scope: dict[str, Any], incoming: list[Message]) -> list[Message]:

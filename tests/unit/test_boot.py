@@ -25,7 +25,7 @@ def test_the_package_and_boot_import_nothing_heavy_before_the_handlers() -> None
 
 def test_the_detection_api_is_still_there_lazily() -> None:
     import appservice_gunicorn
-    from appservice_gunicorn.detection import Detection, detect
+    from appservice_gunicorn.detection.chain import Detection, detect
 
     assert appservice_gunicorn.detect is detect
     assert appservice_gunicorn.Detection is Detection

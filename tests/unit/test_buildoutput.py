@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import archives, buildoutput, detect
-from appservice_gunicorn.buildoutput import inspect, read_manifest
+from appservice_gunicorn import detect
+from appservice_gunicorn.build import archives
+from appservice_gunicorn.build import output as buildoutput
+from appservice_gunicorn.build.output import inspect, read_manifest
 from tests.helpers import flask_app, write
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import Detection, detect
-from appservice_gunicorn.settings import layer_settings
+from appservice_gunicorn.plan.settings import layer_settings
 from tests.helpers import fastapi_app, flask_app, write
 
 NO_ENV: dict[str, str] = {}

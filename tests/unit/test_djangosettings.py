@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import djangosettings, pysource
+from appservice_gunicorn.detection import django_settings as djangosettings
+from appservice_gunicorn.files import pysource
 from tests.helpers import count_calls, write
 
 DEFAULT = "mysite.wsgi.application"

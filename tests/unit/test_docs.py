@@ -70,7 +70,7 @@ def test_the_docs_folder_has_a_page_per_topic_and_the_readme_links_each() -> Non
 def _env_like(node: ast.expr) -> bool:
     """``os.environ``, ``environ``, ``env``, ``config.env``, ``merged_env``..."""
     name = node.attr if isinstance(node, ast.Attribute) else getattr(node, "id", "")
-    return name in ("environ", "environment") or name.endswith("env") or name == "env_orig"
+    return name == "environ" or name.endswith("env") or name == "env_orig"
 
 
 def _strings(tree: ast.Module) -> dict[str, list[str]]:

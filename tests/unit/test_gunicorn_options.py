@@ -7,8 +7,8 @@ import os
 import pytest
 from gunicorn.config import Config
 
-from appservice_gunicorn import gunicorn_options
-from appservice_gunicorn.gunicorn_options import OptionError, new_config, parse, parser
+from appservice_gunicorn.startup import gunicorn_options
+from appservice_gunicorn.startup.gunicorn_options import OptionError, new_config, parse, parser
 
 
 def test_options_are_parsed_and_validated() -> None:

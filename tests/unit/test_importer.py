@@ -9,7 +9,7 @@ import gunicorn
 import pytest
 from gunicorn.errors import AppImportError
 
-from appservice_gunicorn.importer import _launchers_packages, check_protocol
+from appservice_gunicorn.serve.importer import _launchers_packages, check_protocol
 
 STDLIB = os.path.dirname(os.__file__)
 DYNLOAD = os.path.join(STDLIB, "lib-dynload")

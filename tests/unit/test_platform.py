@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from gunicorn.config import Config
 
-from appservice_gunicorn import detect, platform
-from appservice_gunicorn.settings import layer_settings
+from appservice_gunicorn import detect
+from appservice_gunicorn import environment as platform
+from appservice_gunicorn.plan.settings import layer_settings
 from tests.helpers import flask_app, write
 
 # The documented order (README), written out rather than imported.

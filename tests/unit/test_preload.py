@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import detect, preload
+from appservice_gunicorn import detect
+from appservice_gunicorn.serve import preload
 from tests.helpers import fastapi_app, flask_app, write
 
 
@@ -130,7 +131,8 @@ def test_django_settings_are_never_imported_by_preloading(tmp_path: Path) -> Non
     # Run apart: the partly imported Django must not stay in this test process.
     code = """
 import os
-from appservice_gunicorn import detect, preload
+from appservice_gunicorn import detect
+from appservice_gunicorn.serve import preload
 preload.FRAMEWORKS = {"django": ("django.contrib.auth.backends",)}
 loaded = preload.preload(detect("app", env={}), "sync", {})
 print("django.contrib.auth.backends" in loaded.files, os.environ["DJANGO_SETTINGS_MODULE"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import appservice_gunicorn
-from appservice_gunicorn.pysource import walk
+from appservice_gunicorn.files.pysource import walk
 
 SYNTAX = textwrap.dedent(
     """
@@ -48,7 +48,7 @@ SYNTAX = textwrap.dedent(
         SYNTAX,
         inspect.getsource(ast),
         inspect.getsource(inspect),
-        *(path.read_text() for path in Path(appservice_gunicorn.__file__).parent.glob("*.py")),
+        *(path.read_text() for path in Path(appservice_gunicorn.__file__).parent.rglob("*.py")),
     ],
     ids=lambda source: source.partition("\n")[0][:30] or "syntax",
 )

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import runtime
 from appservice_gunicorn.errors import LaunchError
-from appservice_gunicorn.plan import LauncherConfig, make_plan
+from appservice_gunicorn.files import writable as runtime
+from appservice_gunicorn.plan.plan import LauncherConfig, make_plan
 
 
 def plan_settings(tmp_path: Path, cmd_args: str) -> dict[str, tuple[object, str]]:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import detect, fs
-from appservice_gunicorn.search import Search
+from appservice_gunicorn import detect
+from appservice_gunicorn.detection.context import Search
+from appservice_gunicorn.files import fs
 from tests.helpers import count_listings, flask_app, write
 
 ENV: dict[str, str] = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.serverports import warnings
+from appservice_gunicorn.startup.server_ports import warnings
 
 PORT = {"PORT": "18104"}
 ON_PORT = "requests come to port 18104 ($PORT)"

@@ -10,7 +10,7 @@ from gunicorn.config import Config
 
 from appservice_gunicorn import detect
 from appservice_gunicorn.errors import LaunchError
-from appservice_gunicorn.settings import layer_settings
+from appservice_gunicorn.plan.settings import layer_settings
 from tests.helpers import write
 
 

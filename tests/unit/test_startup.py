@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import detect, shell
-from appservice_gunicorn.shell import Step, split_steps
-from appservice_gunicorn.startup import StartupError, classify, resolve_startup
-from appservice_gunicorn.startupfile import read_startup_file
+from appservice_gunicorn import detect
+from appservice_gunicorn.startup import shell
+from appservice_gunicorn.startup.command import StartupError, classify, resolve_startup
+from appservice_gunicorn.startup.shell import Step, split_steps
+from appservice_gunicorn.startup.startup_file import read_startup_file
 from tests.helpers import write
 
 ENV = {"PORT": "8123", "HOME": "/home/site"}
@@ -406,7 +407,7 @@ def test_a_scripts_interpreter_is_one_that_can_run_here(
 def test_a_program_that_cannot_be_started_is_a_status_not_a_traceback(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from appservice_gunicorn import supervisor
+    from appservice_gunicorn.supervise import supervisor
 
     missing = supervisor.run([str(tmp_path / "missing")], {}, tmp_path, grace_seconds=1)
     folder = supervisor.run([str(tmp_path)], {}, tmp_path, grace_seconds=1)
@@ -475,6 +476,6 @@ def test_an_unquoted_factory_call_is_named_with_the_quotes_it_needs(
     ["echo 'serving app:main()' && gunicorn app:app", 'echo "app:main()"', "true # app:main()"],
 )
 def test_a_factory_call_in_quotes_or_a_comment_is_no_note(tmp_path: Path, command: str) -> None:
-    from appservice_gunicorn.startup import unquoted_calls
+    from appservice_gunicorn.startup.command import unquoted_calls
 
     assert unquoted_calls(command, "startup command") == []

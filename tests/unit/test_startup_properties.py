@@ -18,14 +18,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from appservice_gunicorn.startup import (
+from appservice_gunicorn.startup.command import (
     MAX_COMMAND_CHARS,
     StartupCommand,
     StartupError,
     classify,
     resolve_startup,
 )
-from appservice_gunicorn.startupfile import MAX_FILE_BYTES, read_startup_file
+from appservice_gunicorn.startup.startup_file import MAX_FILE_BYTES, read_startup_file
 
 ENV = {"PORT": "8000", "HOME": "/home/site"}
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

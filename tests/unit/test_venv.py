@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import detect, venv
+from appservice_gunicorn import detect
+from appservice_gunicorn.detection import venv
 from tests.helpers import flask_app, write
 
 # The documented order (README), written out rather than imported.

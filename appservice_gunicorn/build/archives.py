@@ -1,0 +1,344 @@
+"""Extracting the build's archives (``.tar.gz``, ``.zip``, ``.tar.zst``): safely,
+atomically and once.
+
+Safe: no member is written outside the target folder.  An absolute name, a ``..``, a
+path through a symlink extracted earlier, a member written over a symlink and a hard link
+to a name outside the archive are refused; symlinks themselves may point anywhere (a
+venv's ``bin/python`` points at the system Python), as the standard library's ``tar``
+filter allows.  Atomic: the archive is extracted beside the target and renamed into
+place, so a half-extracted folder is never used.  Once: the target's name holds the
+archive's path, size and modification time; a restart or a SIGHUP reuses it.
+"""
+
+import hashlib
+import importlib.util
+import os
+import shutil
+import stat
+import subprocess
+import tarfile
+import tempfile
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import IO
+
+from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.files.writable import SHM, temp_candidates, writable_dir
+
+FORMATS = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.zst": "tar.zst", ".zip": "zip"}
+CACHE_VARIABLE = "APPSVC_EXTRACT_DIR"
+
+
+class ArchiveError(LaunchError):
+    """An archive that cannot be extracted safely; the message names it and the problem."""
+
+
+def archive_format(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
+
+
+def zstd_support() -> str | None:
+    """What decompresses zstd here: Python's own module (3.14+), the ``zstandard``
+    package, the ``zstd`` program; None when nothing does."""
+    for module in ("compression.zstd", "zstandard"):
+        try:
+            if importlib.util.find_spec(module) is not None:
+                return module
+        except ImportError:
+            continue
+    return "zstd command" if shutil.which("zstd") else None
+
+
+def cache_root(env: Mapping[str, str]) -> Path:
+    """The folder extracted archives live in: ``APPSVC_EXTRACT_DIR``, else the first
+    writable temp folder (a read-only root keeps ``/dev/shm``)."""
+    named = env.get(CACHE_VARIABLE)
+    if named:
+        return Path(named)
+    base = next((folder for folder in temp_candidates(env) if writable_dir(folder)), SHM)
+    return Path(base) / f"appservice-gunicorn-{os.getuid()}"
+
+
+def target_for(archive: Path, env: Mapping[str, str]) -> Path:
+    """Where ``archive`` is (or will be) extracted: one folder per archive and version."""
+    try:
+        info = archive.stat()
+    except OSError as exc:
+        raise ArchiveError(f"{archive}: cannot be read ({exc.strerror or exc})") from None
+    place = _digest(str(archive.absolute()))
+    version = _digest(f"{info.st_size}:{info.st_mtime_ns}")
+    stem = archive.name.split(".")[0] or "archive"
+    return cache_root(env) / f"{stem}-{place}-{version}"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+
+
+def extract(archive: Path, target: Path) -> None:
+    """Extract ``archive`` into ``target`` (which must not exist yet), or raise
+    ``ArchiveError`` with one line; a concurrent extraction of the same version is fine."""
+    fmt = archive_format(archive)
+    if fmt is None:
+        raise ArchiveError(f"{archive}: unsupported archive type; use .tar.gz, .zip or .tar.zst")
+    _make_cache_root(target.parent)
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        if fmt == "zip":
+            _extract_zip(archive, partial)
+        else:
+            with _tar_stream(archive, fmt) as stream:
+                _extract_tar(stream, partial)
+        try:
+            partial.rename(target)
+        except OSError:
+            if not extracted(target):
+                raise
+            # Another launcher (of the same user) finished the same version first.
+    except _Unsafe as exc:
+        raise ArchiveError(
+            f"{archive}: {exc}: refused, nothing was extracted; rebuild the archive from the "
+            "folder itself (e.g. tar -czf NAME -C FOLDER .)"
+        ) from None
+    except (
+        OSError,
+        EOFError,
+        zlib.error,
+        tarfile.TarError,
+        zipfile.BadZipFile,
+        # zipfile: encrypted or unknown members; a NUL in a link's target or a name
+        RuntimeError,
+        NotImplementedError,
+        ValueError,
+    ) as exc:
+        raise ArchiveError(
+            f"{archive}: cannot be extracted ({_describe(exc)}); deploy it again"
+        ) from None
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
+def prune(target: Path) -> None:
+    """Remove older extractions of the same archive (not ``target``)."""
+    prefix = target.name.rsplit("-", 1)[0] + "-"
+    try:
+        siblings = [p for p in target.parent.iterdir() if p.name.startswith(prefix)]
+    except OSError:
+        return
+    for sibling in siblings:
+        if sibling != target:
+            shutil.rmtree(sibling, ignore_errors=True)
+
+
+def extracted(target: Path) -> bool:
+    """``target`` holds a finished extraction made by this user: a real folder (not a
+    symlink) owned by us, in a cache folder we own.  In a shared temp folder another user
+    could create the (predictable) name first: such a folder is never used."""
+    try:
+        own, root = os.lstat(target), os.lstat(target.parent)
+    except OSError:
+        return False
+    uid = os.getuid()
+    # A cache folder others may write in must be ours (APPSVC_EXTRACT_DIR may be any).
+    root_ok = root.st_uid == uid or not root.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    return (
+        stat.S_ISDIR(own.st_mode) and own.st_uid == uid and stat.S_ISDIR(root.st_mode) and root_ok
+    )
+
+
+def _make_cache_root(root: Path) -> None:
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(root)
+        shared = os.stat(root.parent).st_mode & stat.S_ISVTX
+    except OSError as exc:
+        raise ArchiveError(
+            f"cannot create the extraction folder {root} ({exc.strerror or exc}); "
+            f"set {CACHE_VARIABLE} to a writable folder"
+        ) from None
+    if not stat.S_ISDIR(info.st_mode) or (shared and info.st_uid != os.getuid()):
+        # In a shared /tmp, another user's folder (or a symlink) must not receive the app.
+        raise ArchiveError(
+            f"extraction folder {root} is not a folder owned by uid {os.getuid()}; "
+            f"remove it or set {CACHE_VARIABLE} to a folder of your own"
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror if not exc.filename else f"{exc.strerror} ({exc.filename})"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, EOFError):
+        return "the archive is truncated"
+    return text
+
+
+def unsafe_name(name: str, links: set[str]) -> str | None:
+    """Why writing member ``name`` could leave the target, or None when it cannot."""
+    if name.startswith("/"):
+        return "has an absolute name"
+    parts = [part for part in PurePosixPath(name).parts if part != "."]
+    if ".." in parts:
+        return "has '..' in its name"
+    for end in range(1, len(parts) + 1):
+        if "/".join(parts[:end]) in links:
+            return f"would be written through the symlink {'/'.join(parts[:end])!r}"
+    return None
+
+
+def _normal(name: str) -> str:
+    return "/".join(part for part in PurePosixPath(name).parts if part != ".")
+
+
+class _Unsafe(Exception):
+    """A member that could be written outside the target."""
+
+
+def _refuse(member: str, problem: str) -> _Unsafe:
+    return _Unsafe(f"member {member!r} {problem}")
+
+
+# --- tar ------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _tar_stream(archive: Path, fmt: str) -> Iterator[tarfile.TarFile]:
+    if fmt == "tar.gz":
+        with tarfile.open(archive, mode="r|gz") as tar:
+            yield tar
+        return
+    with _zstd_reader(archive) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+        yield tar
+
+
+@contextmanager
+def _zstd_reader(archive: Path) -> Iterator[IO[bytes]]:
+    backend = zstd_support()
+    if backend == "compression.zstd":
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+
+        with zstd.open(archive, "rb") as stream:
+            try:
+                yield stream
+            except zstd.ZstdError as exc:
+                raise OSError(0, f"zstd: {exc}") from None
+    elif backend == "zstandard":
+        import zstandard  # type: ignore[import-not-found,unused-ignore]
+
+        with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as s:
+            try:
+                yield s
+            except zstandard.ZstdError as exc:
+                raise OSError(0, f"zstd: {exc}") from None
+    elif backend == "zstd command":
+        with subprocess.Popen(
+            ["zstd", "-dcq", "--", str(archive)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        ) as child:
+            assert child.stdout is not None
+            try:
+                yield child.stdout
+            except (OSError, EOFError, tarfile.TarError):
+                # zstd's own message ("truncated input") says more than tar's.
+                _raise_for_zstd(child)
+                raise
+            while child.stdout.read(1 << 16):
+                pass  # tar stops at its end marker; the rest is padding zstd still writes
+            _raise_for_zstd(child)
+    else:
+        raise ArchiveError(
+            f"{archive}: cannot be extracted: no zstd support here (Python 3.14's "
+            "compression.zstd, the zstandard package or the zstd program); "
+            "pip install 'appservice-gunicorn[zstd]' or deploy a .tar.gz"
+        )
+
+
+def _raise_for_zstd(child: subprocess.Popen[bytes]) -> None:
+    assert child.stdout is not None and child.stderr is not None
+    child.stdout.close()
+    error = child.stderr.read().decode(errors="replace").strip()
+    if child.wait() != 0:
+        raise OSError(0, f"zstd: {error or f'exit status {child.returncode}'}") from None
+
+
+def _extract_tar(tar: tarfile.TarFile, target: Path) -> None:
+    links: set[str] = set()
+    names: set[str] = set()
+    for member in tar:
+        name = _normal(member.name)
+        if not name:
+            continue  # the archive's root folder ("./")
+        problem = unsafe_name(member.name, links)
+        if problem is None and member.islnk():
+            inside = unsafe_name(member.linkname, links)
+            if inside is not None or _normal(member.linkname) not in names:
+                problem = "is a hard link to a file outside the archive"
+        if problem is None and (member.ischr() or member.isblk() or member.isfifo()):
+            problem = "is a device or FIFO"
+        if problem is not None:
+            raise _refuse(member.name, problem)
+        if member.issym():
+            links.add(name)
+        names.add(name)
+        chosen = _tar_filter()
+        if chosen is None:
+            tar.extract(member, target)
+        else:
+            tar.extract(member, target, filter=chosen)
+
+
+def _tar_filter() -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo] | None:
+    """The standard library's ``tar`` filter where it exists (a second guard), keeping
+    the archive's owners out: files belong to whoever runs the launcher."""
+    tar_filter = getattr(tarfile, "tar_filter", None)
+    if tar_filter is None:
+        return None
+
+    def owned_by_us(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
+        filtered: tarfile.TarInfo = tar_filter(member, path)
+        if filtered.isdir() and filtered.mode is not None:
+            # Its files come after it: a read-only folder (0555) would refuse them.
+            filtered = filtered.replace(mode=filtered.mode | 0o700, deep=False)
+        return filtered.replace(
+            uid=None,  # type: ignore[arg-type]
+            gid=None,  # type: ignore[arg-type]
+            uname=None,  # type: ignore[arg-type]
+            gname=None,  # type: ignore[arg-type]
+            deep=False,
+        )
+
+    return owned_by_us
+
+
+# --- zip ------------------------------------------------------------------------------------
+
+
+def _extract_zip(archive: Path, target: Path) -> None:
+    links: set[str] = set()
+    with zipfile.ZipFile(archive) as zip_file:
+        for info in zip_file.infolist():
+            name = _normal(info.filename)
+            if not name:
+                continue
+            problem = unsafe_name(info.filename, links)
+            if problem is not None:
+                raise _refuse(info.filename, problem)
+            mode = info.external_attr >> 16
+            path = target / name
+            if info.is_dir():
+                path.mkdir(parents=True, exist_ok=True)
+                continue
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if stat.S_ISLNK(mode):
+                os.symlink(zip_file.read(info).decode("utf-8", "surrogateescape"), path)
+                links.add(name)
+                continue
+            with zip_file.open(info) as source, path.open("xb") as written:
+                shutil.copyfileobj(source, written)
+            if mode & 0o777:
+                path.chmod(mode & 0o755)

@@ -1,0 +1,1 @@
+"""The rules of the detection chain that need a module of their own."""

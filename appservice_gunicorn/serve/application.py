@@ -1,0 +1,280 @@
+"""The gunicorn application: the plan's settings go into gunicorn's ``Config``; the
+worker imports the detected app.  SIGHUP re-runs detection (a redeploy), which
+``master.LauncherArbiter`` applies only once it is proven."""
+
+import gc
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.explain import decision
+from appservice_gunicorn.plan.plan import LauncherConfig, Plan, make_plan, with_settings
+from appservice_gunicorn.serve import preload, workerreports
+from appservice_gunicorn.serve.importer import (
+    add_master_paths,
+    check_protocol,
+    load_app,
+    prepend_paths,
+)
+from appservice_gunicorn.startup import gunicorn_options
+
+log = logging.getLogger("appservice_gunicorn")
+# Never dropped on reload, even when installed in the app's own virtualenv.
+_LAUNCHER_PACKAGES = frozenset({"appservice_gunicorn", "gunicorn"})
+MAX_NOTE = 1000  # characters of an import failure the master repeats
+
+
+class AppServiceApplication(BaseApplication):
+    def __init__(
+        self,
+        config: LauncherConfig,
+        plan: Plan | None = None,
+        launcher_modules: frozenset[str] | None = None,
+    ) -> None:
+        """``launcher_modules``: the modules loaded before any user code ran (never dropped)."""
+        # BaseApplication.__init__ calls load_config(): everything it needs is set first.
+        self.config = config
+        self.launcher_modules = (
+            frozenset(sys.modules) if launcher_modules is None else launcher_modules
+        )
+        self._next_plan = plan
+        self.plan: Plan | None = None
+        # Set by the master: each worker reports there once it has imported the app.
+        self.ready_fd: int | None = None
+        # The framework modules the master imported for its workers (preload.py).
+        self.preloaded = preload.Preloaded({})
+        # Why the proven redeploy needs a new master (another framework version), or None.
+        self.framework_change: str | None = None
+        super().__init__(
+            usage="appservice-gunicorn [OPTIONS] [STARTUP ...]", prog="appservice-gunicorn"
+        )
+
+    def load_default_config(self) -> None:
+        self.cfg = gunicorn_options.new_config(self.usage, self.prog)
+
+    def load_config(self) -> None:
+        plan = self._next_plan or make_plan(self.config)
+        self._next_plan = None
+        self.plan = plan
+        decision.log_plan(plan, log)
+        assert self.cfg is not None and plan.settings is not None
+        # A relative --chdir or path in the settings means the app folder, as on App Service.
+        os.chdir(plan.detection.app_dir)
+        plan.settings.apply(self.cfg)
+        os.chdir(self.cfg.chdir)
+        # The launcher's lines follow gunicorn's --log-level, as one log.
+        log.setLevel(getattr(logging, str(self.cfg.loglevel).upper(), logging.INFO))
+        # One worker shares nothing with the master: preloading would only add its memory.
+        if not self.cfg.preload_app and self.cfg.workers > 1:
+            loaded = preload.preload(plan.detection, self.cfg.worker_class_str, self.config.env)
+            merged = {**self.preloaded.files, **loaded.files}
+            # Modules a redeploy dropped (the app's virtualenv) are no longer the master's.
+            self.preloaded = preload.Preloaded(
+                {name: stamp for name, stamp in merged.items() if name in sys.modules}
+            )
+
+    def run(self) -> None:
+        from appservice_gunicorn.serve.master import LauncherArbiter
+
+        assert self.cfg is not None
+        if self.cfg.print_config or self.cfg.check_config:
+            sys.exit(self.check_config())
+        try:
+            LauncherArbiter(self).run()
+        except RuntimeError as exc:
+            print(f"\nError: {exc}\n", file=sys.stderr)
+            sys.stderr.flush()
+            sys.exit(1)
+
+    def check_config(self) -> int:
+        """``--check-config`` / ``--print-config``, as gunicorn: print the settings (with
+        ``--print-config``), load the app once in this process, exit 0 or 1."""
+        assert self.cfg is not None
+        if self.cfg.print_config:
+            print(self.cfg, flush=True)
+        try:
+            self.load()
+        except Exception as exc:
+            print(f"\nError while loading the application: {exc}", file=sys.stderr, flush=True)
+            return 1
+        log.info("The configuration is valid and the app loads (nothing is served)")
+        return 0
+
+    def prepare_redeploy(self) -> bool:
+        """SIGHUP, before any worker changes: the folder as it is now, after its pre-start
+        steps (and, when the master needs it, with its app imported once in a fresh
+        interpreter).  False when the running app is kept (the reason logged as one ERROR
+        line)."""
+        plan = self._redeploy_plan()
+        if plan is self.plan:
+            return False
+        from appservice_gunicorn.supervise import (
+            children,  # a redeploy's steps and proof run as child processes
+        )
+
+        changed = preload.stale(self.preloaded, plan.detection)
+        problem = children.prove(plan) if self._master_must_prove(plan, changed) else None
+        if problem is not None:
+            log.error(
+                "reload: the new deployment was refused and the running app keeps serving: %s",
+                problem,
+            )
+            return False
+        self._next_plan = plan
+        self.framework_change = changed
+        return True
+
+    def _master_must_prove(self, plan: Plan, framework_change: str | None) -> bool:
+        """Whether the master must import the new app in a fresh interpreter first.  Not
+        when only new workers will import it: they are the proof, and the master stops
+        them and keeps the old ones if they fail (master.py).  When the master itself will
+        import it (``preload_app``), replace itself (a new framework) or its listening
+        sockets (a new bind, which a refusal could not undo), it must."""
+        assert plan.settings is not None and self.cfg is not None
+        if plan.settings.value("preload_app") or plan.settings.value("bind") != self.cfg.bind:
+            return True  # the master imports the app, or gunicorn replaces its listeners
+        return framework_change is not None
+
+    def reload(self) -> None:
+        """Apply the plan ``prepare_redeploy`` proved (gunicorn calls this on SIGHUP)."""
+        plan = self._next_plan or self._current()
+        if plan is not self.plan:
+            self._forget_user_code(plan)
+        self._next_plan = plan
+        super().reload()
+
+    def drop_pending(self) -> None:
+        """Forget the proven redeploy: the running plan stays (its reason was logged)."""
+        self._next_plan = None
+        self.framework_change = None
+
+    def restore(self, plan: Plan) -> None:
+        """Back to ``plan`` after a redeploy whose workers failed to start."""
+        self._next_plan = plan
+        self.do_load_config()
+
+    def _redeploy_plan(self) -> Plan:
+        """The plan for the folder as it is now, after its pre-start steps; the running
+        plan when the new one cannot be served (each reason logged as one ERROR line)."""
+        current = self._current()
+        try:
+            plan = make_plan(self.config, settings=False)
+            if plan.supervised:
+                log.error(
+                    "reload: the startup command is now a command that is not gunicorn (%s), "
+                    "which can only run at start; restart the container to run it. Keeping "
+                    "the app that is running",
+                    plan.detection.command,
+                )
+                return current
+            from appservice_gunicorn.supervise import children
+
+            if children.run_steps(plan, in_master=True) is not None:
+                log.error("reload: a pre-start step failed; keeping the app that is running")
+                return current
+            add_master_paths(plan.detection)
+            return with_settings(plan)
+        except LaunchError as exc:
+            log.error("reload: %s; keeping the app that is running", exc)
+            return current
+
+    def _forget_user_code(self, new: Plan) -> None:
+        """Drop the modules of the user's code that this (master) process imported.
+
+        The master imports the app only with ``preload_app`` (or when ``gunicorn.conf.py``
+        imports it): without this, new workers would be forked with the old modules in
+        ``sys.modules`` and gunicorn would keep the old app object.
+        """
+        roots = {str(p) for plan in (self.plan, new) if plan is not None for p in _roots(plan)}
+        prefixes = tuple(root + os.sep for root in roots)
+        stale = [
+            name
+            for name, module in list(sys.modules.items())
+            if name not in self.launcher_modules
+            and name.partition(".")[0] not in _LAUNCHER_PACKAGES
+            and _under(module, prefixes)
+        ]
+        for name in stale:
+            del sys.modules[name]
+        if stale:
+            # Frozen before the first fork (boot.started): the collector may free them now.
+            gc.unfreeze()
+        importlib.invalidate_caches()
+        if self.callable is not None or stale:
+            self.callable = None
+            log.info(
+                "reload: dropped the app and %d of its modules imported by the master "
+                "(preload_app); the new app is imported afresh",
+                len(stale),
+            )
+
+    def _current(self) -> Plan:
+        assert self.plan is not None
+        return self.plan
+
+    def load(self) -> Callable[..., Any]:
+        plan = self._current()
+        detection = plan.detection
+        if detection.kind == "default":
+            from appservice_gunicorn.explain import defaultsite  # only when no app is found
+
+            site = defaultsite.create_app(detection, plan.config.env)
+            self._tell_master("")
+            return site
+        assert detection.app is not None and detection.pythonpath is not None
+        assert self.cfg is not None
+        if detection.kind == "asgi":
+            # Imported now: the app's folders are about to come first on sys.path.
+            from appservice_gunicorn.serve.asgilog import LogUnhandled
+
+        extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
+        site_dirs = detection.venv.site_packages if detection.venv else ()
+        prepend_paths([detection.pythonpath, *extra], site_dirs)
+        try:
+            app = load_app(
+                detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
+            )
+            check_protocol(app, detection.app, self.cfg.worker_class_str)
+        except BaseException as exc:
+            # The first line of what failed: a redeploy's refusal says it (master.py).
+            first = (str(exc) or repr(exc)).strip().partition("\n")[0]
+            self._tell_master(first[:MAX_NOTE] or type(exc).__name__)
+            raise
+        if detection.kind == "asgi":
+            app = LogUnhandled(app)
+        self._tell_master("")
+        return app
+
+    def _tell_master(self, failure: str) -> None:
+        workerreports.tell(self.ready_fd, failure)
+
+
+def _roots(plan: Plan) -> list[Path]:
+    """Folders whose modules are the user's: the app folder, import root and virtualenv."""
+    detection = plan.detection
+    roots = [detection.app_dir]
+    if detection.pythonpath is not None:
+        roots.append(detection.pythonpath)
+    if detection.venv is not None:
+        roots.append(detection.venv.path)
+    return roots
+
+
+def _under(module: ModuleType, prefixes: tuple[str, ...]) -> bool:
+    """The module's file, or one of its package's folders, is in one of the folders."""
+    file = getattr(module, "__file__", None)
+    if isinstance(file, str) and file.startswith(prefixes):
+        return True
+    folders = getattr(module, "__path__", None)
+    # A namespace package (no file) computes its __path__ as it is iterated: only then.
+    if not isinstance(folders, list) and file is not None:
+        return False
+    return any(isinstance(f, str) and (f + os.sep).startswith(prefixes) for f in folders or ())

@@ -1,0 +1,347 @@
+"""gunicorn's master, with redeploys that cannot take the server down.
+
+On SIGHUP the stock ``Arbiter`` re-reads its configuration, forks new workers and stops the
+old ones at once.  Here the application first checks the new deployment (detection, steps,
+settings); new workers import it while the old ones serve on, and the old ones retire only
+once every new worker has imported the app.  If a new worker fails, they are all stopped,
+the redeploy is refused with one ERROR line and the old workers are left alone.  When the
+master itself would import the new app (``preload_app``), replace itself or its sockets,
+the app is first imported in a fresh interpreter (``children.prove``).  SIGHUPs that arrive
+together are one redeploy.
+
+Every worker reports once it has imported the app, or failed to (``workerreports.py``).
+"""
+
+import contextlib
+import gc
+import logging
+import os
+import signal
+import sys
+import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from gunicorn.arbiter import Arbiter
+from gunicorn.errors import HaltServer
+
+from appservice_gunicorn import boot
+from appservice_gunicorn.plan.plan import Plan
+from appservice_gunicorn.serve import bind_errors, workerreports
+from appservice_gunicorn.serve.workerreports import Reports
+
+if TYPE_CHECKING:
+    from appservice_gunicorn.serve.application import AppServiceApplication
+
+log = logging.getLogger("appservice_gunicorn")
+# Workers in a row that ended before importing the app: then the launcher stops.
+MAX_BOOT_FAILURES = 5
+BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
+LOAD_FAILED = 4  # and for "App failed to load"
+RETIRE = "APPSVC_RETIRE"
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+
+
+class _Refused(Exception):
+    """A redeploy's new workers failed: they are stopped, the old ones serve on."""
+
+
+class _Generation(NamedTuple):
+    """Workers forked by one redeploy (younger than ``after_age``), replacing ``previous``."""
+
+    after_age: int
+    previous: Plan
+
+
+class LauncherArbiter(Arbiter):
+    def __init__(self, app: "AppServiceApplication") -> None:
+        self.launcher_app = app
+        self._generation: _Generation | None = None
+        self._halting = False
+        self._reports = Reports()
+        app.ready_fd = self._reports.write_fd
+        self._stop_requested = False  # a stop signal arrived (gunicorn handles it later)
+        # The folder holds a deployment that was refused (until one is accepted).
+        self._refused = False
+        self._boot_failures = 0
+        self._first_boot = True
+        # Workers of the master this one replaced (see _replace_master).
+        retire = os.environ.pop(RETIRE, "")
+        self._retire = {int(pid) for pid in retire.split(",") if pid.isdigit()}
+        self._retiring: set[int] = set()
+        self._retire_deadline = 0.0
+        super().__init__(app)
+
+    def start(self) -> None:
+        # Before gunicorn forks anything (its dirty arbiter, in start; then the workers).
+        boot.started(forking=True)
+        try:
+            super().start()
+        except SystemExit as exc:
+            bind_errors.explain_busy(self.cfg.address)
+            raise exc from None
+        # gunicorn's signal handlers are in place from here on.
+        if boot.take_pending_hup():
+            os.kill(os.getpid(), signal.SIGHUP)
+
+    def signal(self, sig: int, frame: FrameType | None) -> None:
+        """gunicorn's handler, which only queues the signal: a stop is also noted here, so
+        that waiting for a redeploy's new workers ends at once."""
+        if sig in STOP_SIGNALS:
+            self._stop_requested = True
+        super().signal(sig, frame)
+
+    def wait_for_signals(self, timeout: float | None = 1.0) -> list[int]:
+        signals: list[int] = super().wait_for_signals(timeout)
+        if signals.count(signal.SIGHUP) > 1:
+            # A burst of SIGHUPs (a deploy tool, a loop) is one redeploy of the folder as it is.
+            first = signals.index(signal.SIGHUP)
+            signals = [s for i, s in enumerate(signals) if s != signal.SIGHUP or i == first]
+        return signals
+
+    def spawn_workers(self) -> None:
+        """The first workers at once: gunicorn sleeps up to 0.1 s after each spawn so that
+        respawns do not stampede, which at start only delays readiness (3 workers: 0.1 s
+        on average).  Respawns later keep gunicorn's pacing."""
+        if not self._first_boot:
+            super().spawn_workers()
+            return
+        self._first_boot = False
+        for _ in range(self.num_workers - len(self.WORKERS)):
+            self.spawn_worker()
+
+    def spawn_worker(self) -> int:
+        if not gc.get_freeze_count():
+            # A redeploy let the collector free the previous app (application.py): what
+            # is left is frozen again, for the workers to share.
+            gc.collect()
+            gc.freeze()
+        pid: int = super().spawn_worker()  # returns in the master only
+        # A pid the system reuses starts with nothing said on the pipe.
+        self._reports.forget(pid)
+        return pid
+
+    def reload(self) -> None:
+        app = self.launcher_app
+        previous = app.plan
+        if previous is None or not app.prepare_redeploy():
+            self._refused = True
+            return  # refused (logged): the running workers are not touched
+        changed = app.framework_change
+        if changed is not None:
+            self._replace_master(changed)  # returns only when it could not
+            app.drop_pending()
+            return
+        self._generation = _Generation(self.worker_age, previous)
+        try:
+            super().reload()
+            self._refused = False
+        except _Refused:
+            self._refused = True  # the old workers serve on (logged)
+        finally:
+            self._generation = None
+
+    def manage_workers(self) -> None:
+        generation = self._generation
+        if generation is not None:
+            # Called by Arbiter.reload right after the new workers are forked, to stop the
+            # old ones: not before the new ones can serve.
+            self._generation = None
+            if not self.cfg.preload_app:  # preloaded: forked with the app, ready at once
+                new = {p for p, w in self.WORKERS.items() if w.age > generation.after_age}
+                failure = self._await(new)
+                if failure is not None:
+                    why, reaped = failure
+                    self._abandon(new, why, generation.previous, reaped)
+                    # Out of Arbiter.reload, which would wait for the old workers to stop.
+                    raise _Refused
+        super().manage_workers()
+        self._read_loaded()
+        self._retire_old_workers()
+
+    def reap_workers(self) -> None:
+        self._read_loaded()
+        before = dict(self.WORKERS)
+        while True:
+            try:
+                super().reap_workers()
+                break
+            except HaltServer as exc:
+                if self._halting:
+                    continue  # stopping already: another failed worker says nothing new
+                if not self._refused or exc.exit_status not in (BOOT_FAILED, LOAD_FAILED):
+                    raise
+                # gunicorn 25 raises before it forgets the worker it reaped.
+                for pid in [p for p in self.WORKERS if not workerreports.running_child(p)]:
+                    self.WORKERS.pop(pid)
+        gone = set(before) - set(self.WORKERS)
+        if self._refused and not self._halting:
+            gone -= self._serve_on_without(before, gone)
+        if not self.cfg.preload_app and not self._halting:
+            self._count_boot_failures(gone)
+
+    def _serve_on_without(self, before: dict[int, Any], gone: set[int]) -> set[int]:
+        """Workers that replaced others but could not load the app: the folder holds the
+        deployment a redeploy refused.  gunicorn would stop the server (or respawn them
+        forever); the workers of the previous app serve on, one fewer each time, and the
+        last one ending stops the launcher.  Returns the workers handled here."""
+        failed = {pid for pid in gone if pid not in self._reports.loaded}
+        if not failed:
+            return failed
+        for pid in failed:
+            self._reports.forget(pid)
+            before[pid].tmp.close()  # gunicorn stops before closing it
+        self.num_workers = min(self.num_workers, len(self.WORKERS))
+        if self.num_workers == 0:
+            log.error("reload: the last worker of the previous app ended; stopping")
+            raise HaltServer("No worker can load the app.", LOAD_FAILED)
+        log.error(
+            "A worker could not be replaced: the app folder holds the deployment that was "
+            "refused (its error is above); %d worker(s) serve the previous app. Deploy a "
+            "fixed version and send SIGHUP",
+            self.num_workers,
+        )
+        return failed
+
+    def halt(self, reason: str | None = None, exit_status: int = 0) -> None:
+        self._halting = True
+        super().halt(reason, exit_status)
+
+    def _replace_master(self, reason: str) -> None:
+        """Workers forked from this master would run a framework it imported, not the
+        redeployed one: the master execs itself afresh (same pid, so still the container's
+        PID 1), keeping its listening sockets (gunicorn's GUNICORN_FD, as for USR2).  The
+        old workers serve on until the new master's workers have imported the app, then
+        it retires them (their pids go along in APPSVC_RETIRE)."""
+        log.info(
+            "reload: %s; the master replaces itself so that new workers load the new version "
+            "(listening sockets and running workers kept until the new ones are ready)",
+            reason,
+        )
+        environ = dict(self.cfg.env_orig)
+        for listener in self.LISTENERS:
+            os.set_inheritable(listener.fileno(), True)
+        environ["GUNICORN_FD"] = ",".join(str(lnr.fileno()) for lnr in self.LISTENERS)
+        environ["GUNICORN_PID"] = str(os.getpid())
+        # Also the workers of a replacement still in progress: none may be left serving.
+        retire = {*self.WORKERS, *self._retire, *self._retiring}
+        environ[RETIRE] = ",".join(str(pid) for pid in sorted(retire))
+        environ[boot.REPLACED] = "1"
+        try:
+            # Where the launcher started: a relative --app-dir or APP_PATH means the same.
+            os.chdir(boot.START_CWD or str(self.START_CTX["cwd"]))
+            os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+        except OSError as exc:
+            log.error(
+                "reload: the master cannot replace itself (%s); the running app keeps "
+                "serving: restart the container to load the new version",
+                exc.strerror or exc,
+            )
+
+    def _retire_old_workers(self) -> None:
+        """After a replacement: the previous master's workers stop (gracefully) once all
+        of this master's workers have imported the app; killed if they outstay (as are
+        the workers of a refused redeploy that had imported it)."""
+        if self._retiring and time.monotonic() > self._retire_deadline:
+            for pid in self._retiring:
+                # Only a child still running: an ended one's pid may belong to another.
+                if pid not in self.WORKERS and workerreports.running_child(pid):
+                    os.kill(pid, signal.SIGKILL)
+            self._retiring = set()
+        ready = self.cfg.preload_app or (self.WORKERS and set(self.WORKERS) <= self._reports.loaded)
+        if not self._retire or not ready:
+            return
+        for pid in self._retire:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        self._retiring, self._retire = self._retiring | self._retire, set()
+        self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
+
+    def _read_loaded(self) -> None:
+        if self._reports.read():
+            self._boot_failures = 0
+
+    def _count_boot_failures(self, gone: set[int]) -> None:
+        """Workers that ended before importing the app: the app ends them (os._exit at
+        import, a crash in an extension); gunicorn alone would respawn them forever."""
+        for pid in gone:
+            loaded = pid in self._reports.loaded
+            self._reports.forget(pid)
+            if not loaded:
+                self._boot_failures += 1
+        if self._boot_failures >= MAX_BOOT_FAILURES:
+            log.error(
+                "%d workers in a row ended while importing the app %s, before serving; it "
+                "ends the process as it is imported (os._exit(), a crash in a compiled "
+                "module?): fix the app (its output is above). Stopping",
+                self._boot_failures,
+                self._app_name(),
+            )
+            raise HaltServer("The app ends its workers while it is imported.", BOOT_FAILED)
+
+    def _await(self, new: set[int]) -> tuple[str, set[int]] | None:
+        """Wait until the ``new`` workers have imported the app: None, or why they did not
+        and the ones that ended (reaped here)."""
+        # gunicorn's timeout 0 means none.
+        deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
+        reports = self._reports
+        while True:
+            self._read_loaded()
+            if not new - reports.loaded:
+                return None
+            ended = {
+                pid: status
+                for pid in new - reports.loaded
+                if (status := workerreports.exit_status(pid))
+            }
+            self._read_loaded()  # what an ended worker said is in the pipe by now
+            said = next((reports.failed[pid] for pid in new if pid in reports.failed), None)
+            if said is not None:
+                return said, set(ended)
+            if ended:
+                # Ended without a word: the app ended the process (os._exit at import).
+                status = next(iter(ended.values()))
+                return f"importing {self._app_name()} ended the process {status}", set(ended)
+            if self._stop_requested:
+                return "a stop signal arrived while the new workers imported the app", set()
+            if time.monotonic() > deadline:
+                return f"the new workers had not imported the app after {self.timeout} s", set()
+            reports.wait(0.1)
+
+    def _abandon(self, new: set[int], why: str, previous: Plan, reaped: set[int]) -> None:
+        """New workers that failed to start: stop them all, keep the old ones serving.
+        Those that imported the app may be serving a request: they stop gracefully (as
+        retiring workers); the others are killed."""
+        loaded = (new & self._reports.loaded) - reaped
+        for pid in new - reaped:  # a reaped pid may already be another process's
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM if pid in loaded else signal.SIGKILL)
+            if pid not in loaded:
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(pid, 0)
+        for pid in new:
+            self._reports.forget(pid)
+            worker = self.WORKERS.pop(pid, None)
+            if worker is not None:
+                worker.tmp.close()
+        if loaded:
+            self._retiring |= loaded
+            self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
+        log.error(
+            "reload: the new deployment was refused and the running app keeps serving: %s", why
+        )
+        # gunicorn's reload applied the new deployment's environment (raw_env): undone, as
+        # gunicorn's own reload does before applying the next one.
+        for name in self.cfg.env:
+            if name in self.cfg.env_orig:
+                os.environ[name] = self.cfg.env_orig[name]
+            else:
+                os.environ.pop(name, None)
+        workers = self.num_workers  # fewer when replacements could not load (above)
+        self.launcher_app.restore(previous)
+        self.setup(self.launcher_app)
+        self.num_workers = min(workers, self.num_workers)
+
+    def _app_name(self) -> str:
+        plan = self.launcher_app.plan
+        return (plan.detection.app if plan is not None else None) or "?"

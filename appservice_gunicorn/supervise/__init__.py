@@ -1,0 +1,1 @@
+"""Commands the launcher runs as children: supervised like tini does, and the pre-start steps."""
