@@ -4,21 +4,10 @@
 (directory entries, text, Python AST), imports nothing from ``path``, and returns a frozen
 ``Detection`` holding the decision and the same rule trace as ``--explain``.
 
-This module stays light and imports nothing but ``os`` and ``sys`` (both loaded with the
-interpreter): ``python -m appservice_gunicorn`` runs it before ``__main__`` installs the
-signal handlers a container's PID 1 needs.
+This module stays light and imports nothing (no side effect either):
+``python -m appservice_gunicorn`` runs it before ``__main__`` installs the signal handlers a
+container's PID 1 needs.
 """
-
-import os as _os
-import sys as _sys
-
-# ``python -m appservice_gunicorn`` run from the app folder puts that folder first on
-# sys.path (sys.argv[0] is "-m" until __main__ runs).  The launcher's own imports must
-# never find the user's modules there: a deployed email.py, random.py or signal.py would
-# replace the standard library's for gunicorn and the launcher.  The app folder goes on
-# the path only where the app is imported (see importer.py).
-if _sys.argv[:1] == ["-m"] and _sys.path and _os.path.abspath(_sys.path[0] or ".") == _os.getcwd():
-    del _sys.path[0]
 
 __version__ = "0.1.0"
 __all__ = ["Detection", "Kind", "Rule", "RuleName", "__version__", "detect"]

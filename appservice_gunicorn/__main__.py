@@ -1,3 +1,40 @@
-from appservice_gunicorn.boot import main
+"""The entry point: ``python -m appservice_gunicorn`` and the ``appservice-gunicorn`` command.
 
-main()
+Nothing imports this module.  Its first lines run before anything heavy is imported: the
+signal handlers a container's PID 1 needs and the collector off while starting (boot.py),
+and the working folder off ``sys.path``.
+"""
+
+import os
+import sys
+
+from appservice_gunicorn import boot
+
+
+def _drop_the_working_folder() -> None:
+    """``python -m`` puts the working folder first on ``sys.path``: run from the app folder,
+    the launcher's own imports would find the user's modules there (a deployed email.py,
+    random.py or signal.py would replace the standard library's for gunicorn and the
+    launcher).  The app folder goes on the path only where the app is imported
+    (serve/importer.py)."""
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.getcwd():
+        del sys.path[0]
+
+
+def main() -> None:
+    cwd = os.getcwd()
+    boot.install(cwd)
+    _drop_the_working_folder()
+    try:
+        from appservice_gunicorn.cli import main as cli_main
+
+        status = cli_main()
+    except BaseException:
+        if boot.stopping():
+            raise boot.Interrupted(0) from None  # whatever the stop's exception became
+        raise
+    sys.exit(status)
+
+
+if __name__ == "__main__":
+    main()

@@ -2,8 +2,8 @@
 
 As a container's PID 1 the kernel drops any signal that has no handler, so a SIGTERM sent
 while Python imports gunicorn would be lost and the launcher would go on to serve.  These
-handlers are installed by ``__main__`` (and the console script) before the CLI is even
-imported, using the C module ``_signal`` (the ``signal`` module costs 8 ms of imports):
+handlers are installed by ``__main__`` (the module and the console script) before the CLI
+is even imported, using the C module ``_signal`` (the ``signal`` module costs 8 ms of imports):
 
 - SIGTERM, SIGINT, SIGQUIT while starting end the launcher at once, with status 0 as
   gunicorn's own stop does;
@@ -54,10 +54,20 @@ def _remember_hup(signum: int, frame: object) -> None:
     _hup_pending = True
 
 
-def install() -> None:
+def install(cwd: str) -> None:
+    """The launcher's first act (``__main__``): the handlers, the collector off, and the
+    working directory it started in remembered."""
+    global START_CWD
     for signum in _NAMES:
         _signal.signal(signum, _stop)
     _signal.signal(SIGHUP, _remember_hup)
+    gc.disable()
+    START_CWD = cwd
+
+
+def stopping() -> bool:
+    """Whether a stop signal arrived while starting (its exception may have been lost)."""
+    return _stopping
 
 
 def take_pending_hup() -> bool:
@@ -76,22 +86,3 @@ def started(*, forking: bool) -> None:
     if forking:
         gc.freeze()
     gc.enable()
-
-
-def main() -> None:
-    """``python -m appservice_gunicorn`` and the ``appservice-gunicorn`` command."""
-    install()
-    gc.disable()
-    global START_CWD
-    import os
-
-    START_CWD = os.getcwd()
-    try:
-        from appservice_gunicorn.cli import main as cli_main
-
-        status = cli_main()
-    except BaseException:
-        if _stopping:
-            raise Interrupted(0) from None  # whatever the stop's exception became
-        raise
-    sys.exit(status)

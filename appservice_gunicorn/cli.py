@@ -154,13 +154,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = make_plan(config, settings=False, prune=not replaced)
         if plan.supervised or plan.steps:
             # Child processes (supervisor.py): loaded only when there is one to run.
-            from appservice_gunicorn.supervise import children
+            from appservice_gunicorn.supervise import commands, steps
 
             if plan.supervised:
                 decision.log_plan(plan, log)
                 boot.started(forking=False)
-                return children.run_supervised(plan)
-            stop = None if plan.checks_only or replaced else children.run_steps(plan)
+                return commands.run_supervised(plan)
+            stop = None if plan.checks_only or replaced else steps.run_steps(plan)
             if stop is not None:
                 return stop
         # Imported before the app's folder joins the path; --explain never needs them.

@@ -2,12 +2,9 @@
 
 import math
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
-
-from appservice_gunicorn.detection.venv import VirtualEnv
 
 DEFAULT_PORT = "8000"
 CGROUP = Path("/sys/fs/cgroup")
@@ -141,32 +138,3 @@ def startup_env(env: Mapping[str, str], app_dir: Path) -> dict[str, str]:
     """``env`` with what a startup command may use on App Service: ``PORT``, ``HOST``
     (0.0.0.0 unless set) and ``APP_PATH`` (the app folder)."""
     return {**env, "PORT": port(env), "HOST": env.get("HOST", "0.0.0.0"), "APP_PATH": str(app_dir)}
-
-
-def command_env(
-    env: Mapping[str, str], app_dir: Path, venv: VirtualEnv | None, tmp_dir: str | None
-) -> dict[str, str]:
-    """The environment of a supervised command or pre-start step, as App Service sets it.
-
-    ``PORT``, ``HOST`` (0.0.0.0 unless set) and ``APP_PATH``; the launcher's own ``bin``
-    on ``PATH`` ("python" and "gunicorn" mean the launcher's, as classifying assumed);
-    the virtualenv activated, its site-packages on ``PYTHONPATH`` as Oryx puts them;
-    ``TMPDIR`` when the usual temp folders are read-only.
-    """
-    child = startup_env(env, app_dir)
-    paths = child.get("PATH", os.defpath).split(os.pathsep)
-    launcher_bin = os.path.dirname(sys.executable)
-    if launcher_bin and launcher_bin not in paths:
-        paths.insert(0, launcher_bin)
-    if venv is not None:
-        if not venv.packages_only:
-            child["VIRTUAL_ENV"] = str(venv.path)
-        paths.insert(0, str(venv.path / "bin"))
-        python_paths = [str(p) for p in venv.site_packages]
-        if child.get("PYTHONPATH"):
-            python_paths.append(child["PYTHONPATH"])
-        child["PYTHONPATH"] = os.pathsep.join(python_paths)
-    child["PATH"] = os.pathsep.join(paths)
-    if tmp_dir is not None:
-        child["TMPDIR"] = tmp_dir
-    return child

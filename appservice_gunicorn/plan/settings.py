@@ -21,7 +21,6 @@ from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
 from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import writable
-from appservice_gunicorn.serve.importer import wsgi_workers
 from appservice_gunicorn.startup import gunicorn_options
 from appservice_gunicorn.startup.gunicorn_options import OptionError, is_hook
 
@@ -240,7 +239,7 @@ def _default_site_worker(layered: LayeredSettings) -> None:
     name = f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
     if isinstance(name, str) and name.startswith("egg:gunicorn#"):
         name = name.partition("#")[2]  # gunicorn's own, named as an entry point
-    if value is None or name in wsgi_workers():
+    if value is None or name in gunicorn_options.wsgi_workers():
         return
     layered.notes.append(
         f"worker class {value!r} (from {layered.source('worker_class')}) is for the app; the "

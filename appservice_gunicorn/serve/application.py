@@ -12,8 +12,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from gunicorn.app.base import BaseApplication
-
 from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.explain import decision
 from appservice_gunicorn.plan.plan import LauncherConfig, Plan, make_plan, with_settings
@@ -24,6 +22,8 @@ from appservice_gunicorn.serve.importer import (
     load_app,
     prepend_paths,
 )
+from appservice_gunicorn.serve.master import LauncherArbiter
+from appservice_gunicorn.serve.redeployable import RedeployableApplication
 from appservice_gunicorn.startup import gunicorn_options
 
 log = logging.getLogger("appservice_gunicorn")
@@ -32,7 +32,7 @@ _LAUNCHER_PACKAGES = frozenset({"appservice_gunicorn", "gunicorn"})
 MAX_NOTE = 1000  # characters of an import failure the master repeats
 
 
-class AppServiceApplication(BaseApplication):
+class AppServiceApplication(RedeployableApplication):
     def __init__(
         self,
         config: LauncherConfig,
@@ -82,8 +82,6 @@ class AppServiceApplication(BaseApplication):
             )
 
     def run(self) -> None:
-        from appservice_gunicorn.serve.master import LauncherArbiter
-
         assert self.cfg is not None
         if self.cfg.print_config or self.cfg.check_config:
             sys.exit(self.check_config())
@@ -116,12 +114,10 @@ class AppServiceApplication(BaseApplication):
         plan = self._redeploy_plan()
         if plan is self.plan:
             return False
-        from appservice_gunicorn.supervise import (
-            children,  # a redeploy's steps and proof run as child processes
-        )
+        from appservice_gunicorn.serve import proof  # a child process, on some redeploys
 
         changed = preload.stale(self.preloaded, plan.detection)
-        problem = children.prove(plan) if self._master_must_prove(plan, changed) else None
+        problem = proof.prove(plan) if self._master_must_prove(plan, changed) else None
         if problem is not None:
             log.error(
                 "reload: the new deployment was refused and the running app keeps serving: %s",
@@ -175,9 +171,9 @@ class AppServiceApplication(BaseApplication):
                     plan.detection.command,
                 )
                 return current
-            from appservice_gunicorn.supervise import children
+            from appservice_gunicorn.supervise import steps  # child processes
 
-            if children.run_steps(plan, in_master=True) is not None:
+            if steps.run_steps(plan, in_master=True) is not None:
                 log.error("reload: a pre-start step failed; keeping the app that is running")
                 return current
             add_master_paths(plan.detection)

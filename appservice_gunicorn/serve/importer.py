@@ -23,6 +23,7 @@ from gunicorn.errors import AppImportError
 from appservice_gunicorn.boot import Interrupted
 from appservice_gunicorn.importfailures import short_repr, user_failure
 from appservice_gunicorn.messages import one_line
+from appservice_gunicorn.startup import gunicorn_options
 
 if TYPE_CHECKING:  # the redeploy check (check.py) imports this module in a fresh process
     from appservice_gunicorn.detection.chain import Detection
@@ -95,21 +96,13 @@ def load_app(
     return import_paste(spec, where) if paste else import_app(spec, where, hint)
 
 
-def wsgi_workers() -> frozenset[str]:
-    """gunicorn's own workers that call the app as WSGI (all but "asgi"): names and paths."""
-    from gunicorn.workers import SUPPORTED_WORKERS
-
-    wsgi = {name: str(path) for name, path in SUPPORTED_WORKERS.items() if name != "asgi"}
-    return frozenset([*wsgi, *wsgi.values()])
-
-
 def check_protocol(app: object, spec: str, worker_class: str) -> None:
     """An app that one of gunicorn's WSGI workers cannot call would answer every request
     with a 500: an ASGI app (``async def __call__(scope, receive, send)``: a coroutine is
     no response), or a Tornado ``Application`` under another worker than gunicorn's
     ``tornado``.  Say so at start.  Only what is known not to be WSGI stops it: a false stop
     of a working app would be worse than the 500s."""
-    wsgi = wsgi_workers()
+    wsgi = gunicorn_options.wsgi_workers()
     if worker_class not in wsgi:
         return
     # As uvicorn tells them: the instance's own __call__ (sentry's middleware sets one).

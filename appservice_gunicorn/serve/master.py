@@ -6,7 +6,7 @@ settings); new workers import it while the old ones serve on, and the old ones r
 once every new worker has imported the app.  If a new worker fails, they are all stopped,
 the redeploy is refused with one ERROR line and the old workers are left alone.  When the
 master itself would import the new app (``preload_app``), replace itself or its sockets,
-the app is first imported in a fresh interpreter (``children.prove``).  SIGHUPs that arrive
+the app is first imported in a fresh interpreter (``proof.prove``).  SIGHUPs that arrive
 together are one redeploy.
 
 Every worker reports once it has imported the app, or failed to (``workerreports.py``).
@@ -20,7 +20,7 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from gunicorn.arbiter import Arbiter
 from gunicorn.errors import HaltServer
@@ -28,10 +28,8 @@ from gunicorn.errors import HaltServer
 from appservice_gunicorn import boot
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.serve import bind_errors, workerreports
+from appservice_gunicorn.serve.redeployable import RedeployableApplication
 from appservice_gunicorn.serve.workerreports import Reports
-
-if TYPE_CHECKING:
-    from appservice_gunicorn.serve.application import AppServiceApplication
 
 log = logging.getLogger("appservice_gunicorn")
 # Workers in a row that ended before importing the app: then the launcher stops.
@@ -54,7 +52,7 @@ class _Generation(NamedTuple):
 
 
 class LauncherArbiter(Arbiter):
-    def __init__(self, app: "AppServiceApplication") -> None:
+    def __init__(self, app: RedeployableApplication) -> None:
         self.launcher_app = app
         self._generation: _Generation | None = None
         self._halting = False

@@ -166,6 +166,14 @@ def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None
 APP_SERVICE_APP_DIR = "/home/site/wwwroot"
 
 
+def wsgi_workers() -> frozenset[str]:
+    """gunicorn's own workers that call the app as WSGI (all but "asgi"): names and paths."""
+    from gunicorn.workers import SUPPORTED_WORKERS
+
+    wsgi = {name: str(path) for name, path in SUPPORTED_WORKERS.items() if name != "asgi"}
+    return frozenset([*wsgi, *wsgi.values()])
+
+
 def is_option(word: str) -> bool:
     """Whether gunicorn's own parser takes ``word`` for one of its options: written out,
     abbreviated as argparse allows (``--work=4``), or short with its value (``-w4``)."""

@@ -1,1 +1,2 @@
-"""Commands the launcher runs as children: supervised like tini does, and the pre-start steps."""
+"""Commands the launcher runs as children, supervised as tini does: the pre-start steps,
+and a startup command it does not serve itself."""

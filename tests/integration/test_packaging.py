@@ -50,6 +50,16 @@ def test_a_wheel_built_from_the_sdist_serves_the_default_site(
     ).stdout.strip()
     assert where.startswith(str(venv)) and where.endswith("appservice_gunicorn/_defaultsite")
 
+    # The console script is the entry point too (appservice_gunicorn.__main__:main).
+    script = subprocess.run(
+        [str(venv / "bin" / "appservice-gunicorn"), "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd="/",
+    )
+    assert script.stdout.startswith("appservice-gunicorn ")
+
     empty = tmp_path / "empty"
     empty.mkdir()
     launcher = launch(empty, command=[python, "-m", "appservice_gunicorn"])

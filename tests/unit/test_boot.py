@@ -7,8 +7,9 @@ import sys
 
 PROBE = """
 import sys
+import appservice_gunicorn.__main__ as entry
 import appservice_gunicorn.boot as boot
-boot.install()
+boot.install("/")
 WATCHED = {"gunicorn", "signal", "enum", "appservice_gunicorn"}
 print(sorted(name for name in sys.modules if name.split(".")[0] in WATCHED))
 """
@@ -20,7 +21,9 @@ def test_the_package_and_boot_import_nothing_heavy_before_the_handlers() -> None
     out = subprocess.run(
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, cwd="/"
     ).stdout
-    assert out.strip() == "['appservice_gunicorn', 'appservice_gunicorn.boot']"
+    assert out.strip() == (
+        "['appservice_gunicorn', 'appservice_gunicorn.__main__', 'appservice_gunicorn.boot']"
+    )
 
 
 def test_the_detection_api_is_still_there_lazily() -> None:
@@ -35,6 +38,7 @@ STOP_LOST = """
 import os, signal, sys
 import appservice_gunicorn.boot as boot
 import appservice_gunicorn.cli as cli
+from appservice_gunicorn.__main__ import main as entry
 
 def main():
     try:
@@ -47,7 +51,7 @@ def main():
     return 5
 
 cli.main = main
-boot.main()
+entry()
 """
 
 
@@ -68,3 +72,15 @@ def test_a_stop_whose_exception_a_c_extension_turned_into_another_still_stops_qu
 def test_a_stop_whose_exception_was_swallowed_still_stops_before_serving() -> None:
     result = _run_probe("pass  # code that catches ImportError and goes on")
     assert result.returncode == 0, result.stderr
+
+
+def test_importing_the_package_leaves_sys_path_alone(tmp_path: object) -> None:
+    """The entry point drops the working folder from sys.path; a mere import does not."""
+    code = (
+        "import sys; before = list(sys.path); import appservice_gunicorn, "
+        "appservice_gunicorn.__main__; print(sys.path == before)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
+    ).stdout
+    assert out.strip() == "True"

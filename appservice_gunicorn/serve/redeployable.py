@@ -1,0 +1,28 @@
+"""The application as the master sees it: the few things a redeploy asks of it."""
+
+from gunicorn.app.base import BaseApplication
+
+from appservice_gunicorn.plan.plan import Plan
+
+
+class RedeployableApplication(BaseApplication):
+    """What the master needs of the application (``serve/application.py`` implements it):
+    declared here, so that the master depends on no more than this."""
+
+    plan: Plan | None
+    # Set by the master: each worker reports there once it has imported the app.
+    ready_fd: int | None
+    # Why the proven redeploy needs a new master (another framework version), or None.
+    framework_change: str | None
+
+    def prepare_redeploy(self) -> bool:
+        """Detect, plan and prove the deployment now in the folder: whether to go on."""
+        raise NotImplementedError
+
+    def drop_pending(self) -> None:
+        """Forget the redeploy prepared last (the master replaces itself instead)."""
+        raise NotImplementedError
+
+    def restore(self, plan: Plan) -> None:
+        """Go back to ``plan``, the running deployment, after a refused redeploy."""
+        raise NotImplementedError
