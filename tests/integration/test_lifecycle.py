@@ -271,7 +271,10 @@ def test_read_only_home_app_folder_and_temp_still_serve(pid1: StartPid1, tmp_pat
     log = launcher.log()
     warnings = [line for line in log.splitlines() if "[WARNING]" in line]
     assert any("heartbeat files go to /dev/shm" in line for line in warnings), log
-    # The control socket of this launcher (PID 1) goes to the one writable folder.
+    # The control socket of this launcher (PID 1) goes to the one writable folder (gunicorn
+    # starts it once the workers are spawned: its line may come after the first answer).
+    wait_for(lambda: "Control socket listening at" in launcher.log(), 10, "the control socket")
+    log = launcher.log()
     listening = re.search(
         r"Control socket listening at (/dev/shm/appservice-gunicorn-1-\d+\.ctl)", log
     )
