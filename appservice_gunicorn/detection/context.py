@@ -1,120 +1,98 @@
-"""What the rules of the detection chain share: one run's state, and what a rule found."""
+"""What the rules of the detection chain share: the context they read, and the one shape
+of their answer (a ``Match`` or a ``Miss``)."""
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
-from appservice_gunicorn.files import fs
+from appservice_gunicorn.detection.listing import Search
+from appservice_gunicorn.files import pysource
 
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages", "__oryx_packages__"})
-# A folder with more sub-folders than this holds data (uploads, caches), not a project: the
-# searches do not go into them.  Each would be one more listing (on App Service's network
-# share, a round trip), and a project's folders are counted in tens.
-MAX_SUBFOLDERS = 256
+if TYPE_CHECKING:
+    from appservice_gunicorn.build.output import BuildOutput
+    from appservice_gunicorn.detection.venv import VirtualEnv
+    from appservice_gunicorn.startup.command import StartupCommand
+
+Kind = Literal["wsgi", "asgi", "default", "command"]
+RuleName = Literal[
+    "startup", "procfile", "config-file", "flask-app", "django", "app-file", "default-site"
+]
 
 
 class Found(NamedTuple):
+    """An app a rule's search found (before the rule words its answer)."""
+
     app: str
     kind: Literal["wsgi", "asgi"]
     pythonpath: Path
     reason: str
 
 
-class Search:
-    """Shared state of one detection run: what was listed (each folder at most once),
-    noticed and skipped."""
+class Match(NamedTuple):
+    """A rule matched: what to serve (by ``kind``: ``app`` and ``pythonpath``, or the
+    supervised ``command``), the one-line ``reason``, and ``public``, the reason for the
+    public default site (the launcher's own words and paths relative to the app folder
+    only: never a user's value)."""
 
-    def __init__(self, app_dir: Path, env: Mapping[str, str], want_asgi: bool = False) -> None:
-        self.app_dir = app_dir
-        self.env = env
-        self.want_asgi = want_asgi
-        self.notes: list[str] = []
-        # Keyed by str: hashing a Path costs more than listing a small folder.
-        self._listings: dict[str, fs.Listing] = {}
-        self._root = str(app_dir)
-        self._counted_devices: frozenset[int] | None = None
-        self._crowded: dict[str, bool] = {}
-
-    # The searches walk folders as str paths: pathlib's objects cost more than listing a
-    # small folder, and a search may meet thousands of them.
-
-    def listing(self, path: str | os.PathLike[str]) -> fs.Listing:
-        key = os.fspath(path)
-        found = self._listings.get(key)
-        if found is None:
-            found = self._listings[key] = fs.list_dir(key, self._holds_no_folders)
-            if found.error is not None and key != self._root:
-                error = found.error
-                self.notes.append(
-                    f"{rel(self.app_dir, Path(key))} cannot be read "
-                    f"({error.strerror or error}); skipped it"
-                )
-        return found
-
-    def subdirs(self, path: str) -> list[str]:
-        return [f"{path}/{name}" for name in self.listing(path).dirs]
-
-    def has_file(self, folder: str, name: str, *, searched: bool = False) -> bool:
-        """``name`` is a file in ``folder``: from its listing when it was listed, else asked
-        by name (one stat, cheaper than listing a folder that is skipped).  ``searched``:
-        the folder is searched anyway, so it is listed now (one listing answers both)."""
-        listed = self.listing(folder) if searched else self._listings.get(folder)
-        if listed is not None and listed.files is not None:
-            return name in listed.files
-        return os.path.isfile(f"{folder}/{name}")
-
-    def _holds_no_folders(self, path: str) -> bool:
-        """The folder's link count says it has no sub-folder, on a file system that keeps
-        that count (read from the mount table once, and only when a folder is long)."""
-        try:
-            st = os.stat(path)
-        except OSError:
-            return False
-        if st.st_nlink != 2:
-            return False
-        if self._counted_devices is None:
-            self._counted_devices = fs.link_count_devices()
-        return st.st_dev in self._counted_devices
-
-    def crowded(self, path: str) -> bool:
-        """``path`` has more than ``MAX_SUBFOLDERS`` sub-folders, which the searches leave
-        alone (noted once, for the app folder)."""
-        found = self._crowded.get(path)
-        if found is None:
-            count = len(self.listing(path).dirs)
-            found = self._crowded[path] = count > MAX_SUBFOLDERS
-            if found and path == self._root:  # deeper, the Django rule's reason says it
-                self.notes.append(
-                    f"the app folder has {count:,} sub-folders, more than {MAX_SUBFOLDERS}: "
-                    "they are data, not searched for manage.py, wsgi.py, app files or a "
-                    "virtualenv (except App Service's wsgi.py in each); if the app is in one, "
-                    "name it with a startup command or --app-dir"
-                )
-        return found
-
-    def skip_reason(self, path: str) -> str | None:
-        name = path.rpartition("/")[2]
-        # A virtualenv is named as such even when hidden (.venv): that is the useful reason.
-        if not name.startswith("antenv") and self.has_file(path, "pyvenv.cfg"):
-            return "virtualenv"
-        return skip_by_name(name)
+    kind: Kind
+    reason: str
+    public: str
+    app: str | None = None
+    pythonpath: Path | None = None
+    command: str | None = None
+    paste: bool = False
+    notes: tuple[str, ...] = ()
 
 
-def skip_by_name(name: str) -> str | None:
-    """Why a folder is not searched, from its name alone."""
-    if name.startswith("antenv"):
-        return "virtualenv"
-    if name.startswith("."):
-        return "hidden"
-    if name in SKIPPED_DIRS:
-        return name
-    return None
+class Miss(NamedTuple):
+    """A rule did not match, and why (``public``: as for ``Match``); ``notes`` are warnings
+    worth a line in the log whatever matches later."""
+
+    reason: str
+    public: str
+    notes: tuple[str, ...] = ()
 
 
-def rel(app_dir: Path, path: Path) -> str:
-    try:
-        rel = path.relative_to(app_dir)
-    except ValueError:
-        return str(path)
-    return str(rel) if str(rel) != "." else "."
+class Startup(NamedTuple):
+    """The startup command the chain starts from: the words given (``given``), else the
+    Procfile's web process; ``error`` (and its public form) when it cannot be used;
+    ``procfile``: why no Procfile command was read."""
+
+    given: bool
+    command: "StartupCommand | None" = None
+    error: str | None = None
+    public_error: str = ""
+    procfile: str = ""
+
+
+class Context(NamedTuple):
+    """What every rule reads: the app folder, the environment (``expanded``: with what a
+    startup command may use: ``PORT``, ``HOST``, ``APP_PATH``), the build output, the
+    startup command, the virtualenv found, and the run's listings."""
+
+    app_dir: Path
+    env: Mapping[str, str]
+    expanded: Mapping[str, str]
+    build: "BuildOutput | None"
+    startup: Startup
+    venv: "VirtualEnv | None"
+    search: Search
+
+
+RuleFunction = Callable[[Context], Match | Miss]
+
+
+def kind_of(root: Path, app: str, pythonpath: object = None) -> Literal["wsgi", "asgi"]:
+    """The protocol of a ``module:variable`` found under ``root`` or a folder of gunicorn's
+    ``--pythonpath`` (wsgi when unknown)."""
+    module, _, variable = app.partition(":")
+    folders = [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
+    path = next(
+        (found for folder in folders if (found := pysource.module_file(folder, module))),
+        None,
+    )
+    if path is None:
+        return "wsgi"
+    scan = pysource.scan_module(path)
+    name = (variable or "application").split("(")[0].strip()
+    return scan.kind_of(name, folders)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from appservice_gunicorn.detection.context import Search
+from appservice_gunicorn.detection.listing import Search
 from appservice_gunicorn.files import fs
 
 VENV_NAMES = ("antenv", ".venv", "venv")
@@ -125,19 +125,20 @@ def problems(app_dir: Path, env: Mapping[str, str], found: VirtualEnv | None) ->
 
 def beside(
     app_dir: Path, served_from: object, env: Mapping[str, str], search: Search
-) -> VirtualEnv | None:
+) -> tuple[VirtualEnv | None, list[str]]:
     """With none in the app folder, a virtualenv in the sub-folder the app is served from
-    (a repository deployed whole, its Django project and ``antenv`` in ``src/``)."""
+    (a repository deployed whole, its Django project and ``antenv`` in ``src/``), with
+    the notes that say so."""
     if not isinstance(served_from, Path) or served_from == app_dir:
-        return None
+        return None, []
     if env.get("APPSVC_VIRTUAL_ENV") or not served_from.is_relative_to(app_dir):
-        return None
+        return None, []
     found = find(served_from, env, search)
-    if found is not None:
-        where = found.path.relative_to(app_dir)
-        search.notes.append(
-            f"no virtualenv in the app folder; using {where}, beside the app it serves "
-            f"(APPSVC_VIRTUAL_ENV={where} says so explicitly)"
-        )
-        search.notes.extend(problems(served_from, env, found))
-    return found
+    if found is None:
+        return None, []
+    where = found.path.relative_to(app_dir)
+    return found, [
+        f"no virtualenv in the app folder; using {where}, beside the app it serves "
+        f"(APPSVC_VIRTUAL_ENV={where} says so explicitly)",
+        *problems(served_from, env, found),
+    ]

@@ -6,7 +6,7 @@ from typing import Any
 
 from appservice_gunicorn.build import output
 from appservice_gunicorn.detection.chain import Detection
-from appservice_gunicorn.detection.context import rel
+from appservice_gunicorn.detection.listing import rel
 from appservice_gunicorn.plan.plan import Plan
 
 

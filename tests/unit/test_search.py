@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.detection.context import Search
+from appservice_gunicorn.detection.listing import Search
 from appservice_gunicorn.files import fs
 from tests.helpers import count_listings, flask_app, write
 

@@ -9,7 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from appservice_gunicorn.detection.context import Found, Search, rel
+from appservice_gunicorn.detection.context import Context, Found, Match, Miss
+from appservice_gunicorn.detection.listing import Search, rel
 from appservice_gunicorn.files import fs, pysource
 
 # App Service's (Oryx's) order first, then the rest of FastAPI's CLI discovery paths.
@@ -26,6 +27,15 @@ APP_FILES = (
     "app/app.py",
     "app/api.py",
 )
+
+
+def rule(context: Context) -> Match | Miss:
+    """The app-file rule: a Flask-style file holding an app object."""
+    found = find(context.app_dir)
+    if isinstance(found, Found):
+        return Match(found.kind, found.reason, "an app file", found.app, found.pythonpath)
+    reason, public = found
+    return Miss(reason, public, tuple(below(context.search)))
 
 
 def find(app_dir: Path) -> Found | tuple[str, str]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from appservice_gunicorn.boot import Interrupted
+from appservice_gunicorn.detection.context import Context, Match, Miss, kind_of
 from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import fs, pysource
 from appservice_gunicorn.startup.gunicorn_options import SETTINGS, is_hook
@@ -168,3 +169,29 @@ def _names_set_by_code(node: ast.stmt) -> list[str]:
         for n in pysource.walk(node)
         if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
     ]
+
+
+NO_WSGI_APP = "no wsgi_app in gunicorn's config file"
+
+
+def rule(context: Context) -> Match | Miss:
+    """The config-file rule: ``wsgi_app`` in gunicorn's config file names the app."""
+    command = context.startup.command
+    app_dir = context.app_dir
+    config_path, origin = find(app_dir, command.settings if command else {}, context.env)
+    configured = wsgi_app(config_path)
+    if not configured or config_path is None:
+        return Miss(NO_WSGI_APP, NO_WSGI_APP)
+    where = (
+        str(config_path.relative_to(app_dir))
+        if config_path.is_relative_to(app_dir)
+        else (str(config_path))
+    )
+    named = "" if origin == where else f" (from {origin})"  # not gunicorn.conf.py's own
+    return Match(
+        kind_of(app_dir, configured),
+        f"{where}{named} sets wsgi_app = {configured!r}",
+        "gunicorn's config file names the app",
+        configured,
+        app_dir,
+    )

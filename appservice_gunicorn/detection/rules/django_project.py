@@ -8,24 +8,26 @@ from pathlib import Path
 from typing import Literal
 
 from appservice_gunicorn.detection import django_settings, pathexpr
-from appservice_gunicorn.detection.context import MAX_SUBFOLDERS, Found, Search, rel, skip_by_name
+from appservice_gunicorn.detection.context import Context, Match, Miss
+from appservice_gunicorn.detection.listing import MAX_SUBFOLDERS, Search, rel, skip_by_name
 from appservice_gunicorn.files import fs, pysource
 
 MAX_DEPTH = 3
 MAX_MANAGE_DEPTH = 2
 
 
-def find(search: Search) -> Found | tuple[str, str]:
-    """A Django project: through ``manage.py`` and its settings, else any ``wsgi.py``.
-
-    Not found: (the reason, the reason for the public page)."""
-    reasons: list[str] = []
-    public: list[str] = []
+def rule(context: Context) -> Match | Miss:
+    """A Django project: through ``manage.py`` and its settings, else any ``wsgi.py``."""
+    search = context.search
+    missed: list[Miss] = []
     manage = _find_manage(search)
     if manage is not None:
-        found = _from_manage(search, manage, reasons, public)
-        if found is not None:
-            return found
+        outcome = _from_manage(search, manage)
+        if isinstance(outcome, Match):
+            return outcome
+        missed.append(outcome)
+    reasons = [miss.reason for miss in missed]
+    notes = [note for miss in missed for note in miss.notes]
     wsgi_files, skipped = _find_wsgi(search)
     if not wsgi_files:
         searched = (
@@ -36,18 +38,22 @@ def find(search: Search) -> Found | tuple[str, str]:
         )
         if skipped:
             searched += f" (skipped {', '.join(skipped)})"
-        return "; ".join([*reasons, searched]), "; ".join([*public, searched])
+        public = [miss.public for miss in missed]
+        return Miss("; ".join([*reasons, searched]), "; ".join([*public, searched]), tuple(notes))
     chosen, *others = wsgi_files
     if others:
-        search.notes.append(
+        notes.append(
             "several wsgi.py found; serving "
             f"{rel(search.app_dir, chosen)}, passed over: "
             + ", ".join(rel(search.app_dir, p) for p in others)
         )
     root, module = _module_of(search.app_dir, chosen)
-    app, kind = _django_app(search, root, module, None)
-    reasons.append(f"{rel(search.app_dir, chosen)} -> {app}")
-    return Found(app=app, kind=kind, pythonpath=root, reason="; ".join(reasons))
+    app, kind, asgi_notes = _django_app(search, root, module, None)
+    reason = "; ".join([*reasons, f"{rel(search.app_dir, chosen)} -> {app}"])
+    return Match(kind, reason, PUBLIC, app, root, notes=(*notes, *asgi_notes))
+
+
+PUBLIC = "a Django project"
 
 
 def _find_manage(search: Search) -> Path | None:
@@ -63,28 +69,26 @@ def _find_manage(search: Search) -> Path | None:
     return None
 
 
-def _from_manage(
-    search: Search, manage: Path, reasons: list[str], public: list[str]
-) -> Found | None:
+def _from_manage(search: Search, manage: Path) -> Match | Miss:
     manage_rel = rel(search.app_dir, manage)
     from_env = search.env.get("DJANGO_SETTINGS_MODULE")
     settings = from_env or django_settings.settings_module(manage)
     if not settings:
         problem = pysource.source_problem(manage)
         if problem is not None:
-            reasons.append(f"{manage_rel}: {problem.partition(': ')[2]}")
-            public.append(f"{manage_rel} cannot be read or parsed")
-        elif pysource.mentions(manage, "DJANGO_SETTINGS_MODULE"):
-            reasons.append(
+            return Miss(
+                f"{manage_rel}: {problem.partition(': ')[2]}",
+                f"{manage_rel} cannot be read or parsed",
+            )
+        if pysource.mentions(manage, "DJANGO_SETTINGS_MODULE"):
+            return Miss(
                 f"{manage_rel} sets DJANGO_SETTINGS_MODULE from a value computed at run time, "
                 "which detection does not run: a wsgi.py is looked for instead "
-                "(DJANGO_SETTINGS_MODULE in the environment would name the settings)"
+                "(DJANGO_SETTINGS_MODULE in the environment would name the settings)",
+                f"{manage_rel} computes DJANGO_SETTINGS_MODULE at run time",
             )
-            public.append(f"{manage_rel} computes DJANGO_SETTINGS_MODULE at run time")
-        else:
-            reasons.append(f"{manage_rel} does not set DJANGO_SETTINGS_MODULE")
-            public.append(reasons[-1])
-        return None
+        unset = f"{manage_rel} does not set DJANGO_SETTINGS_MODULE"
+        return Miss(unset, unset)
     root, settings_file = _settings_root(manage, settings)
     if settings_file is None:
         expected = settings.replace(".", "/")
@@ -97,10 +101,8 @@ def _from_manage(
             f"{named} names settings module {settings!r}, but neither {expected}.py nor "
             f"{expected}/__init__.py is in {root}; deploy the settings or fix {fix}"
         )
-        reasons.append(message)
-        public.append(f"{named.partition(' in ')[0]}: the settings module it names is missing")
-        search.notes.append(message)
-        return None
+        public = f"{named.partition(' in ')[0]}: the settings module it names is missing"
+        return Miss(message, public, (message,))
     fallback = settings.rpartition(".")[0].split(".")[0] + ".wsgi"
     wsgi_setting = django_settings.setting(
         root, settings, "WSGI_APPLICATION", settings_file, default=f"{fallback}.application"
@@ -109,26 +111,25 @@ def _from_manage(
         module, _, variable = wsgi_setting.rpartition(".")
         wsgi_file = pysource.module_file(root, module)
         if wsgi_file is not None:
-            app, kind = _django_app(search, root, module, settings, variable)
+            app, kind, asgi_notes = _django_app(search, root, module, settings, variable)
             via = f"{manage_rel} -> {settings}.WSGI_APPLICATION"
-            served = _served_settings(search, root, app, settings, from_env, (module, wsgi_file))
-            return Found(app=app, kind=kind, pythonpath=root, reason=f"{via} -> {app}{served}")
-        reasons.append(f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module")
-        public.append(f"{manage_rel}: the settings' WSGI_APPLICATION names a missing module")
-        return None
+            served, notes = _served_settings(root, app, settings, from_env, (module, wsgi_file))
+            reason = f"{via} -> {app}{served}"
+            return Match(kind, reason, PUBLIC, app, root, notes=(*asgi_notes, *notes))
+        return Miss(
+            f"WSGI_APPLICATION {wsgi_setting!r} in {settings} names a missing module",
+            f"{manage_rel}: the settings' WSGI_APPLICATION names a missing module",
+        )
     wsgi_file = pysource.module_file(root, fallback)
     if wsgi_file is not None:
-        app, kind = _django_app(search, root, fallback, settings)
-        served = _served_settings(search, root, app, settings, from_env, (fallback, wsgi_file))
-        return Found(
-            app=app,
-            kind=kind,
-            pythonpath=root,
-            reason=f"{manage_rel} -> {settings} -> {app}{served}",
-        )
-    reasons.append(f"{settings} sets no WSGI_APPLICATION")
-    public.append(f"{manage_rel}: the settings set no WSGI_APPLICATION")
-    return None
+        app, kind, asgi_notes = _django_app(search, root, fallback, settings)
+        served, notes = _served_settings(root, app, settings, from_env, (fallback, wsgi_file))
+        reason = f"{manage_rel} -> {settings} -> {app}{served}"
+        return Match(kind, reason, PUBLIC, app, root, notes=(*asgi_notes, *notes))
+    return Miss(
+        f"{settings} sets no WSGI_APPLICATION",
+        f"{manage_rel}: the settings set no WSGI_APPLICATION",
+    )
 
 
 def _settings_root(manage: Path, settings: str) -> tuple[Path, Path | None]:
@@ -151,36 +152,35 @@ def _settings_root(manage: Path, settings: str) -> tuple[Path, Path | None]:
 
 
 def _served_settings(
-    search: Search,
     root: Path,
     app: str,
     settings: str,
     from_env: str | None,
     wsgi: tuple[str, Path],
-) -> str:
+) -> tuple[str, tuple[str, ...]]:
     """When the served module sets another ``DJANGO_SETTINGS_MODULE`` than ``manage.py``
     (cookiecutter-django: local vs production), what the served app will use; a note when
     it sets none (only ``manage.py`` did: Django would find no settings)."""
     if from_env:
-        return f" (DJANGO_SETTINGS_MODULE={from_env} from the environment)"
+        return f" (DJANGO_SETTINGS_MODULE={from_env} from the environment)", ()
     module = app.partition(":")[0]
     # ``wsgi``: the WSGI module and its file, found already (ASGI serves another module).
     module_path = wsgi[1] if module == wsgi[0] else pysource.module_file(root, module)
     own = django_settings.settings_module(module_path) if module_path else None
     name = rel(root, module_path) if module_path else app
     if own and own != settings:
-        return f"; {name} sets {own}, which the served app uses"
+        return f"; {name} sets {own}, which the served app uses", ()
     if module_path and not any(
         pysource.mentions(path, "DJANGO_SETTINGS_MODULE")
         for path in (module_path, module_path.parent / "__init__.py")
     ):
-        search.notes.append(
+        return "", (
             f"{name} sets no DJANGO_SETTINGS_MODULE (only manage.py does: {settings}): unless "
             "it comes another way (gunicorn's raw_env, a .env the app loads), the served app "
             f"finds no settings; set DJANGO_SETTINGS_MODULE={settings} in the app's settings "
-            f"(the environment) or in {name}"
+            f"(the environment) or in {name}",
         )
-    return ""
+    return "", ()
 
 
 def _django_app(
@@ -189,8 +189,9 @@ def _django_app(
     wsgi_module: str,
     settings: str | None,
     variable: str = "application",
-) -> tuple[str, Literal["wsgi", "asgi"]]:
-    """``module:application`` for Django: the WSGI one, or ASGI on request."""
+) -> tuple[str, Literal["wsgi", "asgi"], tuple[str, ...]]:
+    """``module:application`` for Django: the WSGI one, or ASGI on request (with a note
+    when its module is missing)."""
     if search.want_asgi:
         fallback = wsgi_module.rpartition(".")[0] + ".asgi"
         asgi = settings and django_settings.setting(
@@ -202,13 +203,14 @@ def _django_app(
             module, asgi_variable = fallback, "application"
         module = module.lstrip(".")
         if pysource.module_file(root, module) is not None:
-            return f"{module}:{asgi_variable}", "asgi"
-        search.notes.append(
+            return f"{module}:{asgi_variable}", "asgi", ()
+        missing = (
             f"ASGI was asked for (APPSVC_DJANGO_ASGI or --worker-class asgi) but "
             f"{rel(search.app_dir, root / module.replace('.', '/'))}.py does not exist; "
             "serving WSGI"
         )
-    return f"{wsgi_module}:{variable}", "wsgi"
+        return f"{wsgi_module}:{variable}", "wsgi", (missing,)
+    return f"{wsgi_module}:{variable}", "wsgi", ()
 
 
 def _find_wsgi(search: Search) -> tuple[list[Path], list[str]]:

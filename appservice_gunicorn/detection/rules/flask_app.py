@@ -5,8 +5,19 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from appservice_gunicorn.detection.context import Found
+from appservice_gunicorn.detection.context import Context, Found, Match, Miss
 from appservice_gunicorn.files import fs, pysource
+
+
+def rule(context: Context) -> Match | Miss:
+    """The flask-app rule: ``FLASK_APP`` (or ``.flaskenv``'s) names the app."""
+    found = flask_app(context.app_dir, context.env)
+    if isinstance(found, Found):
+        public = "FLASK_APP names the app"
+        return Match(found.kind, found.reason, public, found.app, found.pythonpath)
+    reason, public = found
+    # Set, but naming nothing that serves: worth a line whatever matches later.
+    return Miss(reason, public, () if reason == NOT_SET else (reason,))
 
 
 def flask_app(app_dir: Path, env: Mapping[str, str]) -> Found | tuple[str, str]:
