@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> object:
+    # Lazily: the chain imports gunicorn's settings (some 100 ms), which must not come
+    # before __main__'s signal handlers.
     if name in ("Detection", "Kind", "Rule", "RuleName", "detect"):
         from appservice_gunicorn.detection import chain
 

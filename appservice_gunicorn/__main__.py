@@ -26,6 +26,7 @@ def main() -> None:
     boot.install(cwd)
     _drop_the_working_folder()
     try:
+        # Everything else, after the handlers: a signal that comes while it imports is acted on.
         from appservice_gunicorn.cli import main as cli_main
 
         status = cli_main()

@@ -78,6 +78,9 @@ def list_dir(
     return Listing(frozenset(files), tuple(dirs))
 
 
+# Trusting a long folder's link count to skip listing its entries for sub-folders is what
+# keeps detect() at 1.8 ms on an app folder of 100,000 files, against 58 ms to list it
+# (benchmarks/RESULTS.md, detection on big trees).
 # File systems on which a folder's link count is 2 plus its number of sub-folders.  Others
 # are not asked: btrfs always says 1, overlayfs says 1 for a merged folder, and on CIFS
 # (App Service's /home) or NFS the count is whatever the server reports.

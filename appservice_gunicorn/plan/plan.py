@@ -3,7 +3,7 @@
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from appservice_gunicorn import environment
 from appservice_gunicorn.build import output
@@ -11,9 +11,8 @@ from appservice_gunicorn.detection.chain import Detection, detect
 from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import fs
 from appservice_gunicorn.plan.settings import LayeredSettings, layer_settings
-
-if TYPE_CHECKING:
-    from appservice_gunicorn.startup.shell import Step
+from appservice_gunicorn.startup import shell
+from appservice_gunicorn.startup.shell import Step
 
 PRE_RUN_VARIABLE = "PRE_RUN_COMMAND"
 
@@ -119,10 +118,6 @@ def prestart_steps(env: Mapping[str, str], detection: Detection) -> "tuple[Step,
     steps: list[Step] = []
     pre_run = env.get(PRE_RUN_VARIABLE, "").strip()
     if pre_run:
-        from appservice_gunicorn.startup import (
-            shell,  # the shell's grammar: only for a command to run
-        )
-
         steps.append(shell.Step(pre_run, stop_on_failure=False))
     if detection.startup is not None:
         steps.extend(detection.startup.steps)

@@ -5,6 +5,7 @@ Lowest to highest: the launcher's defaults, ``gunicorn.conf.py``,
 command.  gunicorn's ``Config`` validates every value as it is applied.
 """
 
+import configparser
 import os
 import shlex
 import sys
@@ -101,8 +102,6 @@ def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSe
 def _paste_logging(detection: Detection) -> Path | None:
     if not detection.paste or detection.app is None or detection.pythonpath is None:
         return None
-    import configparser  # only for PasteDeploy apps: kept off everyone's start-up
-
     path = detection.pythonpath / detection.app.removeprefix("config:").split("#")[0]
     parser = configparser.ConfigParser()
     try:

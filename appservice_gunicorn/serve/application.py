@@ -13,9 +13,10 @@ from types import ModuleType
 from typing import Any
 
 from appservice_gunicorn.errors import LaunchError
-from appservice_gunicorn.explain import decision
+from appservice_gunicorn.explain import decision, defaultsite
 from appservice_gunicorn.plan.plan import LauncherConfig, Plan, make_plan, with_settings
-from appservice_gunicorn.serve import preload, workerreports
+from appservice_gunicorn.serve import preload, proof, workerreports
+from appservice_gunicorn.serve.asgilog import LogUnhandled
 from appservice_gunicorn.serve.importer import (
     add_master_paths,
     check_protocol,
@@ -24,7 +25,7 @@ from appservice_gunicorn.serve.importer import (
 )
 from appservice_gunicorn.serve.master import LauncherArbiter
 from appservice_gunicorn.serve.redeployable import RedeployableApplication
-from appservice_gunicorn.startup import gunicorn_options
+from appservice_gunicorn.supervise import steps
 
 log = logging.getLogger("appservice_gunicorn")
 # Never dropped on reload, even when installed in the app's own virtualenv.
@@ -56,9 +57,6 @@ class AppServiceApplication(RedeployableApplication):
         super().__init__(
             usage="appservice-gunicorn [OPTIONS] [STARTUP ...]", prog="appservice-gunicorn"
         )
-
-    def load_default_config(self) -> None:
-        self.cfg = gunicorn_options.new_config(self.usage, self.prog)
 
     def load_config(self) -> None:
         plan = self._next_plan or make_plan(self.config)
@@ -114,8 +112,6 @@ class AppServiceApplication(RedeployableApplication):
         plan = self._redeploy_plan()
         if plan is self.plan:
             return False
-        from appservice_gunicorn.serve import proof  # a child process, on some redeploys
-
         changed = preload.stale(self.preloaded, plan.detection)
         problem = proof.prove(plan) if self._master_must_prove(plan, changed) else None
         if problem is not None:
@@ -171,8 +167,6 @@ class AppServiceApplication(RedeployableApplication):
                     plan.detection.command,
                 )
                 return current
-            from appservice_gunicorn.supervise import steps  # child processes
-
             if steps.run_steps(plan, in_master=True) is not None:
                 log.error("reload: a pre-start step failed; keeping the app that is running")
                 return current
@@ -220,17 +214,11 @@ class AppServiceApplication(RedeployableApplication):
         plan = self._current()
         detection = plan.detection
         if detection.kind == "default":
-            from appservice_gunicorn.explain import defaultsite  # only when no app is found
-
             site = defaultsite.create_app(detection, plan.config.env)
             self._tell_master("")
             return site
         assert detection.app is not None and detection.pythonpath is not None
         assert self.cfg is not None
-        if detection.kind == "asgi":
-            # Imported now: the app's folders are about to come first on sys.path.
-            from appservice_gunicorn.serve.asgilog import LogUnhandled
-
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)

@@ -160,7 +160,9 @@ def import_app(spec: str, where: Path, hint: str | None = None) -> Callable[...,
         app = getattr(module, name)
     else:
         try:
-            from gunicorn import util  # its imports cost ~70 ms: only for factory calls
+            # gunicorn.util's imports cost ~70 ms in the redeploy's proof, a fresh process
+            # that needs it only for a factory call (a worker has it already).
+            from gunicorn import util
 
             app = util.import_app(f"{module_name}:{expression}")
         except AppImportError as exc:

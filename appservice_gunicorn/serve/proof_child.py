@@ -9,6 +9,7 @@ master runs it as a supervised child on SIGHUP: a broken deployment is refused w
 running workers keep serving.
 """
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -62,8 +63,6 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def _result(text: str) -> None:
-    import os
-
     data = text.encode(errors="replace")[:MAX_OUTPUT]
     while data:
         data = data[os.write(RESULT_FD, data) :]

@@ -8,12 +8,12 @@ one check into the next.
 import argparse
 import functools
 import os
-import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # isort: off
+from gunicorn.workers import SUPPORTED_WORKERS
 from appservice_gunicorn.startup import _preimport  # noqa: F401  (before gunicorn.config: see its docstring)
 from gunicorn.config import KNOWN_SETTINGS, Config
 # isort: on
@@ -32,50 +32,35 @@ class OptionError(Exception):
     """A gunicorn option or value gunicorn would refuse; the message is one line."""
 
 
-class _ArgumentError(Exception):
+class _Refused(Exception):
     pass
 
 
-def _raise(message: str) -> Any:
-    raise _ArgumentError(message)
+class _Parser(argparse.ArgumentParser):
+    """gunicorn's command line, which raises where argparse would print and exit."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _Refused(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        raise _Refused(message or f"exit {status}")
 
 
-def _quiet(message: str, file: Any = None) -> None:
-    return None
-
-
-def _refuse_exit(status: int = 0, message: str | None = None) -> Any:
-    raise _ArgumentError("-h/--help and -v/--version only print; remove them")
-
-
-# The Config the parser is built from, untouched: the application's first ``Config``
-# (``new_config``), so that a start with GUNICORN_CMD_ARGS builds one Config, as gunicorn.
-_spare: list[Config] = []
-
-
-# Built once per process (it takes milliseconds, on the start-up path); only read after.
+# Built once per process (120 options: some 5 ms); only read after.
 @functools.cache
 def parser() -> argparse.ArgumentParser:
-    """gunicorn's own argument parser, made to raise instead of printing and exiting."""
-    config = Config(prog="gunicorn")
-    built = config.parser()  # reads the settings' definitions, changes nothing
-    _spare.append(config)
-    built.exit_on_error = False
-    built.error = _raise  # type: ignore[method-assign]
-    # --help and --version print and exit: in a startup command they are a mistake.
-    built._print_message = _quiet  # type: ignore[method-assign]
-    built.exit = _refuse_exit  # type: ignore[method-assign]
+    """gunicorn's own argument parser: each setting adds its option, as gunicorn's
+    ``Config.parser()`` has them do, to a parser that raises instead of exiting.  Its
+    ``--help`` and ``--version`` are plain flags here: in a startup command they are a
+    mistake (``parse`` says so), never something to print."""
+    built = _Parser(prog="gunicorn", add_help=False)
+    built.add_argument("-h", "--help", dest="_help", action="store_true")
+    built.add_argument("-v", "--version", dest="_version", action="store_true")
+    built.add_argument("args", nargs="*")
+    config = Config()
+    for name in sorted(config.settings, key=config.settings.__getitem__):
+        config.settings[name].add_option(built)
     return built
-
-
-def new_config(usage: str | None, prog: str | None) -> Config:
-    """A gunicorn ``Config`` with every setting at its default, as ``Config(usage, prog)``."""
-    if not _spare:
-        return Config(usage, prog=prog)
-    config = _spare.pop()
-    config.usage, config.prog = usage, prog or os.path.basename(sys.argv[0])
-    config.env_orig = os.environ.copy()  # the environment as it is now, as Config() takes it
-    return config
 
 
 def parse(
@@ -85,8 +70,7 @@ def parse(
 
     A relative ``--chdir`` is made absolute against ``base`` when one is given.
     """
-    spelled_out = _spelled_out(args)
-    positional, given = spelled_out if spelled_out is not None else _parsed(args, origin)
+    positional, given = _parsed(args, origin)
     settings = {name: given[name] for name in SETTINGS if name in given}  # gunicorn's order
     if base is not None and "chdir" in settings and not os.path.isabs(settings["chdir"]):
         settings["chdir"] = str(base / settings["chdir"])
@@ -104,63 +88,18 @@ def parse(
 def _parsed(args: Sequence[str], origin: str) -> tuple[list[str], dict[str, Any]]:
     try:
         namespace, unknown = parser().parse_known_args(list(args))
-    except (_ArgumentError, argparse.ArgumentError) as exc:
+    except (_Refused, argparse.ArgumentError) as exc:
         raise OptionError(f"{origin}: {exc}; fix it (see 'gunicorn --help')") from None
     if unknown:
         raise OptionError(
             f"{origin}: unknown gunicorn option {show(unknown[0])}; fix or remove it "
             "(see 'gunicorn --help')"
         )
-    settings = {k: v for k, v in vars(namespace).items() if v is not None and k != "args"}
+    if namespace._help or namespace._version:
+        raise OptionError(f"{origin}: -h/--help and -v/--version only print; remove them")
+    settings = {k: v for k, v in vars(namespace).items() if v is not None and not k.startswith("_")}
+    settings.pop("args")
     return namespace.args, settings
-
-
-def _spelled_out(args: Sequence[str]) -> tuple[list[str], dict[str, Any]] | None:
-    """What gunicorn's parser makes of ``args`` when each option is written out in full
-    (``--name=value``, ``--name value``, ``--flag``) and at most one app module is given,
-    without building that parser (120 options: 5 ms on every start that has gunicorn
-    options); None for anything else (a short or abbreviated option, ``--``, a value that
-    starts with ``-`` other than ``-`` alone, or does not convert), which the parser reads."""
-    settings: dict[str, Any] = {}
-    positional: list[str] = []
-    index = 0
-    while index < len(args):
-        word = args[index]
-        index += 1
-        if not word.startswith("-"):
-            positional.append(word)
-            continue
-        option, has_value, value = word.partition("=")
-        setting = _LONG_OPTIONS.get(option)
-        if setting is None or setting.nargs is not None:
-            return None
-        action = setting.action or "store"
-        if action in ("store_true", "store_false", "store_const"):
-            if has_value:
-                return None
-            settings[setting.name] = {"store_true": True, "store_false": False}.get(
-                action, setting.const
-            )
-            continue
-        if action not in ("store", "append"):
-            return None
-        if not has_value:
-            # A lone "-" is a value to argparse (stdout, in --access-logfile -).
-            if index == len(args) or (args[index].startswith("-") and args[index] != "-"):
-                return None
-            value = args[index]
-            index += 1
-        if value == "--":  # argparse drops it even as --name=--
-            return None
-        if action == "append":  # gunicorn gives these no type: the words as written
-            settings.setdefault(setting.name, []).append(value)
-            continue
-        try:
-            # Read from an instance, as gunicorn's add_option does (auto_int is a method).
-            settings[setting.name] = (setting().type or str)(value)
-        except (TypeError, ValueError):
-            return None
-    return (positional, settings) if len(positional) <= 1 else None
 
 
 APP_SERVICE_APP_DIR = "/home/site/wwwroot"
@@ -168,8 +107,6 @@ APP_SERVICE_APP_DIR = "/home/site/wwwroot"
 
 def wsgi_workers() -> frozenset[str]:
     """gunicorn's own workers that call the app as WSGI (all but "asgi"): names and paths."""
-    from gunicorn.workers import SUPPORTED_WORKERS
-
     wsgi = {name: str(path) for name, path in SUPPORTED_WORKERS.items() if name != "asgi"}
     return frozenset([*wsgi, *wsgi.values()])
 
@@ -179,7 +116,7 @@ def is_option(word: str) -> bool:
     abbreviated as argparse allows (``--work=4``), or short with its value (``-w4``)."""
     try:
         _, unknown = parser().parse_known_args([word])
-    except (_ArgumentError, argparse.ArgumentError):
+    except (_Refused, argparse.ArgumentError):
         return True  # an option of gunicorn's that wants its value, or an ambiguous prefix
     return not unknown
 

@@ -10,6 +10,7 @@ the grace period is over, and only then does ``run`` return the child's exit sta
 """
 
 import contextlib
+import ctypes
 import errno
 import logging
 import os
@@ -266,8 +267,6 @@ def become_subreaper() -> None:
     if os.getpid() == 1:
         return
     with contextlib.suppress(OSError, AttributeError):
-        import ctypes
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 

@@ -6,6 +6,7 @@ Serving runs it as gunicorn does (``run``); ``--explain`` and detection read it 
 
 import ast
 import os
+import runpy
 import shlex
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from appservice_gunicorn.boot import Interrupted
 from appservice_gunicorn.detection.context import Context, Match, Miss, kind_of
 from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import fs, pysource
+from appservice_gunicorn.importfailures import user_traceback
 from appservice_gunicorn.startup.gunicorn_options import SETTINGS, is_hook
 
 CONFIG_FILE = "gunicorn.conf.py"
@@ -104,8 +106,6 @@ def run(path: Path) -> dict[str, Any]:
             "make it readable (e.g. chmod a+r)"
         )
     try:
-        import runpy  # only for a folder that has a config file
-
         namespace = runpy.run_path(str(path), run_name="__config__")
     except Interrupted:
         raise
@@ -116,10 +116,6 @@ def run(path: Path) -> dict[str, Any]:
             "a gunicorn config file only sets values: remove the exit"
         ) from None
     except Exception as exc:
-        from appservice_gunicorn.importfailures import (
-            user_traceback,  # the file's frames, not the launcher's
-        )
-
         raise LaunchError(
             f"{path.name} failed to load: {exc!r}; fix it (its traceback below)\n"
             f"{user_traceback(exc)}"

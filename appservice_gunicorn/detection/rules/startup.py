@@ -10,7 +10,13 @@ from pathlib import Path
 from appservice_gunicorn import environment
 from appservice_gunicorn.detection.context import Context, Match, Miss, RuleName, Startup, kind_of
 from appservice_gunicorn.errors import StartupError
-from appservice_gunicorn.startup.command import StartupCommand
+from appservice_gunicorn.startup import server_ports
+from appservice_gunicorn.startup.command import (
+    StartupCommand,
+    classify,
+    resolve_startup,
+    unquoted_calls,
+)
 from appservice_gunicorn.startup.startup_file import PROCFILE_SWITCH, procfile_command
 
 NOT_GIVEN = "no startup command given"
@@ -19,9 +25,6 @@ NOT_GIVEN = "no startup command given"
 def read_startup(words: Sequence[str], app_dir: Path, env: Mapping[str, str]) -> Startup:
     """The startup command given as ``words``, else the Procfile's web process (``env``
     holds what its ``$NAME`` may use)."""
-    # Parsing a command (its shell grammar, gunicorn's options) loads only for one.
-    from appservice_gunicorn.startup.command import classify, resolve_startup
-
     if words:
         try:
             given = resolve_startup(words, app_dir, env)
@@ -84,9 +87,6 @@ def command_outcome(name: RuleName, command: StartupCommand, context: Context) -
 def _supervised_notes(command: StartupCommand, context: Context) -> tuple[str, ...]:
     """Warnings read from a supervised command's text: calls left unquoted, and a server
     that would not listen where the platform's requests arrive."""
-    from appservice_gunicorn.startup import server_ports
-    from appservice_gunicorn.startup.command import unquoted_calls
-
     return (
         *unquoted_calls(command.text, command.origin),
         *server_ports.warnings(command.text, command.origin, context.expanded, context.app_dir),
