@@ -12,12 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-# isort: off
-from gunicorn.workers import SUPPORTED_WORKERS
-from appservice_gunicorn.startup import _preimport  # noqa: F401  (before gunicorn.config: see its docstring)
-from gunicorn.config import KNOWN_SETTINGS, Config
-# isort: on
-
+from appservice_gunicorn.gunicorn_api import KNOWN_SETTINGS, SUPPORTED_WORKERS, Config
 from appservice_gunicorn.messages import show
 
 SETTINGS: Mapping[str, Any] = {str(cls.name): cls for cls in KNOWN_SETTINGS}
