@@ -8,7 +8,7 @@ and the working folder off ``sys.path``.
 import os
 import sys
 
-from appservice_gunicorn import boot
+from appservice_gunicorn.base import boot
 
 
 def _drop_the_working_folder() -> None:

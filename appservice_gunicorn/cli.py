@@ -7,8 +7,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from appservice_gunicorn import __version__, boot
-from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn import __version__
+from appservice_gunicorn.base import boot
+from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.explain import decision
 from appservice_gunicorn.plan.plan import LauncherConfig, make_plan, strict_error, with_settings
 from appservice_gunicorn.serve.importer import add_master_paths

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.files.writable import SHM, temp_candidates, writable_dir
 
 FORMATS = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.zst": "tar.zst", ".zip": "zip"}

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from appservice_gunicorn import environment
+from appservice_gunicorn.base import environment
 from appservice_gunicorn.build import output
 from appservice_gunicorn.build.output import BuildOutput
 from appservice_gunicorn.detection import venv

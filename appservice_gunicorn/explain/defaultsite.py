@@ -14,8 +14,8 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from appservice_gunicorn import __version__
+from appservice_gunicorn.base.environment import flag
 from appservice_gunicorn.detection.chain import Detection
-from appservice_gunicorn.environment import flag
 
 STATIC_TYPES = {
     ".css": "text/css; charset=utf-8",

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.base.errors import LaunchError
 
 TEMP_VARIABLES = ("TMPDIR", "TEMP", "TMP")
 TEMP_FOLDERS = ("/tmp", "/var/tmp", "/usr/tmp")

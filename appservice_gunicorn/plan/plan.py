@@ -5,10 +5,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from appservice_gunicorn import environment
+from appservice_gunicorn.base import environment
+from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.build import output
 from appservice_gunicorn.detection.chain import Detection, detect
-from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import fs
 from appservice_gunicorn.plan.settings import LayeredSettings, layer_settings
 from appservice_gunicorn.startup import shell

@@ -14,12 +14,12 @@ from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from appservice_gunicorn import environment
+from appservice_gunicorn.base import environment
+from appservice_gunicorn.base.errors import LaunchError
+from appservice_gunicorn.base.gunicorn_api import SUPPORTED_WORKERS, Config
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
-from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import writable
-from appservice_gunicorn.gunicorn_api import SUPPORTED_WORKERS, Config
 from appservice_gunicorn.startup import gunicorn_options
 from appservice_gunicorn.startup.gunicorn_options import OptionError, is_hook
 

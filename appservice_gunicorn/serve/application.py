@@ -12,7 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.explain import decision, defaultsite
 from appservice_gunicorn.plan.plan import LauncherConfig, Plan, make_plan, with_settings
 from appservice_gunicorn.serve import preload, proof, workerreports

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 import gunicorn
 from gunicorn.errors import AppImportError
 
-from appservice_gunicorn.boot import Interrupted
-from appservice_gunicorn.importfailures import short_repr, user_failure
-from appservice_gunicorn.messages import one_line
+from appservice_gunicorn.base.boot import Interrupted
+from appservice_gunicorn.base.import_failures import short_repr, user_failure
+from appservice_gunicorn.base.messages import one_line
 from appservice_gunicorn.startup import gunicorn_options
 
 if TYPE_CHECKING:  # the redeploy check (check.py) imports this module in a fresh process

@@ -24,8 +24,8 @@ from typing import Any, NamedTuple
 
 from gunicorn.errors import HaltServer
 
-from appservice_gunicorn import boot
-from appservice_gunicorn.gunicorn_api import Arbiter
+from appservice_gunicorn.base import boot
+from appservice_gunicorn.base.gunicorn_api import Arbiter
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.serve import bind_errors, workerreports
 from appservice_gunicorn.serve.redeployable import RedeployableApplication

@@ -22,7 +22,7 @@ from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import NamedTuple
 
-from appservice_gunicorn import environment
+from appservice_gunicorn.base import environment
 from appservice_gunicorn.detection import django_settings
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.files import pysource

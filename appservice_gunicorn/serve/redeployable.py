@@ -1,6 +1,6 @@
 """The application as the master sees it: the few things a redeploy asks of it."""
 
-from appservice_gunicorn.gunicorn_api import BaseApplication
+from appservice_gunicorn.base.gunicorn_api import BaseApplication
 from appservice_gunicorn.plan.plan import Plan
 
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
 
-from appservice_gunicorn.errors import StartupError as StartupError
+from appservice_gunicorn.base.errors import StartupError as StartupError
+from appservice_gunicorn.base.messages import show
 from appservice_gunicorn.files import pysource
-from appservice_gunicorn.messages import show
 from appservice_gunicorn.startup import gunicorn_options, shell
 from appservice_gunicorn.startup.shell import Step
 from appservice_gunicorn.startup.startup_file import names_file, read_startup_file, startup_path

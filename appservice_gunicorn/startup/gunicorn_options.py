@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from appservice_gunicorn.gunicorn_api import KNOWN_SETTINGS, SUPPORTED_WORKERS, Config
-from appservice_gunicorn.messages import show
+from appservice_gunicorn.base.gunicorn_api import KNOWN_SETTINGS, SUPPORTED_WORKERS, Config
+from appservice_gunicorn.base.messages import show
 
 SETTINGS: Mapping[str, Any] = {str(cls.name): cls for cls in KNOWN_SETTINGS}
 _LONG_OPTIONS: Mapping[str, Any] = {

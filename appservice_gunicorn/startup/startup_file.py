@@ -8,9 +8,9 @@ import os
 import re
 from pathlib import Path
 
-from appservice_gunicorn.errors import StartupError
+from appservice_gunicorn.base.errors import StartupError
+from appservice_gunicorn.base.messages import show
 from appservice_gunicorn.files import fs
-from appservice_gunicorn.messages import show
 
 # Words with one of these endings name a startup file even when it is missing,
 # so that a typo in the file name is reported rather than run as a command.

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 
-from appservice_gunicorn import environment
+from appservice_gunicorn.base import environment
 from appservice_gunicorn.files import writable
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.startup.shell import Step

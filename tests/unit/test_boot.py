@@ -8,7 +8,7 @@ import sys
 PROBE = """
 import sys
 import appservice_gunicorn.__main__ as entry
-import appservice_gunicorn.boot as boot
+import appservice_gunicorn.base.boot as boot
 boot.install("/")
 WATCHED = {"gunicorn", "signal", "enum", "appservice_gunicorn"}
 print(sorted(name for name in sys.modules if name.split(".")[0] in WATCHED))
@@ -22,7 +22,8 @@ def test_the_package_and_boot_import_nothing_heavy_before_the_handlers() -> None
         [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, cwd="/"
     ).stdout
     assert out.strip() == (
-        "['appservice_gunicorn', 'appservice_gunicorn.__main__', 'appservice_gunicorn.boot']"
+        "['appservice_gunicorn', 'appservice_gunicorn.__main__', 'appservice_gunicorn.base', "
+        "'appservice_gunicorn.base.boot']"
     )
 
 
@@ -36,7 +37,7 @@ def test_the_detection_api_is_still_there_lazily() -> None:
 
 STOP_LOST = """
 import os, signal, sys
-import appservice_gunicorn.boot as boot
+import appservice_gunicorn.base.boot as boot
 import appservice_gunicorn.cli as cli
 from appservice_gunicorn.__main__ import main as entry
 

@@ -117,7 +117,7 @@ def test_an_app_a_wsgi_worker_cannot_call_stops_the_start(
 
 def test_a_users_own_runpy_py_stays_in_the_traceback(tmp_path: Path) -> None:
     """Only the standard library's runpy (which runs gunicorn.conf.py) is machinery."""
-    from appservice_gunicorn.importfailures import user_traceback
+    from appservice_gunicorn.base.import_failures import user_traceback
 
     path = tmp_path / "runpy.py"
     path.write_text("def boom():\n    raise ValueError('from the user')\n")

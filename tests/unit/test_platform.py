@@ -10,7 +10,7 @@ import pytest
 from gunicorn.config import Config
 
 from appservice_gunicorn import detect
-from appservice_gunicorn import environment as platform
+from appservice_gunicorn.base import environment as platform
 from appservice_gunicorn.plan.settings import layer_settings
 from tests.helpers import flask_app, write
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.files import writable as runtime
 from appservice_gunicorn.plan.plan import LauncherConfig, make_plan
 

@@ -9,7 +9,7 @@ import pytest
 from gunicorn.config import Config
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.errors import LaunchError
+from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.plan.settings import layer_settings
 from tests.helpers import write
 

@@ -12,11 +12,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from appservice_gunicorn.boot import Interrupted
+from appservice_gunicorn.base.boot import Interrupted
+from appservice_gunicorn.base.errors import LaunchError
+from appservice_gunicorn.base.import_failures import user_traceback
 from appservice_gunicorn.detection.context import Context, Match, Miss, kind_of
-from appservice_gunicorn.errors import LaunchError
 from appservice_gunicorn.files import fs, pysource
-from appservice_gunicorn.importfailures import user_traceback
 from appservice_gunicorn.startup.gunicorn_options import SETTINGS, is_hook
 
 CONFIG_FILE = "gunicorn.conf.py"

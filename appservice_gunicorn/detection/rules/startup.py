@@ -7,9 +7,9 @@ web process, resolved once; the startup and procfile rules then judge it.
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from appservice_gunicorn import environment
+from appservice_gunicorn.base import environment
+from appservice_gunicorn.base.errors import StartupError
 from appservice_gunicorn.detection.context import Context, Match, Miss, RuleName, Startup, kind_of
-from appservice_gunicorn.errors import StartupError
 from appservice_gunicorn.startup import server_ports
 from appservice_gunicorn.startup.command import (
     StartupCommand,

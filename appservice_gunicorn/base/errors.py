@@ -1,7 +1,7 @@
 """The launcher's errors: the one it stops with, and the one an unusable startup command
 gives (logged, then the chain goes on, unless --strict)."""
 
-from appservice_gunicorn.messages import one_line
+from appservice_gunicorn.base.messages import one_line
 
 
 class LaunchError(Exception):

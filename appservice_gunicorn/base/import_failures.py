@@ -12,12 +12,13 @@ from typing import NamedTuple
 
 import gunicorn
 
-from appservice_gunicorn.messages import one_line
+from appservice_gunicorn.base.messages import one_line
 
 # Frames from these files are machinery, not the user's code.
+# The launcher's package (this module is in its base/), gunicorn's and importlib's.
 _OWN_DIRS = tuple(
     os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (__file__, gunicorn.__file__, importlib.__file__)
+    for path in (os.path.dirname(__file__), gunicorn.__file__, importlib.__file__)
 )
 
 
