@@ -9,13 +9,16 @@ Registered through the ``pytest11`` entry point; servers stop at the test's end.
 imports nothing of gunicorn: a project that merely has the package installed pays nothing.
 """
 
+import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher, Server, start
+from appservice_gunicorn.testing import Server, serve
+
+__all__ = ["ServeFactory", "appservice_server"]
 
 
 class ServeFactory(Protocol):
@@ -33,19 +36,15 @@ class ServeFactory(Protocol):
 
 @pytest.fixture
 def appservice_server() -> Iterator[ServeFactory]:
-    running: list[Launcher] = []
+    with contextlib.ExitStack() as running:
 
-    def serve(
-        path: str | os.PathLike[str],
-        startup: str | Sequence[str] | None = None,
-        env: Mapping[str, str] | None = None,
-        *,
-        timeout: float = 30.0,
-    ) -> Server:
-        launcher = start(path, startup, env, timeout=timeout)
-        running.append(launcher)
-        return Server(launcher)
+        def serve_one(
+            path: str | os.PathLike[str],
+            startup: str | Sequence[str] | None = None,
+            env: Mapping[str, str] | None = None,
+            *,
+            timeout: float = 30.0,
+        ) -> Server:
+            return running.enter_context(serve(path, startup, env, timeout=timeout))
 
-    yield serve
-    for launcher in running:
-        launcher.close()
+        yield serve_one

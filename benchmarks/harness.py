@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from appservice_gunicorn.testing import free_port
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
 
 HOST = "127.0.0.1"
 START_TIMEOUT = 60.0

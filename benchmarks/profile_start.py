@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from appservice_gunicorn.testing import free_port
+from benchmarks.harness import free_port
 
 from .apps import flask_app
 from .harness import clean_env

@@ -165,7 +165,8 @@ def app_without_app_object(tmp_path: Path) -> Path:
 def test_default_site_renders_title_reasons_and_styles(
     app_without_app_object: Path, tmp_path: Path
 ) -> None:
-    with serve(app_without_app_object) as url:
+    with serve(app_without_app_object) as server:
+        url = server.url
         dom = chromium(url + "/", tmp_path, "--dump-dom")
         shot = tmp_path / "default-site.png"
         chromium(url + "/", tmp_path, f"--screenshot={shot}", f"--window-size={WIDTH},{HEIGHT}")

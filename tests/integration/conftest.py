@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher, start
+from tests.launcher import Launcher, start
 
 Start = Callable[..., Launcher]
 

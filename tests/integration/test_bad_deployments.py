@@ -493,7 +493,7 @@ def test_modules_in_the_app_folder_never_replace_the_launchers(
 
 def run_to_exit(app_dir: Path, env: dict[str, str], timeout: float = 60) -> tuple[int, str]:
     """The launcher serving ``app_dir`` on a free loopback port, until it exits by itself."""
-    from appservice_gunicorn.testing import free_port, launcher_env
+    from tests.launcher import free_port, launcher_env
 
     result = subprocess.run(
         [sys.executable, "-m", "appservice_gunicorn", "--app-dir", str(app_dir)],

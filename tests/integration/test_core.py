@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from appservice_gunicorn.testing import free_port
 from tests.helpers import flask_app, write
 from tests.integration.conftest import Start
+from tests.launcher import free_port
 
 
 def get(url: str) -> tuple[int, str, str]:

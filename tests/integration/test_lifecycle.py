@@ -22,7 +22,6 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher
 from tests.helpers import write
 from tests.integration.conftest import (
     GRACEFUL_TIMEOUT,
@@ -35,6 +34,7 @@ from tests.integration.conftest import (
     unshare_problem,
     wait_for,
 )
+from tests.launcher import Launcher
 
 CHUNKS = 20
 CHUNK = b"x" * 5000

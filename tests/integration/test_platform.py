@@ -24,9 +24,9 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher
 from tests.helpers import fastapi_app, flask_app, write
 from tests.integration.conftest import Start
+from tests.launcher import Launcher
 
 RUNNING = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 

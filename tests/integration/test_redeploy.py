@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher
 from tests.helpers import write
 from tests.integration.conftest import StartPid1, get, wait_for
+from tests.launcher import Launcher
 
 
 def replace_folder(app_dir: Path, files: dict[str, str]) -> None:

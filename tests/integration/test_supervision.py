@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher
 from tests.helpers import fastapi_app, flask_app, write
 from tests.integration.conftest import Start, StartPid1, wait_for
+from tests.launcher import Launcher
 
 RUNNING = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 GRACE = 3  # APPSVC_GRACEFUL_TIMEOUT in these tests

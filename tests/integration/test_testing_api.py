@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -63,7 +64,8 @@ def test_detect_with_a_startup_command(tmp_path: Path) -> None:
 
 def test_serve_a_flask_folder_answers_and_stops(tmp_path: Path) -> None:
     write(tmp_path, {"application.py": flask_app("app", "template works")})
-    with serve(tmp_path) as url:
+    with serve(tmp_path) as server:
+        url = server.url
         assert url.startswith("http://127.0.0.1:")
         assert get(url + "/") == "template works"
         running = processes_for(tmp_path)
@@ -99,9 +101,9 @@ def test_serve_of_a_broken_app_raises_with_the_log(tmp_path: Path) -> None:
 
 def test_fixture_serves(appservice_server: ServeFactory, tmp_path: Path) -> None:
     write(tmp_path, {"app.py": flask_app("app", "fixture works")})
-    url = appservice_server(tmp_path, timeout=60)
-    assert "rule app-file" in url.log()
-    assert get(url + "/") == "fixture works"
+    server = appservice_server(tmp_path, timeout=60)
+    assert "rule app-file" in server.log()
+    assert get(server.url + "/") == "fixture works"
 
 
 def test_fixture_stops_servers_at_teardown(tmp_path: Path) -> None:
@@ -115,7 +117,7 @@ def test_fixture_stops_servers_at_teardown(tmp_path: Path) -> None:
             import urllib.request
 
             def test_inner(appservice_server):
-                url = appservice_server({str(app_dir)!r})
+                url = appservice_server({str(app_dir)!r}).url
                 assert urllib.request.urlopen(url).read() == b"inner"
                 open({str(url_file)!r}, "w").write(url)
             """
@@ -166,3 +168,27 @@ def test_launchers_started_together_keep_their_own_control_socket(tmp_path: Path
             assert not (home / ".gunicorn").exists()
         assert not theirs.exists()  # removed by its own launcher on the way out
         assert ours.is_socket(), first.log()
+
+
+def test_the_server_is_a_frozen_value_with_its_url_and_log(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": flask_app("app", "x")})
+    with serve(tmp_path) as server:
+        assert dataclasses.is_dataclass(server) and not isinstance(server, str)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            server.url = "http://elsewhere"  # type: ignore[misc]
+        assert "Serving app:app" in server.log()
+
+
+def test_the_testing_modules_declare_their_api() -> None:
+    from appservice_gunicorn import pytest_plugin, testing
+
+    assert testing.__all__ == ["LauncherFailed", "Server", "serve"]
+    assert pytest_plugin.__all__ == ["ServeFactory", "appservice_server"]
+    public = {name for name in vars(testing) if not name.startswith("_")}
+    # Nothing else of the module's own is public (imported modules and names aside).
+    own = {
+        name
+        for name in public
+        if getattr(getattr(testing, name), "__module__", None) == testing.__name__
+    }
+    assert own == set(testing.__all__)

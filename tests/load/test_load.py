@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn.testing import Launcher, start
 from tests.helpers import flask_app, write
+from tests.launcher import Launcher, start
 
 REQUESTS = int(os.environ.get("LOAD_REQUESTS", "5000"))
 CONCURRENCY = int(os.environ.get("LOAD_CONCURRENCY", "50"))

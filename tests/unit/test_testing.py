@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from appservice_gunicorn.testing import launcher_env
+from tests.launcher import launcher_env
 
 
 def test_each_launcher_gets_a_loopback_bind_of_its_own_port() -> None:
