@@ -86,6 +86,18 @@ def floor(session: nox.Session) -> None:
 
 
 @nox.session
+def gunicorn_newest(session: nox.Session) -> None:
+    """The unit tests against gunicorn's newest release, above pyproject.toml's upper bound
+    too: what an upgrade would break, each private behaviour the master relies on named by
+    a test of tests/unit/test_gunicorn_coupling.py.  Not a default session: a gunicorn
+    release would turn a green main red with no change of the project's."""
+    session.install(".", *group("test"))
+    session.install("--upgrade", "--no-deps", "gunicorn")
+    session.run("python", "-c", "import gunicorn; print('gunicorn', gunicorn.__version__)")
+    session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), "tests/unit", *session.posargs)
+
+
+@nox.session
 def load(session: nox.Session) -> None:
     """5,000 requests at concurrency 50 against the default site and a 2-worker Flask app,
     alone and with their figures printed (``tests`` runs them too, among the others)."""
