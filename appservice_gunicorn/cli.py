@@ -16,7 +16,9 @@ from appservice_gunicorn.serve.importer import add_master_paths
 from appservice_gunicorn.startup.gunicorn_options import is_option, long_options
 from appservice_gunicorn.supervise import commands, steps
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
+# Every module logs to a child of this one (getLogger(__name__)): one handler, one level.
+package_log = logging.getLogger("appservice_gunicorn")
 
 # Launcher options end at the first word that is not one of them: the rest is the
 # startup command, whose own options (--workers=4 ...) belong to gunicorn.
@@ -131,9 +133,9 @@ def setup_logging() -> None:
             "[%(asctime)s] [%(process)d] [%(levelname)s] %(message)s", "%Y-%m-%d %H:%M:%S %z"
         )
     )
-    log.handlers[:] = [handler]
-    log.setLevel(logging.INFO)
-    log.propagate = False
+    package_log.handlers[:] = [handler]
+    package_log.setLevel(logging.INFO)
+    package_log.propagate = False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = with_settings(plan)
     except LaunchError as exc:
         log.error("%s", exc)
-        return 1
+        return exc.status
     AppServiceApplication(config, plan, launcher_modules).run()
     return 0
 
@@ -181,7 +183,7 @@ def run_explain(config: LauncherConfig, *, as_json: bool) -> int:
             plan = make_plan(explained, settings=False, extract=False)
         except LaunchError:
             print(f"Error: {exc}", file=sys.stderr)
-            return 1
+            return exc.status
         stop = str(exc)
         if plan.steps:
             stop += f" (found before the {len(plan.steps)} pre-start step(s), which may fix it)"

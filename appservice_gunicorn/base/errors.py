@@ -5,8 +5,15 @@ from appservice_gunicorn.base.messages import one_line
 
 
 class LaunchError(Exception):
-    """The launcher cannot start (or a redeploy cannot go live); the message says why, where
-    and what to do, on one line (or a line and the user's own traceback)."""
+    """The launcher cannot start (or a redeploy cannot go live): the one way to say so.
+
+    The message says why, where and what to do, on one line (or a line and the user's own
+    traceback); ``status`` is the exit status the launcher stops with (1 unless a stage
+    knows better)."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StartupError(Exception):

@@ -19,7 +19,7 @@ from appservice_gunicorn.files import fs
 # archives (tarfile, zipfile, hashlib, ...) and the TOML parser are imported only where a
 # build output is found: every start of the launcher pays for what is imported here.
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "oryx-manifest.toml"
 # The platform's startup script looks for the zstd output first.

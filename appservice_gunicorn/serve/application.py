@@ -27,7 +27,7 @@ from appservice_gunicorn.serve.master import LauncherArbiter
 from appservice_gunicorn.serve.redeployable import RedeployableApplication
 from appservice_gunicorn.supervise import steps
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 # Never dropped on reload, even when installed in the app's own virtualenv.
 _LAUNCHER_PACKAGES = frozenset({"appservice_gunicorn", "gunicorn"})
 MAX_NOTE = 1000  # characters of an import failure the master repeats
@@ -69,7 +69,8 @@ class AppServiceApplication(RedeployableApplication):
         plan.settings.apply(self.cfg)
         os.chdir(self.cfg.chdir)
         # The launcher's lines follow gunicorn's --log-level, as one log.
-        log.setLevel(getattr(logging, str(self.cfg.loglevel).upper(), logging.INFO))
+        package_log = logging.getLogger(__name__.partition(".")[0])
+        package_log.setLevel(getattr(logging, str(self.cfg.loglevel).upper(), logging.INFO))
         # One worker shares nothing with the master: preloading would only add its memory.
         if not self.cfg.preload_app and self.cfg.workers > 1:
             loaded = preload.preload(plan.detection, self.cfg.worker_class_str, self.config.env)

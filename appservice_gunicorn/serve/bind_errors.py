@@ -6,7 +6,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 
 
 def explain_busy(addresses: Iterable[Any]) -> None:

@@ -31,7 +31,7 @@ from appservice_gunicorn.serve import bind_errors, workerreports
 from appservice_gunicorn.serve.redeployable import RedeployableApplication
 from appservice_gunicorn.serve.workerreports import Reports
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 # Workers in a row that ended before importing the app: then the launcher stops.
 MAX_BOOT_FAILURES = 5
 BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"

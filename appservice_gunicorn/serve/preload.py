@@ -27,7 +27,7 @@ from appservice_gunicorn.detection import django_settings
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.files import pysource
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 
 SWITCH = "APPSVC_PRELOAD_FRAMEWORK"
 DJANGO_SETTINGS = "DJANGO_SETTINGS_MODULE"

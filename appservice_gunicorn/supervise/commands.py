@@ -8,7 +8,7 @@ from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.supervise import supervisor
 from appservice_gunicorn.supervise.steps import command_env, run_steps
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 
 
 def run_supervised(plan: Plan) -> int:

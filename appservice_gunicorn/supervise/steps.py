@@ -13,7 +13,7 @@ from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.startup.shell import Step
 from appservice_gunicorn.supervise import supervisor
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 SHELL = "/bin/sh"
 
 

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import NamedTuple
 
-log = logging.getLogger("appservice_gunicorn")
+log = logging.getLogger(__name__)
 
 # What an orchestrator or a terminal sends, forwarded to the child's process group.
 FORWARDED = frozenset(
