@@ -89,7 +89,7 @@ def floor(session: nox.Session) -> None:
 def gunicorn_newest(session: nox.Session) -> None:
     """The unit tests against gunicorn's newest release, above pyproject.toml's upper bound
     too: what an upgrade would break, each private behaviour the master relies on named by
-    a test of tests/unit/test_gunicorn_coupling.py.  Not a default session: a gunicorn
+    a test of tests/unit/base/test_gunicorn_api.py.  Not a default session: a gunicorn
     release would turn a green main red with no change of the project's."""
     session.install(".", *group("test"))
     session.install("--upgrade", "--no-deps", "gunicorn")

@@ -6,7 +6,7 @@ One place, for two reasons.  gunicorn computes its ``workers`` default as
 become the default unchecked.  The variable is hidden during that import and put back;
 ``environment.default_workers`` reads it instead, and reports a bad value as an ERROR line.
 And what the launcher takes from gunicorn is listed here, for whoever upgrades it (the
-private behaviours it relies on have tests of their own: tests/unit/test_gunicorn_coupling.py).
+private behaviours it relies on have tests of their own: tests/unit/base/test_gunicorn_api.py).
 ``gunicorn.errors`` (no settings read) is imported directly where needed: the redeploy's
 proof, a fresh process, stays light.
 """

@@ -67,3 +67,12 @@ def test_no_import_circle() -> None:
 def test_every_module_is_short(name: str) -> None:
     lines = len(MODULES[name].read_text().splitlines())
     assert lines <= MAX_LINES, f"{name}: {lines} lines; split it by what it holds"
+
+
+def test_the_unit_tests_mirror_the_packages_folders() -> None:
+    """tests/unit/<folder>/ for the package's <folder>/ (tests of the whole project at the
+    top); a folder of tests with no package folder would mean a move was half done."""
+    unit = Path(__file__).resolve().parent
+    for folder in (path.parent for path in unit.rglob("test_*.py")):
+        relative = folder.relative_to(unit)
+        assert (PACKAGE / relative).is_dir(), f"tests/unit/{relative}: no package folder"

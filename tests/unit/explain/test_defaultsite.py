@@ -14,7 +14,7 @@ from appservice_gunicorn import detect
 from appservice_gunicorn.explain.defaultsite import create_app
 from tests.helpers import RULES_BEFORE_DEFAULT, write
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SECRET = "s3cr3t-Pa55w0rd-do-not-show"
 
 
@@ -217,7 +217,7 @@ def test_the_page_carries_its_help_and_links_nowhere(folder: Path) -> None:
 def test_the_page_names_every_app_file_the_chain_reads_at_the_top() -> None:
     from appservice_gunicorn.detection.rules.app_file import APP_FILES
 
-    page = (Path(__file__).parents[2] / "defaultsite" / "index.html").read_text()
+    page = (Path(__file__).parents[3] / "defaultsite" / "index.html").read_text()
     for name in APP_FILES:
         if "/" not in name:
             assert f"<code>{name}</code>" in page, name
