@@ -20,6 +20,7 @@ from appservice_gunicorn.base.gunicorn_api import SUPPORTED_WORKERS, Config
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
 from appservice_gunicorn.files import writable
+from appservice_gunicorn.plan import binds
 from appservice_gunicorn.startup import gunicorn_options
 from appservice_gunicorn.startup.gunicorn_options import OptionError, is_hook
 
@@ -148,7 +149,7 @@ def layer_settings(
     for name, value in startup_settings.items():
         layered.put(name, value, startup_source)
     _cap_counts(layered)
-    _check_bind(layered, env)
+    layered.notes += binds.check(layered.value("bind"), layered.source("bind"), env)
     if detection.kind == "default":
         _default_site_worker(layered)
     _check_worker_class(layered, detection)
@@ -175,39 +176,6 @@ def layer_settings(
         if placement.note:
             layered.notes.append(placement.note)
     return layered
-
-
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
-
-
-def _check_bind(layered: LayeredSettings, env: Mapping[str, str]) -> None:
-    """A bind of the user's that the platform's requests would not reach: on another port
-    than the one the platform names (``PORT``, ``WEBSITES_PORT``), or, on App Service, on
-    127.0.0.1 only.  A note each: it may be meant (a proxy in the same container)."""
-    source = layered.source("bind")
-    binds = [str(b) for b in layered.value("bind") or []]
-    addresses = [b for b in binds if not b.startswith(("unix:", "fd://"))]
-    if source == "launcher" or not addresses:
-        return
-    hosts, ports = [], []
-    for address in addresses:
-        host, colon, port = address.removeprefix("tcp://").rpartition(":")
-        hosts.append((host if colon else address).lower())
-        ports.append(int(port) if colon and port.isdigit() else 8000)  # gunicorn's default
-    told = ", ".join(binds)
-    if any(env.get(name, "").strip() for name in ("PORT", "WEBSITES_PORT")):
-        wanted = environment.port(env)
-        if int(wanted) not in ports:
-            layered.notes.append(
-                f"bind {told} (from {source}) does not listen on port {wanted}, where requests "
-                "come ($PORT): bind 0.0.0.0:$PORT, or leave the bind out (the launcher's is "
-                "0.0.0.0:$PORT)"
-            )
-    if env.get("WEBSITE_SITE_NAME") and all(host in _LOOPBACK for host in hosts):
-        layered.notes.append(
-            f"bind {told} (from {source}) listens on the loopback only, which App Service's "
-            "requests do not reach: bind 0.0.0.0:$PORT"
-        )
 
 
 def _cap_counts(layered: LayeredSettings) -> None:

@@ -30,7 +30,7 @@ import gunicorn
 import pytest
 
 import appservice_gunicorn
-from tests.helpers import tree_digest, write
+from tests.helpers import flask_app, tree_digest, write
 from tests.integration.conftest import Start
 
 PLAIN_APP = """
@@ -620,3 +620,18 @@ def test_a_module_beside_a_helper_off_the_path_is_named_as_an_import_to_fix(
         "lib/utils.py is there, beside lib/helpers.py, which imports it as if lib/ were on "
         "sys.path: import it as lib.utils (traceback below)"
     ) in log
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0:99999", "-1", "fd://99"])
+def test_a_bind_gunicorn_cannot_use_stops_with_one_line_and_exit_1(
+    launch: Start, tmp_path: Path, bind: str
+) -> None:
+    """gunicorn raised OverflowError or OSError from its socket code (a traceback), or
+    retried a host named '-1' for five seconds."""
+    write(tmp_path, {"app.py": flask_app()})
+    launcher = launch(tmp_path, f"--bind={bind} app:app", wait=False)
+    assert launcher.wait(timeout=30) == 1
+    log = launcher.log()
+    errors = [line for line in log.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1 and f"bind '{bind}' (from startup): " in errors[0], log
+    assert "Traceback" not in log
