@@ -35,9 +35,11 @@ def writable_dir(path: str | os.PathLike[str]) -> bool:
 
 
 def creatable_in(path: Path) -> bool:
-    """Whether ``path`` (a folder) exists writable, or could be made in a writable parent."""
+    """Whether ``path`` (a folder) exists writable, or could be made in a writable parent.
+    A folder this user cannot look into (``HOME=/root`` for a non-root user) is as good as
+    missing: its parent is asked, and says no."""
     for folder in (path, *path.parents):
-        if folder.exists():
+        if os.path.exists(folder):  # False, not PermissionError, where it cannot be looked at
             return writable_dir(folder)
     return False
 
