@@ -17,7 +17,6 @@ import gc
 import logging
 import os
 import signal
-import sys
 import time
 from types import FrameType
 from typing import Any, NamedTuple
@@ -27,7 +26,7 @@ from gunicorn.errors import HaltServer
 from appservice_gunicorn.base import boot
 from appservice_gunicorn.base.gunicorn_api import Arbiter
 from appservice_gunicorn.plan.plan import Plan
-from appservice_gunicorn.serve import bind_errors, workerreports
+from appservice_gunicorn.serve import bind_errors, replacement, workerreports
 from appservice_gunicorn.serve.redeployable import RedeployableApplication
 from appservice_gunicorn.serve.workerreports import Reports
 
@@ -36,7 +35,6 @@ log = logging.getLogger(__name__)
 MAX_BOOT_FAILURES = 5
 BOOT_FAILED = 3  # gunicorn's own status for "Worker failed to boot"
 LOAD_FAILED = 4  # and for "App failed to load"
-RETIRE = "APPSVC_RETIRE"
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 
 
@@ -64,7 +62,7 @@ class LauncherArbiter(Arbiter):
         self._boot_failures = 0
         self._first_boot = True
         # Workers of the master this one replaced (see _replace_master).
-        retire = os.environ.pop(RETIRE, "")
+        retire = os.environ.pop(replacement.RETIRE, "")
         self._retire = {int(pid) for pid in retire.split(",") if pid.isdigit()}
         self._retiring: set[int] = set()
         self._retire_deadline = 0.0
@@ -88,6 +86,16 @@ class LauncherArbiter(Arbiter):
         if sig in STOP_SIGNALS:
             self._stop_requested = True
         super().signal(sig, frame)
+
+    def handle_usr2(self) -> None:
+        """gunicorn's binary upgrade would start a second master beside this one (the
+        container's PID 1), re-running the steps and pruning the extraction its workers
+        use.  A SIGHUP redeploy does what it is for: it replaces the master when what the
+        master loaded changed."""
+        log.warning(
+            "SIGUSR2 (gunicorn's binary upgrade) is not supported by the launcher; ignored: "
+            "send SIGHUP to redeploy (the master replaces itself when the framework changed)"
+        )
 
     def wait_for_signals(self, timeout: float | None = 1.0) -> list[int]:
         signals: list[int] = super().wait_for_signals(timeout)
@@ -216,19 +224,15 @@ class LauncherArbiter(Arbiter):
             "(listening sockets and running workers kept until the new ones are ready)",
             reason,
         )
-        environ = dict(self.cfg.env_orig)
-        for listener in self.LISTENERS:
-            os.set_inheritable(listener.fileno(), True)
-        environ["GUNICORN_FD"] = ",".join(str(lnr.fileno()) for lnr in self.LISTENERS)
-        environ["GUNICORN_PID"] = str(os.getpid())
         # Also the workers of a replacement still in progress: none may be left serving.
         retire = {*self.WORKERS, *self._retire, *self._retiring}
-        environ[RETIRE] = ",".join(str(pid) for pid in sorted(retire))
-        environ[boot.REPLACED] = "1"
         try:
-            # Where the launcher started: a relative --app-dir or APP_PATH means the same.
-            os.chdir(boot.START_CWD or str(self.START_CTX["cwd"]))
-            os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+            replacement.exec_master(
+                [lnr.fileno() for lnr in self.LISTENERS],
+                self.cfg.env_orig,
+                retire,
+                boot.START_CWD or str(self.START_CTX["cwd"]),
+            )
         except OSError as exc:
             log.error(
                 "reload: the master cannot replace itself (%s); the running app keeps "

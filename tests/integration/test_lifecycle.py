@@ -364,3 +364,23 @@ def test_a_stop_signal_at_any_point_of_the_start_stops_pid1(
     log = launcher.log()
     assert status == 0, log
     assert "Starting gunicorn" not in log, log
+
+
+def test_sigusr2_is_declined_with_one_line_and_the_app_serves_on(
+    launch: Start, tmp_path: Path
+) -> None:
+    """gunicorn's binary upgrade re-executed ``__main__.py`` as a script: an ImportError
+    traceback from a second master.  The launcher replaces its master itself, on SIGHUP."""
+    launcher = launch(lifecycle_app(tmp_path))
+    launcher.send(signal.SIGUSR2)
+    wait_for(lambda: "SIGUSR2" in launcher.log(), 10, "the SIGUSR2 line")
+    assert get(launcher)[:2] == (200, b"ok")
+    log = launcher.log()
+    (line,) = [line for line in log.splitlines() if "SIGUSR2" in line and "[WARNING]" in line]
+    assert "not supported by the launcher; ignored: send SIGHUP to redeploy" in line
+    assert "Traceback" not in log and "Master.2" not in log
+    children = [
+        pid for pid in all_pids() if (proc := stat(pid)) and proc.ppid == launcher.process.pid
+    ]
+    assert len(children) == 1, children  # its one worker, no second master
+    assert launcher.stop() == 0
