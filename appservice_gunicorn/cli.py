@@ -14,7 +14,6 @@ from appservice_gunicorn.explain import decision
 from appservice_gunicorn.plan.plan import LauncherConfig, make_plan, strict_error, with_settings
 from appservice_gunicorn.serve.importer import add_master_paths
 from appservice_gunicorn.startup.gunicorn_options import is_option, long_options
-from appservice_gunicorn.supervise import commands, steps
 
 log = logging.getLogger(__name__)
 # Every module logs to a child of this one (getLogger(__name__)): one handler, one level.
@@ -152,6 +151,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         plan = make_plan(config, settings=False, prune=not replaced)
         if plan.supervised or plan.steps:
+            # Child processes: 3.5 ms of imports (the supervisor, ctypes) that a start
+            # with neither a step nor a supervised command never pays.
+            from appservice_gunicorn.supervise import commands, steps
+
             if plan.supervised:
                 decision.log_plan(plan, log)
                 boot.started(forking=False)

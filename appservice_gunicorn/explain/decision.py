@@ -1,6 +1,5 @@
 """Say what the launcher decided and why: log lines at start, ``--explain`` text and JSON."""
 
-import json
 import logging
 import shlex
 from typing import Any
@@ -171,6 +170,8 @@ def _jsonable(value: Any) -> Any:
 
 
 def render_json(plan: Plan, strict_error: str | None = None, stop_error: str | None = None) -> str:
+    import json  # --explain --json only: 1.4 ms off every start
+
     return json.dumps(as_dict(plan, strict_error, stop_error), indent=2)
 
 

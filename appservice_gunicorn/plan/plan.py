@@ -3,7 +3,7 @@
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.base.errors import LaunchError
@@ -11,8 +11,9 @@ from appservice_gunicorn.build import output
 from appservice_gunicorn.detection.chain import Detection, detect
 from appservice_gunicorn.files import fs
 from appservice_gunicorn.plan.settings import LayeredSettings, layer_settings
-from appservice_gunicorn.startup import shell
-from appservice_gunicorn.startup.shell import Step
+
+if TYPE_CHECKING:
+    from appservice_gunicorn.startup.shell import Step
 
 PRE_RUN_VARIABLE = "PRE_RUN_COMMAND"
 
@@ -118,6 +119,8 @@ def prestart_steps(env: Mapping[str, str], detection: Detection) -> "tuple[Step,
     steps: list[Step] = []
     pre_run = env.get(PRE_RUN_VARIABLE, "").strip()
     if pre_run:
+        from appservice_gunicorn.startup import shell  # the shell's grammar: for a command
+
         steps.append(shell.Step(pre_run, stop_on_failure=False))
     if detection.startup is not None:
         steps.extend(detection.startup.steps)

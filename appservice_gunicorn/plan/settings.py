@@ -5,7 +5,6 @@ Lowest to highest: the launcher's defaults, ``gunicorn.conf.py``,
 command.  gunicorn's ``Config`` validates every value as it is applied.
 """
 
-import configparser
 import os
 import shlex
 import sys
@@ -102,6 +101,8 @@ def _paste_logging(detection: Detection) -> Path | None:
     if not detection.paste or detection.app is None or detection.pythonpath is None:
         return None
     path = detection.pythonpath / detection.app.removeprefix("config:").split("#")[0]
+    import configparser  # PasteDeploy apps only: 2.4 ms off every other start
+
     parser = configparser.ConfigParser()
     try:
         parser.read([path])

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from appservice_gunicorn.base.gunicorn_api import KNOWN_SETTINGS, SUPPORTED_WORKERS, Config
+from appservice_gunicorn.base.gunicorn_api import KNOWN_SETTINGS, SUPPORTED_WORKERS
 from appservice_gunicorn.base.messages import show
 
 SETTINGS: Mapping[str, Any] = {str(cls.name): cls for cls in KNOWN_SETTINGS}
@@ -41,20 +41,48 @@ class _Parser(argparse.ArgumentParser):
         raise _Refused(message or f"exit {status}")
 
 
-# Built once per process (120 options: some 5 ms); only read after.
-@functools.cache
-def parser() -> argparse.ArgumentParser:
+def parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """gunicorn's own argument parser: each setting adds its option, as gunicorn's
     ``Config.parser()`` has them do, to a parser that raises instead of exiting.  Its
     ``--help`` and ``--version`` are plain flags here: in a startup command they are a
-    mistake (``parse`` says so), never something to print."""
+    mistake (``parse`` says so), never something to print.
+
+    With ``words``, only the settings those words could name: every option that one of
+    them spells out, abbreviates or starts (``-w4``), so argparse reads them exactly as
+    with all 120 options, which take 4 ms to add on every start that has gunicorn
+    options (the benchmark's CPU to the first answer, one worker)."""
+    if words is None:
+        return _parser_of(frozenset(SETTINGS))
+    named = frozenset(
+        name
+        for word in words
+        if word.startswith("-") and word != "-"  # "-" alone is a value (stdout)
+        for name, options in _OPTIONS.items()
+        if any(_may_name(word, option) for option in options)
+    )
+    return _parser_of(named)
+
+
+_OPTIONS: Mapping[str, tuple[str, ...]] = {
+    str(cls.name): tuple(cls.cli) for cls in KNOWN_SETTINGS if cls.cli
+}
+
+
+def _may_name(word: str, option: str) -> bool:
+    """Whether argparse could read ``word`` as ``option`` (or as ambiguous with it)."""
+    written = word.partition("=")[0]
+    return option.startswith(written) or option == word[:2]
+
+
+@functools.cache
+def _parser_of(names: frozenset[str]) -> argparse.ArgumentParser:
     built = _Parser(prog="gunicorn", add_help=False)
     built.add_argument("-h", "--help", dest="_help", action="store_true")
     built.add_argument("-v", "--version", dest="_version", action="store_true")
     built.add_argument("args", nargs="*")
-    config = Config()
-    for name in sorted(config.settings, key=config.settings.__getitem__):
-        config.settings[name].add_option(built)
+    for name in SETTINGS:  # gunicorn's order
+        if name in names and name in _OPTIONS:
+            SETTINGS[name]().add_option(built)
     return built
 
 
@@ -82,7 +110,7 @@ def parse(
 
 def _parsed(args: Sequence[str], origin: str) -> tuple[list[str], dict[str, Any]]:
     try:
-        namespace, unknown = parser().parse_known_args(list(args))
+        namespace, unknown = parser(args).parse_known_args(list(args))
     except (_Refused, argparse.ArgumentError) as exc:
         raise OptionError(f"{origin}: {exc}; fix it (see 'gunicorn --help')") from None
     if unknown:

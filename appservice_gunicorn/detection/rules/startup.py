@@ -6,18 +6,15 @@ web process, resolved once; the startup and procfile rules then judge it.
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.base.errors import StartupError
 from appservice_gunicorn.detection.context import Context, Match, Miss, RuleName, Startup, kind_of
-from appservice_gunicorn.startup import server_ports
-from appservice_gunicorn.startup.command import (
-    StartupCommand,
-    classify,
-    resolve_startup,
-    unquoted_calls,
-)
 from appservice_gunicorn.startup.startup_file import PROCFILE_SWITCH, procfile_command
+
+if TYPE_CHECKING:
+    from appservice_gunicorn.startup.command import StartupCommand
 
 NOT_GIVEN = "no startup command given"
 
@@ -25,7 +22,11 @@ NOT_GIVEN = "no startup command given"
 def read_startup(words: Sequence[str], app_dir: Path, env: Mapping[str, str]) -> Startup:
     """The startup command given as ``words``, else the Procfile's web process (``env``
     holds what its ``$NAME`` may use)."""
+    # The shell grammar and the command's classes load only for a command: 2 ms of
+    # imports that most starts never need (the benchmark's CPU to the first answer).
     if words:
+        from appservice_gunicorn.startup.command import resolve_startup
+
         try:
             given = resolve_startup(words, app_dir, env)
         except StartupError as exc:
@@ -37,6 +38,8 @@ def read_startup(words: Sequence[str], app_dir: Path, env: Mapping[str, str]) ->
         text, why = procfile_command(app_dir, environment.flag(env, PROCFILE_SWITCH))
         if text is None:
             return Startup(False, procfile=why)
+        from appservice_gunicorn.startup.command import classify
+
         return Startup(False, classify(text, "Procfile (web)", env, app_dir))
     except StartupError as exc:
         return Startup(False, error=str(exc), public_error=f"Procfile: {exc.problem}")
@@ -52,7 +55,7 @@ def rule(context: Context) -> Match | Miss:
     return command_outcome("startup", startup.command, context)
 
 
-def command_outcome(name: RuleName, command: StartupCommand, context: Context) -> Match | Miss:
+def command_outcome(name: RuleName, command: "StartupCommand", context: Context) -> Match | Miss:
     """What a startup (or Procfile) command serves; a miss when it gives gunicorn settings
     only (they apply to the app found further down the chain)."""
     what = "startup" if name == "startup" else "Procfile's web"
@@ -84,9 +87,12 @@ def command_outcome(name: RuleName, command: StartupCommand, context: Context) -
     )
 
 
-def _supervised_notes(command: StartupCommand, context: Context) -> tuple[str, ...]:
+def _supervised_notes(command: "StartupCommand", context: Context) -> tuple[str, ...]:
     """Warnings read from a supervised command's text: calls left unquoted, and a server
     that would not listen where the platform's requests arrive."""
+    from appservice_gunicorn.startup import server_ports
+    from appservice_gunicorn.startup.command import unquoted_calls
+
     return (
         *unquoted_calls(command.text, command.origin),
         *server_ports.warnings(command.text, command.origin, context.expanded, context.app_dir),
@@ -105,7 +111,7 @@ def _public_startup_name(words: Sequence[str], app_dir: Path) -> str:
     return "the startup command"
 
 
-def _startup_root(app_dir: Path, command: StartupCommand) -> Path:
+def _startup_root(app_dir: Path, command: "StartupCommand") -> Path:
     chdir = command.settings.get("chdir")
     if chdir:
         return (app_dir / str(chdir)).absolute()

@@ -111,3 +111,23 @@ def test_settings_come_in_gunicorns_order_whatever_the_command_line() -> None:
             parse(args, "x")
         messages.add(str(caught.value).split(":")[1])
     assert len(messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("words", "settings"),
+    [
+        (["--workers=4", "app:app"], {"workers"}),
+        (["-w4"], {"workers"}),
+        (["--work=4"], {"workers", "worker_class", "worker_connections", "worker_tmp_dir"}),
+        (["--access-logfile", "-", "--timeout", "600"], {"accesslog", "timeout"}),
+        (["--wrokers=4"], set()),
+    ],
+)
+def test_a_command_line_is_read_by_a_parser_of_the_options_it_may_name(
+    words: list[str], settings: set[str]
+) -> None:
+    """Adding all 120 options costs 4 ms a start: only those a word spells out, abbreviates
+    or starts are added, and argparse then reads the words as with all of them (the test
+    above, over every option)."""
+    dests = {action.dest for action in parser(words)._actions}
+    assert dests - {"_help", "_version", "args"} == settings
