@@ -95,8 +95,9 @@ def read_manifest(app_dir: Path) -> tuple[Manifest | None, str | None]:
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
     try:
-        with path.open("rb") as handle:
-            data = tomllib.loads(handle.read(MAX_MANIFEST_BYTES).decode("utf-8"))
+        data = tomllib.loads(
+            fs.read_regular(path, MAX_MANIFEST_BYTES)[:MAX_MANIFEST_BYTES].decode()
+        )
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         problem = getattr(exc, "strerror", None) or str(exc)
         return None, (

@@ -90,6 +90,10 @@ def describe(path: Path) -> VirtualEnv:
     return VirtualEnv(path=path, site_packages=tuple(site_packages), python=_python(path, versions))
 
 
+# pyvenv.cfg is a few lines; a larger one is not worth reading to its end.
+MAX_CFG_BYTES = 64 * 1024
+
+
 def packages(path: Path) -> VirtualEnv:
     """A package folder used like a virtualenv: its packages importable, its bin/ on PATH."""
     return VirtualEnv(path=path, site_packages=(path,), python=None, packages_only=True)
@@ -97,7 +101,8 @@ def packages(path: Path) -> VirtualEnv:
 
 def _python(path: Path, versions: list[tuple[int, int]]) -> tuple[int, int] | None:
     try:
-        match = re.search(_VERSION, (path / "pyvenv.cfg").read_text(errors="replace"))
+        text = fs.read_regular(path / "pyvenv.cfg", MAX_CFG_BYTES).decode(errors="replace")
+        match = re.search(_VERSION, text)
     except OSError:
         match = None
     if match:

@@ -6,7 +6,9 @@ some of these (``PermissionError`` from ``is_file()``, ``ELOOP`` from ``DirEntry
 here each answers "no" (or "nothing"), and callers that must say why keep the error.
 """
 
+import errno
 import os
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -14,6 +16,32 @@ from typing import NamedTuple
 
 # os.path's answers, not pathlib's: they already say "no" for every OSError, and asking with
 # a str path costs a third of joining and asking with a Path (detection asks a dozen times).
+class NotRegularFile(OSError):
+    """A path that names a FIFO, a device or a socket: never read (a FIFO's reader waits
+    for a writer forever, /dev/zero never ends)."""
+
+
+def read_regular(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The first ``limit + 1`` bytes at most of a regular file (one more than ``limit``
+    tells the caller the file is longer); ``NotRegularFile`` for anything else, without
+    waiting: a FIFO is opened non-blocking, then refused."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", os.fspath(path))
+        size = os.fstat(fd).st_size
+        # A buffer of the file's size, not of the limit; then on to the end, for a file
+        # that grew or whose size is not known (0 in /proc), up to the limit.
+        chunks = [os.read(fd, min(size, limit) + 1)]
+        total = len(chunks[0])
+        while chunks[-1] and total <= limit:
+            chunks.append(os.read(fd, min(65536, limit + 1 - total)))
+            total += len(chunks[-1])
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 def is_file(path: str | os.PathLike[str]) -> bool:
     return os.path.isfile(path)
 

@@ -81,8 +81,7 @@ def read_startup_file(path: Path, origin: str) -> str:
     """The command text of a startup file: decoded, checked, comments dropped."""
     label = f"startup file {show(origin)} ({path})"
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = fs.read_regular(path, MAX_FILE_BYTES)
     except OSError as exc:
         fix = (
             "make it readable by the user the launcher runs as (e.g. chmod a+r)"

@@ -1,6 +1,7 @@
 """The rule from App Service's neighbours that reads a variable: Flask's ``FLASK_APP``, from
 the environment or the project's ``.flaskenv`` (files are read as text and AST only)."""
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,7 +18,10 @@ def rule(context: Context) -> Match | Miss:
         return Match(found.kind, found.reason, public, found.app, found.pythonpath)
     reason, public = found
     # Set, but naming nothing that serves: worth a line whatever matches later.
-    return Miss(reason, public, () if reason == NOT_SET else (reason,))
+    notes = () if reason == NOT_SET else (reason,)
+    if reason == NOT_SET and _unreadable_flaskenv(context.app_dir):
+        notes = (".flaskenv is not a regular file (a FIFO or a device): it is not read",)
+    return Miss(reason, public, notes)
 
 
 def flask_app(app_dir: Path, env: Mapping[str, str]) -> Found | tuple[str, str]:
@@ -53,10 +57,16 @@ def flask_app(app_dir: Path, env: Mapping[str, str]) -> Found | tuple[str, str]:
 
 
 NOT_SET = "FLASK_APP is not set (nor in .flaskenv)"
+MAX_FLASKENV_BYTES = 64 * 1024
 # dotenv's line: [export] FLASK_APP=value, the value quoted or to the end of the line (a
 # comment after a space cut off).
 _FLASKENV_APP = re.compile(r"[ \t]*(?:export[ \t]+)?FLASK_APP[ \t]*=[ \t]*(.*)")
 _DOUBLE_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
+
+
+def _unreadable_flaskenv(app_dir: Path) -> bool:
+    path = app_dir / ".flaskenv"
+    return os.path.lexists(path) and os.path.exists(path) and not os.path.isfile(path)
 
 
 def _flaskenv_app(app_dir: Path) -> str:
@@ -64,10 +74,10 @@ def _flaskenv_app(app_dir: Path) -> str:
     settings, by Flask's convention: ``.env``, which holds secrets, is not read), the last
     line winning, as python-dotenv reads it."""
     try:
-        with open(app_dir / ".flaskenv", encoding="utf-8-sig", errors="replace") as handle:
-            lines = handle.read(64 * 1024).splitlines()
+        data = fs.read_regular(app_dir / ".flaskenv", MAX_FLASKENV_BYTES)
     except OSError:
-        return ""
+        return ""  # none, or not a file to read (a FIFO, a device): as Flask's CLI, none
+    lines = data[:MAX_FLASKENV_BYTES].decode("utf-8-sig", errors="replace").splitlines()
     value = ""
     for line in lines:
         match = _FLASKENV_APP.fullmatch(line)
