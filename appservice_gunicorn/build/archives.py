@@ -10,6 +10,7 @@ place, so a half-extracted folder is never used.  Once: the target's name holds 
 archive's path, size and modification time; a restart or a SIGHUP reuses it.
 """
 
+import copy
 import hashlib
 import importlib.util
 import os
@@ -20,7 +21,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -285,34 +286,26 @@ def _extract_tar(tar: tarfile.TarFile, target: Path) -> None:
         if member.issym():
             links.add(name)
         names.add(name)
-        chosen = _tar_filter()
-        if chosen is None:
-            tar.extract(member, target)
+        member = _owned(member)
+        if hasattr(tarfile, "tar_filter"):  # the standard library's, as a second guard
+            tar.extract(member, target, filter="tar")
         else:
-            tar.extract(member, target, filter=chosen)
+            tar.extract(member, target)
 
 
-def _tar_filter() -> Callable[[tarfile.TarInfo, str], tarfile.TarInfo] | None:
-    """The standard library's ``tar`` filter where it exists (a second guard), keeping
-    the archive's owners out: files belong to whoever runs the launcher."""
-    tar_filter = getattr(tarfile, "tar_filter", None)
-    if tar_filter is None:
-        return None
+_SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWGRP | stat.S_IWOTH
 
-    def owned_by_us(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
-        filtered: tarfile.TarInfo = tar_filter(member, path)
-        if filtered.isdir() and filtered.mode is not None:
-            # Its files come after it: a read-only folder (0555) would refuse them.
-            filtered = filtered.replace(mode=filtered.mode | 0o700, deep=False)
-        return filtered.replace(
-            uid=None,  # type: ignore[arg-type]
-            gid=None,  # type: ignore[arg-type]
-            uname=None,  # type: ignore[arg-type]
-            gname=None,  # type: ignore[arg-type]
-            deep=False,
-        )
 
-    return owned_by_us
+def _owned(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """``member`` as it is extracted on every Python (the standard library's ``tar`` filter,
+    where it exists, does the same, and is missing in 3.10 and Debian's 3.11.2): no
+    setuid, setgid or sticky bit, no write for group or others, owned by whoever runs the
+    launcher (tarfile gives a root launcher the archive's owners); a folder writable by
+    its owner, since its files come after it (a 0555 folder would refuse them)."""
+    owned = copy.copy(member)
+    owned.mode = member.mode & ~_SPECIAL_BITS | (0o700 if member.isdir() else 0)
+    owned.uid, owned.gid, owned.uname, owned.gname = os.getuid(), os.getgid(), "", ""
+    return owned
 
 
 # --- zip ------------------------------------------------------------------------------------

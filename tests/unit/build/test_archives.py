@@ -299,3 +299,29 @@ def test_a_read_only_folder_in_the_archive_still_receives_its_files(
     assert (target / "pkg" / "m.py").read_bytes() == b"x"
     # Writable by its owner whoever extracts it (root ignores the mode, other users do not).
     assert (target / "pkg").stat().st_mode & 0o700 == 0o700
+
+
+@pytest.mark.parametrize("stdlib_filter", [True, False], ids=["tar-filter", "no-tar-filter"])
+def test_modes_and_owners_are_the_launchers_on_every_python(
+    tmp_path: Path,
+    cache: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    stdlib_filter: bool,
+) -> None:
+    """Without tarfile's filters (Python 3.10 and Debian's 3.11.2), a setuid member kept
+    its bit and a uid 4321 0666 .pth file its owner and its world write."""
+    if not stdlib_filter:
+        monkeypatch.delattr(tarfile, "tar_filter", raising=False)
+    tool, pth, folder = file_member("bin/tool"), file_member("site/x.pth"), file_member("pkg")
+    tool.mode = 0o4755
+    pth.mode, pth.uid, pth.gid, pth.uname = 0o666, 4321, 4321, "someone"
+    folder.type, folder.mode = tarfile.DIRTYPE, 0o2775
+    archive = tar_with(
+        tmp_path / "a.tar.gz", [tool, pth, folder], {"bin/tool": b"#!/bin/sh\n", "site/x.pth": b""}
+    )
+    target = extract_to(archive, cache)
+    modes = {
+        name: (target / name).stat().st_mode & 0o7777 for name in ("bin/tool", "site/x.pth", "pkg")
+    }
+    assert modes == {"bin/tool": 0o755, "site/x.pth": 0o644, "pkg": 0o755}
+    assert {(target / name).stat().st_uid for name in modes} == {os.getuid()}
