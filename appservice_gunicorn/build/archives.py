@@ -11,12 +11,11 @@ archive's path, size and modification time; a restart or a SIGHUP reuses it.
 """
 
 import copy
+import errno
 import hashlib
-import importlib.util
 import os
 import shutil
 import stat
-import subprocess
 import tarfile
 import tempfile
 import zipfile
@@ -24,9 +23,9 @@ import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
-from typing import IO
 
 from appservice_gunicorn.base.errors import LaunchError
+from appservice_gunicorn.build import zstd
 from appservice_gunicorn.files.writable import SHM, temp_candidates, writable_dir
 
 FORMATS = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.zst": "tar.zst", ".zip": "zip"}
@@ -40,18 +39,6 @@ class ArchiveError(LaunchError):
 def archive_format(path: Path) -> str | None:
     name = path.name.lower()
     return next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
-
-
-def zstd_support() -> str | None:
-    """What decompresses zstd here: Python's own module (3.14+), the ``zstandard``
-    package, the ``zstd`` program; None when nothing does."""
-    for module in ("compression.zstd", "zstandard"):
-        try:
-            if importlib.util.find_spec(module) is not None:
-                return module
-        except ImportError:
-            continue
-    return "zstd command" if shutil.which("zstd") else None
 
 
 def cache_root(env: Mapping[str, str]) -> Path:
@@ -87,7 +74,8 @@ def extract(archive: Path, target: Path) -> None:
     if fmt is None:
         raise ArchiveError(f"{archive}: unsupported archive type; use .tar.gz, .zip or .tar.zst")
     _make_cache_root(target.parent)
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    # Named by the extracting process: a later start removes what a killed one left.
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", dir=target.parent))
     try:
         if fmt == "zip":
             _extract_zip(archive, partial)
@@ -100,6 +88,8 @@ def extract(archive: Path, target: Path) -> None:
             if not extracted(target):
                 raise
             # Another launcher (of the same user) finished the same version first.
+    except zstd.Unsupported as exc:
+        raise ArchiveError(f"{archive}: cannot be extracted: {exc}") from None
     except _Unsafe as exc:
         raise ArchiveError(
             f"{archive}: {exc}: refused, nothing was extracted; rebuild the archive from the "
@@ -116,6 +106,11 @@ def extract(archive: Path, target: Path) -> None:
         NotImplementedError,
         ValueError,
     ) as exc:
+        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+            raise ArchiveError(
+                f"{archive}: cannot be extracted to {target.parent}: the disk is full; free "
+                f"space there or set {CACHE_VARIABLE} to a folder on a larger disk"
+            ) from None
         raise ArchiveError(
             f"{archive}: cannot be extracted ({_describe(exc)}); deploy it again"
         ) from None
@@ -124,15 +119,36 @@ def extract(archive: Path, target: Path) -> None:
 
 
 def prune(target: Path) -> None:
-    """Remove older extractions of the same archive (not ``target``)."""
+    """Remove older extractions of the same archive (not ``target``), and what extractions
+    killed midway left (``.NAME.PID.*``, of a process that is gone, or of this one, whose
+    own extraction is over when it prunes)."""
     prefix = target.name.rsplit("-", 1)[0] + "-"
     try:
-        siblings = [p for p in target.parent.iterdir() if p.name.startswith(prefix)]
+        siblings = list(target.parent.iterdir())
     except OSError:
         return
     for sibling in siblings:
-        if sibling != target:
+        name = sibling.name
+        if (name.startswith(prefix) and sibling != target) or (
+            name.startswith(f".{prefix}") and not _extracting(name)
+        ):
             shutil.rmtree(sibling, ignore_errors=True)
+
+
+def _extracting(partial: str) -> bool:
+    """Whether the process named in a partial extraction's name (``.NAME.PID.random``)
+    may still be writing it."""
+    fields = partial.split(".")
+    pid = int(fields[2]) if len(fields) > 3 and fields[2].isdigit() else 0
+    if pid in (0, os.getpid()):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def extracted(target: Path) -> bool:
@@ -212,59 +228,8 @@ def _tar_stream(archive: Path, fmt: str) -> Iterator[tarfile.TarFile]:
         with tarfile.open(archive, mode="r|gz") as tar:
             yield tar
         return
-    with _zstd_reader(archive) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
+    with zstd.reader(archive) as raw, tarfile.open(fileobj=raw, mode="r|") as tar:
         yield tar
-
-
-@contextmanager
-def _zstd_reader(archive: Path) -> Iterator[IO[bytes]]:
-    backend = zstd_support()
-    if backend == "compression.zstd":
-        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
-
-        with zstd.open(archive, "rb") as stream:
-            try:
-                yield stream
-            except zstd.ZstdError as exc:
-                raise OSError(0, f"zstd: {exc}") from None
-    elif backend == "zstandard":
-        import zstandard  # type: ignore[import-not-found,unused-ignore]
-
-        with archive.open("rb") as raw, zstandard.ZstdDecompressor().stream_reader(raw) as s:
-            try:
-                yield s
-            except zstandard.ZstdError as exc:
-                raise OSError(0, f"zstd: {exc}") from None
-    elif backend == "zstd command":
-        with subprocess.Popen(
-            ["zstd", "-dcq", "--", str(archive)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        ) as child:
-            assert child.stdout is not None
-            try:
-                yield child.stdout
-            except (OSError, EOFError, tarfile.TarError):
-                # zstd's own message ("truncated input") says more than tar's.
-                _raise_for_zstd(child)
-                raise
-            while child.stdout.read(1 << 16):
-                pass  # tar stops at its end marker; the rest is padding zstd still writes
-            _raise_for_zstd(child)
-    else:
-        raise ArchiveError(
-            f"{archive}: cannot be extracted: no zstd support here (Python 3.14's "
-            "compression.zstd, the zstandard package or the zstd program); "
-            "pip install 'appservice-gunicorn[zstd]' or deploy a .tar.gz"
-        )
-
-
-def _raise_for_zstd(child: subprocess.Popen[bytes]) -> None:
-    assert child.stdout is not None and child.stderr is not None
-    child.stdout.close()
-    error = child.stderr.read().decode(errors="replace").strip()
-    if child.wait() != 0:
-        raise OSError(0, f"zstd: {error or f'exit status {child.returncode}'}") from None
 
 
 def _extract_tar(tar: tarfile.TarFile, target: Path) -> None:

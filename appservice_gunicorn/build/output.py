@@ -225,7 +225,7 @@ def _extract(archive: Archive) -> None:
 
 def describe(build: BuildOutput) -> list[str]:
     """Lines for ``--explain``: the manifest and each archive, extracted or not."""
-    from appservice_gunicorn.build import archives
+    from appservice_gunicorn.build import archives, zstd
 
     lines = []
     if build.manifest is not None:
@@ -236,7 +236,7 @@ def describe(build: BuildOutput) -> list[str]:
             continue
         state = "extracted, reused" if archive.extracted else "would be extracted at start"
         lines.append(f"{archive.path.name} -> {archive.target} ({state})")
-        if archives.archive_format(archive.path) == "tar.zst" and not archives.zstd_support():
+        if archives.archive_format(archive.path) == "tar.zst" and not zstd.support():
             lines.append(
                 f"{archive.path.name}: no zstd support here (Python 3.14, the zstandard "
                 "package or the zstd program): it cannot be extracted"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from appservice_gunicorn.build import archives
+from appservice_gunicorn.build import archives, zstd
 from appservice_gunicorn.build.archives import ArchiveError, extract, target_for
 
 
@@ -161,7 +161,7 @@ def test_tar_zst_extracts(tmp_path: Path, cache: dict[str, str], venv: Path) -> 
         tar.add(venv, arcname=".")
     archive = tmp_path / "antenv.tar.zst"
     archive.write_bytes(zstandard.ZstdCompressor().compress(plain.getvalue()))
-    assert archives.zstd_support() is not None
+    assert zstd.support() is not None
     target = extract_to(archive, cache)
     assert next(target.glob("lib/python*/site-packages/only_in_venv.py")).is_file()
 
@@ -172,7 +172,7 @@ def test_tar_zst_through_the_zstd_program(
     assert shutil.which("zstd"), "the zstd program is part of the test machine's set-up"
     archive = tmp_path / "antenv.tar.zst"
     subprocess.run(["tar", "--zstd", "-cf", str(archive), "-C", str(venv), "."], check=True)
-    monkeypatch.setattr(archives, "zstd_support", lambda: "zstd command")
+    monkeypatch.setattr(zstd, "support", lambda: "zstd command")
     target = extract_to(archive, cache)
     assert (target / "pyvenv.cfg").is_file()
     broken = tmp_path / "broken.tar.zst"
@@ -325,3 +325,51 @@ def test_modes_and_owners_are_the_launchers_on_every_python(
     }
     assert modes == {"bin/tool": 0o755, "site/x.pth": 0o644, "pkg": 0o755}
     assert {(target / name).stat().st_uid for name in modes} == {os.getuid()}
+
+
+def test_what_killed_extractions_left_is_pruned_but_not_a_running_ones(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    """The partial folders start with a dot, which the prune did not match: each SIGKILL
+    mid-extraction left one for good (in /dev/shm on a read-only root: memory)."""
+    archive = tar_with(tmp_path / "antenv.tar.gz", [file_member("v")], {"v": b"1"})
+    target = extract_to(archive, cache)
+    dead = subprocess.Popen(["true"])  # its pid is no process's any more
+    dead.wait()
+    leftovers = [
+        target.parent / f".{target.name}.{dead.pid}.abcd1234",  # killed while extracting
+        target.parent / f".{target.name}.{os.getpid()}.ef567890",  # this process, earlier
+        target.parent / f".{target.name}.x1y2z3",  # named before the pid was in the name
+    ]
+    running = target.parent / f".{target.name}.{os.getppid()}.live0000"  # a live process
+    for folder in [*leftovers, running]:
+        (folder / "lib").mkdir(parents=True)
+    archives.prune(target)
+    assert [folder.exists() for folder in leftovers] == [False, False, False]
+    assert running.exists() and target.exists()
+
+
+def test_a_full_disk_says_the_disk_is_full(tmp_path: Path) -> None:
+    """'deploy it again' was the advice for any OSError: wrong when the disk is full."""
+    problem = shutil.which("unshare") is None and "unshare is not installed"
+    assert not problem, problem
+    archive = tar_with(
+        tmp_path / "antenv.tar.gz", [file_member("big")], {"big": os.urandom(256 * 1024)}
+    )
+    small = tmp_path / "small"
+    small.mkdir()
+    code = (
+        "from pathlib import Path; import sys\n"
+        "from appservice_gunicorn.build import archives\n"
+        "try:\n"
+        f"    archives.extract(Path({str(archive)!r}), Path({str(small)!r}) / 'c' / 'antenv-1')\n"
+        "except archives.ArchiveError as exc:\n"
+        "    print(exc)\n"
+    )
+    mount = f'mount -t tmpfs -o size=64k tmpfs {small} && exec {sys.executable} -c "$0"'
+    result = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", mount, code], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"cannot be extracted to {small}/c: the disk is full" in result.stdout
+    assert "APPSVC_EXTRACT_DIR" in result.stdout and "deploy it again" not in result.stdout

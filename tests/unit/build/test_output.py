@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.build import archives
+from appservice_gunicorn.build import archives, zstd
 from appservice_gunicorn.build import output as buildoutput
 from appservice_gunicorn.build.output import inspect, read_manifest
 from tests.helpers import flask_app, write
@@ -179,7 +179,7 @@ def test_explain_says_when_zstd_support_is_missing(
     (tmp_path / "antenv.tar.zst").write_bytes(b"(\xb5/\xfd")
     found = detect(tmp_path, env=env)
     assert found.build is not None
-    monkeypatch.setattr(archives, "zstd_support", lambda: None)
+    monkeypatch.setattr(zstd, "support", lambda: None)
     lines = buildoutput.describe(found.build)
     assert any("antenv.tar.zst: no zstd support here" in line for line in lines)
     with pytest.raises(archives.ArchiveError, match="no zstd support here"):
