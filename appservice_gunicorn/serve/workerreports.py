@@ -54,7 +54,9 @@ class Reports:
 def tell(fd: int | None, failure: str = "") -> None:
     """In a worker: this worker imported the app (``failure`` empty) or failed to."""
     if fd is not None:
-        os.write(fd, f"{os.getpid()} {failure}".rstrip().encode()[:MAX_LINE] + b"\n")
+        # A path that is not UTF-8 (undecodable bytes as surrogates) is sent with escapes.
+        line = f"{os.getpid()} {failure}".rstrip().encode(errors="backslashreplace")
+        os.write(fd, line[:MAX_LINE] + b"\n")
 
 
 def running_child(pid: int) -> bool:

@@ -635,3 +635,18 @@ def test_a_bind_gunicorn_cannot_use_stops_with_one_line_and_exit_1(
     errors = [line for line in log.splitlines() if "[ERROR]" in line]
     assert len(errors) == 1 and f"bind '{bind}' (from startup): " in errors[0], log
     assert "Traceback" not in log
+
+
+def test_an_app_folder_whose_name_is_not_utf8_gets_the_apps_own_error_and_exit_4(
+    launch: Start, tmp_path: Path
+) -> None:
+    """The worker's report to the master failed to encode the path: UnicodeEncodeError,
+    exit 3 "Worker failed to boot" instead of 4 "App failed to load"."""
+    folder = tmp_path / os.fsdecode(b"caf\xe9-latin1")
+    write(folder, {"app.py": "raise RuntimeError('boom at import')\napp = None\n"})
+    launcher = launch(folder, wait=False)
+    assert launcher.wait(timeout=30) == 4
+    log = launcher.log()
+    assert "RuntimeError: boom at import" in log
+    assert "UnicodeEncodeError" not in log
+    assert "caf\\udce9-latin1" in log  # the path, with its undecodable byte escaped
