@@ -30,11 +30,25 @@ def main() -> None:
         from appservice_gunicorn.cli import main as cli_main
 
         status = cli_main()
+    except SystemExit as stop:  # gunicorn's own stop (Arbiter.halt), or a stop while starting
+        if boot.stopping() and not isinstance(stop, boot.Interrupted):
+            raise boot.Interrupted(0) from None
+        _clear_leftovers(stop.code if isinstance(stop.code, int) else 1)
+        raise
     except BaseException:
         if boot.stopping():
             raise boot.Interrupted(0) from None  # whatever the stop's exception became
         raise
+    _clear_leftovers(status)
     sys.exit(status)
+
+
+def _clear_leftovers(status: int) -> None:
+    """Threads and children the app's code left in the master (supervise/leftovers.py)."""
+    if "appservice_gunicorn.serve.application" in sys.modules:  # gunicorn served
+        from appservice_gunicorn.supervise import leftovers
+
+        leftovers.clear(status)
 
 
 if __name__ == "__main__":

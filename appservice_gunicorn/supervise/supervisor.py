@@ -239,12 +239,12 @@ def _signal_rest(pgid: int, signum: int, reap_all: bool) -> None:
     """Signal the child's group and (as subreaper or PID 1) every remaining child."""
     _kill_group(pgid, signum)
     if reap_all:
-        for child in _children():
+        for child in children():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(child, signum)
 
 
-def _children() -> list[int]:
+def children() -> list[int]:
     """This process's children, from /proc (orphans re-parented to it included)."""
     me = str(os.getpid())
     found = []

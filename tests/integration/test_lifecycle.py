@@ -384,3 +384,34 @@ def test_sigusr2_is_declined_with_one_line_and_the_app_serves_on(
     ]
     assert len(children) == 1, children  # its one worker, no second master
     assert launcher.stop() == 0
+
+
+LEAVES_A_THREAD_AND_A_CHILD = """
+import os, threading, time
+
+threading.Thread(target=time.sleep, args=(3600,), name="poller").start()
+child = os.fork()
+if child == 0:
+    time.sleep(3600)
+    os._exit(0)
+with open(os.path.join(os.path.dirname(__file__), "forked.pid"), "w") as handle:
+    handle.write(str(child))
+"""
+
+
+def test_what_the_config_file_left_running_is_stopped_after_the_graceful_stop(
+    launch: Start, tmp_path: Path
+) -> None:
+    """A non-daemon thread kept the stopped master alive forever, and a forked child
+    outlived it (plain gunicorn does the same; a container's PID 1 must not)."""
+    app_dir = lifecycle_app(tmp_path)
+    write(app_dir, {"gunicorn.conf.py": LEAVES_A_THREAD_AND_A_CHILD})
+    launcher = launch(app_dir)
+    child = int((app_dir / "forked.pid").read_text())
+    started = time.monotonic()
+    assert launcher.stop(signal.SIGTERM, timeout=30) == 0
+    assert time.monotonic() - started < 15
+    log = launcher.log()
+    (line,) = [line for line in log.splitlines() if "still ran" in line]
+    assert "[WARNING]" in line and "thread 'poller'" in line and f"process {child}" in line
+    assert stat(child) is None, "the forked child outlived the launcher"
