@@ -23,24 +23,42 @@ def _drop_the_working_folder() -> None:
 
 def main() -> None:
     cwd = os.getcwd()
-    boot.install(cwd)
-    _drop_the_working_folder()
     try:
+        boot.install(cwd)  # a stop that came during a master's exec of itself arrives here
+        _drop_the_working_folder()
         # Everything else, after the handlers: a signal that comes while it imports is acted on.
         from appservice_gunicorn.cli import main as cli_main
 
         status = cli_main()
     except SystemExit as stop:  # gunicorn's own stop (Arbiter.halt), or a stop while starting
-        if boot.stopping() and not isinstance(stop, boot.Interrupted):
-            raise boot.Interrupted(0) from None
+        if boot.stopping():
+            _stop_the_previous_masters_workers()
+            if not isinstance(stop, boot.Interrupted):
+                raise boot.Interrupted(0) from None
+            raise
         _clear_leftovers(stop.code if isinstance(stop.code, int) else 1)
         raise
     except BaseException:
         if boot.stopping():
+            _stop_the_previous_masters_workers()
             raise boot.Interrupted(0) from None  # whatever the stop's exception became
         raise
     _clear_leftovers(status)
     sys.exit(status)
+
+
+def _stop_the_previous_masters_workers() -> None:
+    """A master that replaced itself and is stopped before it serves: the workers of the one
+    it replaced still serve; they finish their requests and stop (graceful, 30 s)."""
+    if os.environ.get("APPSVC_RETIRE"):
+        import signal  # not before the handlers: the signal module costs 8 ms of imports
+        import time
+
+        from appservice_gunicorn.serve import replacement
+
+        old = replacement.OldWorkers.from_environment()
+        old.stop(signal.SIGTERM)
+        old.reap(time.monotonic() + replacement.GRACEFUL_SECONDS)
 
 
 def _clear_leftovers(status: int) -> None:

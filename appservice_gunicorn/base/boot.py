@@ -56,13 +56,15 @@ def _remember_hup(signum: int, frame: object) -> None:
 
 def install(cwd: str) -> None:
     """The launcher's first act (``__main__``): the handlers, the collector off, and the
-    working directory it started in remembered."""
+    working directory it started in remembered.  A master that replaced itself blocked the
+    stop signals across its exec: unblocked now, one that came meanwhile arrives here."""
     global START_CWD
     for signum in _NAMES:
         _signal.signal(signum, _stop)
     _signal.signal(SIGHUP, _remember_hup)
     gc.disable()
     START_CWD = cwd
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, set(_NAMES))
 
 
 def stopping() -> bool:

@@ -61,11 +61,8 @@ class LauncherArbiter(Arbiter):
         self._refused = False
         self._boot_failures = 0
         self._first_boot = True
-        # Workers of the master this one replaced (see _replace_master).
-        retire = os.environ.pop(replacement.RETIRE, "")
-        self._retire = {int(pid) for pid in retire.split(",") if pid.isdigit()}
-        self._retiring: set[int] = set()
-        self._retire_deadline = 0.0
+        # Workers of the master this one replaced, and of a refused redeploy, to retire.
+        self._old = replacement.OldWorkers.from_environment()
         super().__init__(app)
 
     def start(self) -> None:
@@ -76,7 +73,8 @@ class LauncherArbiter(Arbiter):
         except SystemExit as exc:
             bind_errors.explain_busy(self.cfg.address)
             raise exc from None
-        # gunicorn's signal handlers are in place from here on.
+        # gunicorn's signal handlers are in place from here on: a stop is this master's.
+        os.environ.pop(replacement.RETIRE, None)
         if boot.take_pending_hup():
             os.kill(os.getpid(), signal.SIGHUP)
 
@@ -213,6 +211,13 @@ class LauncherArbiter(Arbiter):
         self._halting = True
         super().halt(reason, exit_status)
 
+    def stop(self, graceful: bool = True) -> None:
+        """gunicorn's stop, for the previous master's workers too (a replacement in
+        progress): they finish their requests within the same graceful timeout."""
+        self._old.stop(signal.SIGTERM if graceful else signal.SIGQUIT)
+        super().stop(graceful)
+        self._old.reap(time.monotonic() + self.cfg.graceful_timeout)
+
     def _replace_master(self, reason: str) -> None:
         """Workers forked from this master would run a framework it imported, not the
         redeployed one: the master execs itself afresh (same pid, so still the container's
@@ -225,14 +230,16 @@ class LauncherArbiter(Arbiter):
             reason,
         )
         # Also the workers of a replacement still in progress: none may be left serving.
-        retire = {*self.WORKERS, *self._retire, *self._retiring}
+        retire = {*self.WORKERS, *self._old.pids}
         try:
             replacement.exec_master(
                 [lnr.fileno() for lnr in self.LISTENERS],
                 self.cfg.env_orig,
                 retire,
                 boot.START_CWD or str(self.START_CTX["cwd"]),
+                lambda: self._stop_requested,
             )
+            log.info("reload: a stop signal came first: the master is not replaced")
         except OSError as exc:
             log.error(
                 "reload: the master cannot replace itself (%s); the running app keeps "
@@ -242,22 +249,11 @@ class LauncherArbiter(Arbiter):
 
     def _retire_old_workers(self) -> None:
         """After a replacement: the previous master's workers stop (gracefully) once all
-        of this master's workers have imported the app; killed if they outstay (as are
-        the workers of a refused redeploy that had imported it)."""
-        if self._retiring and time.monotonic() > self._retire_deadline:
-            for pid in self._retiring:
-                # Only a child still running: an ended one's pid may belong to another.
-                if pid not in self.WORKERS and workerreports.running_child(pid):
-                    os.kill(pid, signal.SIGKILL)
-            self._retiring = set()
+        of this master's workers have imported the app."""
+        self._old.kill_overdue(set(self.WORKERS))
         ready = self.cfg.preload_app or (self.WORKERS and set(self.WORKERS) <= self._reports.loaded)
-        if not self._retire or not ready:
-            return
-        for pid in self._retire:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
-        self._retiring, self._retire = self._retiring | self._retire, set()
-        self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
+        if ready:
+            self._old.retire(time.monotonic() + self.cfg.graceful_timeout)
 
     def _read_loaded(self) -> None:
         if self._reports.read():
@@ -327,8 +323,7 @@ class LauncherArbiter(Arbiter):
             if worker is not None:
                 worker.tmp.close()
         if loaded:
-            self._retiring |= loaded
-            self._retire_deadline = time.monotonic() + self.cfg.graceful_timeout
+            self._old.retiring(loaded, time.monotonic() + self.cfg.graceful_timeout)
         log.error(
             "reload: the new deployment was refused and the running app keeps serving: %s", why
         )

@@ -3,21 +3,39 @@ still the container's PID 1), its listening sockets passed on as gunicorn's own 
 upgrade passes them (``GUNICORN_FD``, read because ``GUNICORN_PID`` is set), and the pids
 of the workers the new master must retire once its own serve."""
 
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 
 from appservice_gunicorn.base import boot
+from appservice_gunicorn.serve.workerreports import running_child
 
 RETIRE = "APPSVC_RETIRE"
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
+# gunicorn's graceful_timeout default: for a stop that comes before the settings are read.
+GRACEFUL_SECONDS = 30.0
 
 
 def exec_master(
-    listeners: Iterable[int], env_orig: Mapping[str, str], retire: Iterable[int], cwd: str
+    listeners: Iterable[int],
+    env_orig: Mapping[str, str],
+    retire: Iterable[int],
+    cwd: str,
+    stop_pending: Callable[[], bool],
 ) -> None:
-    """Exec the launcher afresh; returns only by raising ``OSError``.  ``env_orig`` is the
-    environment before gunicorn applied its ``--env`` settings; ``cwd`` where the launcher
-    started (a relative ``--app-dir`` or ``APP_PATH`` means the same)."""
+    """Exec the launcher afresh; raises ``OSError`` when it cannot, returns when a stop
+    signal came first (``stop_pending``).  The stop signals are blocked from that check on:
+    one that comes during the exec stays pending, and the new master, which unblocks them
+    once its handlers are in place (boot.py), acts on it.  ``env_orig`` is the environment
+    before gunicorn applied its ``--env`` settings; ``cwd`` where the launcher started (a
+    relative ``--app-dir`` or ``APP_PATH`` means the same)."""
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    if stop_pending():
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        return
     environ = dict(env_orig)
     fds = list(listeners)
     for fd in fds:
@@ -26,5 +44,81 @@ def exec_master(
     environ["GUNICORN_PID"] = str(os.getpid())
     environ[RETIRE] = ",".join(str(pid) for pid in sorted(retire))
     environ[boot.REPLACED] = "1"
-    os.chdir(cwd)
-    os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+    try:
+        os.chdir(cwd)
+        os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
+    except OSError:
+        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+        raise
+
+
+def stop_workers(pids: Iterable[int], signum: int) -> None:
+    """Signal a previous master's workers (children of this pid since the exec)."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+def reap_workers(pids: Iterable[int], deadline: float) -> None:
+    """Wait for a previous master's workers until ``deadline`` (``time.monotonic()``),
+    then kill those left; every one reaped."""
+    pending = set(pids)
+    while pending:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done == pid:
+                pending.discard(pid)
+        if pending and time.monotonic() >= deadline:
+            stop_workers(pending, signal.SIGKILL)
+            deadline = float("inf")  # SIGKILL ends them: wait for that
+        elif pending:
+            time.sleep(0.05)
+
+
+class OldWorkers:
+    """Workers of an older generation still serving: the previous master's, after a
+    replacement (``to_retire``, until this master's own workers have imported the app),
+    and those retiring (sent SIGTERM, killed if they outstay ``deadline``)."""
+
+    def __init__(self, to_retire: set[int]) -> None:
+        self.to_retire = to_retire
+        self.retiring_pids: set[int] = set()
+        self.deadline = 0.0
+
+    @classmethod
+    def from_environment(cls) -> "OldWorkers":
+        """The previous master's workers, as it passed them on (left in the environment
+        until the master serves: a stop before then stops them too, __main__.py)."""
+        named = os.environ.get(RETIRE, "")
+        return cls({int(pid) for pid in named.split(",") if pid.isdigit()})
+
+    @property
+    def pids(self) -> set[int]:
+        return self.to_retire | self.retiring_pids
+
+    def retire(self, deadline: float) -> None:
+        """This master's workers serve: the previous master's stop gracefully now."""
+        if self.to_retire:
+            stop_workers(self.to_retire, signal.SIGTERM)
+            self.retiring(self.to_retire, deadline)
+            self.to_retire = set()
+
+    def retiring(self, pids: set[int], deadline: float) -> None:
+        self.retiring_pids |= pids
+        self.deadline = deadline
+
+    def kill_overdue(self, current: set[int]) -> None:
+        if self.retiring_pids and time.monotonic() > self.deadline:
+            # Only a child still running: an ended one's pid may belong to another.
+            overdue = [p for p in self.retiring_pids - current if running_child(p)]
+            stop_workers(overdue, signal.SIGKILL)
+            self.retiring_pids = set()
+
+    def stop(self, signum: int) -> None:
+        stop_workers(self.pids, signum)
+
+    def reap(self, deadline: float) -> None:
+        reap_workers(self.pids, deadline)

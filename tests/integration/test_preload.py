@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import flask
@@ -17,6 +18,7 @@ import pytest
 from tests.helpers import write
 from tests.integration.conftest import Start, StartPid1, get, wait_for
 from tests.integration.test_redeploy import ClientLoop
+from tests.integration.test_testing_api import processes_for
 
 APP = """
 import os
@@ -169,6 +171,27 @@ def test_a_redeploy_with_another_flask_replaces_the_master(pid1: StartPid1, tmp_
     wait_for(lambda: get(launcher)[1] == b"the venv's flask, v3", 40, "the upgraded flask")
     init.wait_for_workers(2)
     assert init.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in launcher.log()
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3], ids=["at-once", "50ms", "150ms", "300ms"])
+def test_a_stop_around_a_master_replacement_stops_both_generations(
+    launch: Start, tmp_path: Path, delay: float
+) -> None:
+    """SIGHUP (a new Flask: the master replaces itself) then SIGTERM: sent at once, the
+    queued SIGTERM was dropped at the exec and the new master served on; half a second in,
+    the launcher exited and left the old workers serving the old code."""
+    app_dir = write(tmp_path / "wwwroot", {"app.py": APP})
+    launcher = launch(app_dir, env={"GUNICORN_CMD_ARGS": "--workers 2"})
+    assert get(launcher)[1] == b"the launcher's flask"
+    venv_with_marked_flask(app_dir / "antenv", "the venv's flask, v2")
+    launcher.send(signal.SIGHUP)
+    if delay:
+        wait_for(lambda: "the master replaces itself" in launcher.log(), 30, "the replacement")
+        time.sleep(delay)
+    launcher.send(signal.SIGTERM)
+    assert launcher.wait(timeout=60) == 0, launcher.log()
+    wait_for(lambda: processes_for(app_dir) == [], 10, "no process of either generation")
     assert "Traceback" not in launcher.log()
 
 
