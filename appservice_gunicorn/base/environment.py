@@ -138,3 +138,24 @@ def startup_env(env: Mapping[str, str], app_dir: Path) -> dict[str, str]:
     """``env`` with what a startup command may use on App Service: ``PORT``, ``HOST``
     (0.0.0.0 unless set) and ``APP_PATH`` (the app folder)."""
     return {**env, "PORT": port(env), "HOST": env.get("HOST", "0.0.0.0"), "APP_PATH": str(app_dir)}
+
+
+APP_VARIABLES = ("APP_PATH", "HOST", "PORT")
+
+
+def app_variables(env: Mapping[str, str], app_dir: Path, binds: object) -> dict[str, str]:
+    """What App Service's startup script exports for the app: ``APP_PATH`` (the folder
+    served), ``HOST`` (0.0.0.0 unless set) and ``PORT``, the port gunicorn listens on (the
+    first TCP bind's; else the platform's)."""
+    variables = startup_env(
+        {name: env[name] for name in ("PORT", "WEBSITES_PORT", "HOST") if name in env}, app_dir
+    )
+    for bind in binds if isinstance(binds, list) else []:
+        address = str(bind).removeprefix("tcp://")
+        if address.startswith(("unix:", "fd://")):
+            continue
+        _, colon, number = address.rpartition(":")
+        if colon and number.isdigit():
+            variables["PORT"] = number
+            break
+    return {name: variables[name] for name in APP_VARIABLES}

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from appservice_gunicorn.base import environment
 from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.explain import decision, defaultsite
 from appservice_gunicorn.plan.plan import LauncherConfig, Plan, make_plan, with_settings
@@ -67,6 +68,10 @@ class AppServiceApplication(RedeployableApplication):
         os.chdir(plan.detection.app_dir)
         plan.settings.apply(self.cfg)
         os.chdir(self.cfg.chdir)
+        # As App Service's startup script exports them, for the app the workers import.
+        os.environ.update(
+            environment.app_variables(self.config.env, plan.detection.app_dir, self.cfg.bind)
+        )
         # The launcher's lines follow gunicorn's --log-level, as one log.
         package_log = logging.getLogger(__name__.partition(".")[0])
         package_log.setLevel(getattr(logging, str(self.cfg.loglevel).upper(), logging.INFO))

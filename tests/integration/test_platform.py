@@ -464,3 +464,29 @@ def test_the_apps_virtualenv_wins_in_the_master_too(launch: Start, tmp_path: Pat
     launcher = launch(tmp_path)
     assert get(launcher.url + "/") == (200, "ok")
     assert "CONFIG attrs: the venv copy" in launcher.log()
+
+
+ENV_APP = """
+import json, os
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "application/json")])
+    names = ("APP_PATH", "HOST", "PORT")
+    return [json.dumps({name: os.environ.get(name) for name in names}).encode()]
+"""
+
+
+def test_an_in_process_app_gets_app_path_host_and_port_as_app_service_exports_them(
+    launch: Start, tmp_path: Path
+) -> None:
+    """The app saw APP_PATH=None and HOST=None where App Service's script exports them."""
+    app_dir = write(tmp_path / "wwwroot", {"app.py": ENV_APP})
+    env = {key: value for key, value in os.environ.items() if key not in ("APP_PATH", "HOST")}
+    launcher = launch(app_dir, env={**env, "HOST": "127.0.0.1"})
+    status, body = get(launcher.url + "/")
+    assert status == 200
+    assert json.loads(body) == {
+        "APP_PATH": str(app_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(launcher.port),
+    }

@@ -170,3 +170,19 @@ def test_only_ascii_port_numbers_are_ports(value: str) -> None:
     errors: list[str] = []
     assert platform.port({"PORT": value}, errors) == "8000"
     assert errors == [f"PORT={value!r} is not a port number (1-65535); ignoring it"]
+
+
+def test_the_apps_variables_are_app_services_with_the_port_gunicorn_listens_on() -> None:
+    folder = Path("/home/site/wwwroot")
+    assert platform.app_variables({}, folder, ["0.0.0.0:8000"]) == {
+        "APP_PATH": "/home/site/wwwroot",
+        "HOST": "0.0.0.0",
+        "PORT": "8000",
+    }
+    given = {"PORT": "8080", "HOST": "::", "OTHER": "x"}
+    assert platform.app_variables(given, folder, ["unix:/run/a.sock", "[::]:9000"]) == {
+        "APP_PATH": "/home/site/wwwroot",
+        "HOST": "::",
+        "PORT": "9000",
+    }
+    assert platform.app_variables(given, folder, ["unix:/run/a.sock"])["PORT"] == "8080"

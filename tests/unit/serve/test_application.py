@@ -17,8 +17,12 @@ ENV = {"PATH": "/usr/bin:/bin", "PORT": "8000"}
 
 @pytest.fixture
 def app_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep_sys_path: None) -> Path:
-    # The application moves to the app folder, as gunicorn's master does.
+    # The application moves to the app folder, as gunicorn's master does, and exports
+    # App Service's variables for the app: both undone after the test.
     monkeypatch.chdir(tmp_path)
+    for name in ("APP_PATH", "HOST", "PORT"):
+        monkeypatch.setenv(name, "")  # recorded as it was, so that teardown puts it back
+        monkeypatch.delenv(name)
     return write(tmp_path / "site", {"app.py": flask_app()})
 
 
