@@ -28,8 +28,8 @@ DESCRIPTION = """\
 Find the Python web app deployed in the app folder and serve it with gunicorn, in-process.
 Detection chain: the startup command, a Procfile's web process, wsgi_app in gunicorn's
 config file, FLASK_APP, a Django project, a Flask-style file (application.py, app.py, run.py,
-index.py, server.py, wsgi.py, main.py, api.py, app/main.py, app/app.py, app/api.py), else the
-built-in default site.
+index.py, server.py, wsgi.py, main.py, api.py, asgi.py, app/main.py, app/app.py,
+app/api.py), else the built-in default site.
 """
 EPILOG = """\
 STARTUP is App Service's startup command: the name of a file in the app folder (startup.txt)
@@ -38,8 +38,8 @@ Environment: APP_PATH, PORT, WEBSITES_PORT, GUNICORN_CMD_ARGS, WEB_CONCURRENCY,
 PYTHON_ENABLE_GUNICORN_MULTIWORKERS, PYTHON_GUNICORN_CUSTOM_WORKER_NUM,
 PYTHON_GUNICORN_CUSTOM_THREAD_NUM (both only with multiworkers),
 PYTHON_USE_GUNICORN_CONFIG_FROM_PATH, PRE_RUN_COMMAND, DJANGO_SETTINGS_MODULE, TMPDIR,
-FLASK_APP, APPSVC_VIRTUAL_ENV, APPSVC_EXTRACT_DIR, APPSVC_IGNORE_PROCFILE,
-APPSVC_DJANGO_ASGI, APPSVC_PRELOAD_FRAMEWORK, APPSVC_STRICT,
+FLASK_APP, DISABLE_FASTAPI_DETECTION, APPSVC_VIRTUAL_ENV, APPSVC_EXTRACT_DIR,
+APPSVC_IGNORE_PROCFILE, APPSVC_DJANGO_ASGI, APPSVC_PRELOAD_FRAMEWORK, APPSVC_STRICT,
 APPSVC_GRACEFUL_TIMEOUT, APPSVC_DEFAULTSITE_QUIET.
 """
 

@@ -9,6 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from appservice_gunicorn.base import environment
 from appservice_gunicorn.detection.context import Context, Found, Match, Miss
 from appservice_gunicorn.detection.listing import Search, rel
 from appservice_gunicorn.files import fs, pysource
@@ -23,23 +24,29 @@ APP_FILES = (
     "wsgi.py",
     "main.py",
     "api.py",
+    "asgi.py",  # App Service's FastAPI list has it
     "app/main.py",
     "app/app.py",
     "app/api.py",
 )
 
 
+FASTAPI_SWITCH = "DISABLE_FASTAPI_DETECTION"
+
+
 def rule(context: Context) -> Match | Miss:
-    """The app-file rule: a Flask-style file holding an app object."""
-    found = find(context.app_dir)
+    """The app-file rule: a Flask-style file holding an app object (an ASGI one only when
+    App Service's ``DISABLE_FASTAPI_DETECTION`` is not set)."""
+    found = find(context.app_dir, asgi=not environment.flag(context.env, FASTAPI_SWITCH))
     if isinstance(found, Found):
         return Match(found.kind, found.reason, "an app file", found.app, found.pythonpath)
     reason, public = found
     return Miss(reason, public, tuple(below(context.search)))
 
 
-def find(app_dir: Path) -> Found | tuple[str, str]:
-    """The first Flask-style file holding an app object; else (reason, public reason)."""
+def find(app_dir: Path, *, asgi: bool = True) -> Found | tuple[str, str]:
+    """The first Flask-style file holding an app object (``asgi``: FastAPI's too); else
+    (reason, public reason)."""
     reasons: list[str] = []
     public: list[str] = []
     for name in APP_FILES:
@@ -70,6 +77,10 @@ def find(app_dir: Path) -> Found | tuple[str, str]:
             public.append(f"{name}: no Flask/FastAPI object found")
             continue
         kind = scan.kind_of(variable.removesuffix("()"), [root])
+        if kind == "asgi" and not asgi:
+            reasons.append(f"{name} defines {variable!s} (ASGI): skipped, {FASTAPI_SWITCH} is set")
+            public.append(f"{name}: an ASGI app, skipped ({FASTAPI_SWITCH} is set)")
+            continue
         return Found(
             app=f"{module}:{variable}",
             kind=kind,

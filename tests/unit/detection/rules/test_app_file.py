@@ -26,6 +26,7 @@ FLASK_STYLE_FILES = [
     "wsgi.py",
     "main.py",
     "api.py",
+    "asgi.py",
 ]
 # FastAPI's CLI paths inside an app/ folder, after the top-level files.
 APP_FOLDER_FILES = ["app/main.py", "app/app.py", "app/api.py"]
@@ -595,3 +596,23 @@ def test_a_folder_of_many_packages_is_not_parsed_whole(
     parsed = count_calls(monkeypatch, pysource, "scan_module")
     assert detect(tmp_path, env=NO_ENV).kind == "default"
     assert len(parsed) == 20
+
+
+def test_an_asgi_py_holding_fastapi_is_served(tmp_path: Path) -> None:
+    """App Service lists asgi.py among FastAPI's files: the default site was served."""
+    write(tmp_path, {"asgi.py": fastapi_app()})
+    found = detect(tmp_path, env={})
+    assert (found.rule, found.app, found.kind) == ("app-file", "asgi:app", "asgi")
+
+
+def test_disable_fastapi_detection_skips_asgi_apps_only(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": fastapi_app(), "app.py": flask_app()})
+    assert detect(tmp_path, env={}).app == "app:app"  # App Service's order: app.py first
+    write(tmp_path, {"app.py": fastapi_app()})
+    env = {"DISABLE_FASTAPI_DETECTION": "true"}
+    found = detect(tmp_path, env=env)
+    assert found.kind == "default"
+    (rule,) = [r for r in found.rules if r.name == "app-file"]
+    assert "app.py defines app (ASGI): skipped, DISABLE_FASTAPI_DETECTION is set" in rule.reason
+    write(tmp_path, {"wsgi.py": flask_app()})
+    assert detect(tmp_path, env=env).app == "wsgi:app"
