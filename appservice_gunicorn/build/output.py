@@ -57,6 +57,8 @@ class BuildOutput(NamedTuple):
     package_dir: str | None = None
     notes: tuple[str, ...] = ()
     import_hint: str | None = None
+    # Why the build output cannot be served (the start stops with it; detect() notes it).
+    error: str | None = None
 
     @property
     def app_dir(self) -> Path:
@@ -116,11 +118,30 @@ def inspect(deployed_dir: Path, env: Mapping[str, str]) -> BuildOutput | None:
     """The build output in ``deployed_dir`` (None when it holds none); writes nothing."""
     manifest, problem = read_manifest(deployed_dir)
     notes = [problem] if problem else []
-    output = _output_archive(deployed_dir, env, notes)
+    output, error = None, None
+    if _compressed(manifest):
+        output = _output_archive(deployed_dir, env, notes)
+        if output is None and not notes:
+            error = (
+                f'{MANIFEST_NAME} in {deployed_dir} says CompressDestinationDir="true", but '
+                f"neither {' nor '.join(OUTPUT_ARCHIVES)} is there: deploy the build's archive "
+                "with its manifest, or deploy the uncompressed output"
+            )
+            notes.append(error)
     if manifest is None and output is None:
         return BuildOutput(deployed_dir, notes=tuple(notes)) if notes else None
-    build = BuildOutput(deployed_dir, manifest, output_archive=output, notes=tuple(notes))
+    build = BuildOutput(
+        deployed_dir, manifest, output_archive=output, notes=tuple(notes), error=error
+    )
     return _with_venv(build, env)
+
+
+def _compressed(manifest: Manifest | None) -> bool:
+    """Whether the build compressed its whole output: App Service extracts an
+    ``output.tar.*`` only when the manifest says ``CompressDestinationDir="true"`` (an
+    archive of the app's own beside it is data)."""
+    value = manifest.get("CompressDestinationDir") if manifest is not None else None
+    return (value or "").strip().lower() == "true"
 
 
 def _output_archive(deployed_dir: Path, env: Mapping[str, str], notes: list[str]) -> Archive | None:

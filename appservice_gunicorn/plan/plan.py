@@ -96,6 +96,8 @@ def make_plan(
             f"(uid {os.getuid()}); make it readable (e.g. chmod a+rx) or run as its owner"
         )
     build = output.inspect(config.app_dir, config.env)
+    if build is not None and build.error is not None:
+        raise LaunchError(build.error)
     if build is not None and extract:
         build = output.prepare(build, config.env, prune=prune)
     detection = detect(config.app_dir, config.startup, config.env, build=build)

@@ -197,3 +197,42 @@ def test_manifest_values_outside_the_app_folder_are_ignored(
     found = detect(tmp_path, env=env)
     assert found.venv is None
     assert any(f"{key} = {value!r} does not name something inside" in n for n in found.notes)
+
+
+def _archive_of(folder: Path, files: dict[str, str], archive: Path) -> None:
+    write(folder, files)
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(folder), "."], check=True)
+
+
+@pytest.mark.parametrize(
+    "manifest", [None, 'CompressDestinationDir="false"\n', "PlatformName = 'python'\n"]
+)
+def test_an_output_archive_is_extracted_only_when_the_manifest_says_so(
+    tmp_path: Path, env: dict[str, str], manifest: str | None
+) -> None:
+    """An output.tar.gz of the app's own data beside its app.py was extracted, and the
+    default site served from it."""
+    app_dir = write(tmp_path / "wwwroot", {"app.py": flask_app()})
+    _archive_of(tmp_path / "data", {"readme.txt": "data"}, app_dir / "output.tar.gz")
+    if manifest is not None:
+        write(app_dir, {"oryx-manifest.toml": manifest})
+    build = inspect(app_dir, env)
+    assert build is None or build.output_archive is None
+    found = detect(app_dir, env=env)
+    assert (found.rule, found.app) == ("app-file", "app:app")
+
+
+def test_a_manifest_that_says_compressed_with_no_archive_stops_the_start(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    from appservice_gunicorn.base.errors import LaunchError
+    from appservice_gunicorn.plan.plan import LauncherConfig, make_plan
+
+    app_dir = write(tmp_path, {"oryx-manifest.toml": 'CompressDestinationDir = "true"\n'})
+    with pytest.raises(LaunchError) as raised:
+        make_plan(LauncherConfig(app_dir=app_dir, env=env))
+    message = str(raised.value)
+    assert "oryx-manifest.toml in" in message and 'CompressDestinationDir="true"' in message
+    assert "neither output.tar.zst nor output.tar.gz is there" in message
+    # detect() itself never raises: it says so in a note.
+    assert message in detect(app_dir, env=env).notes
