@@ -143,6 +143,11 @@ def startup_env(env: Mapping[str, str], app_dir: Path) -> dict[str, str]:
 APP_VARIABLES = ("APP_PATH", "HOST", "PORT")
 
 
+def on_app_service(env: Mapping[str, str]) -> bool:
+    """Whether the launcher runs on App Service (the platform sets these for every site)."""
+    return bool(env.get("WEBSITE_SITE_NAME") or env.get("WEBSITE_INSTANCE_ID"))
+
+
 def app_variables(env: Mapping[str, str], app_dir: Path, binds: object) -> dict[str, str]:
     """What App Service's startup script exports for the app: ``APP_PATH`` (the folder
     served), ``HOST`` (0.0.0.0 unless set) and ``PORT``, the port gunicorn listens on (the

@@ -75,7 +75,7 @@ def check(value: object, source: str | None, env: Mapping[str, str]) -> list[str
                 "come ($PORT): bind 0.0.0.0:$PORT, or leave the bind out (the launcher's is "
                 "0.0.0.0:$PORT)"
             )
-    if env.get("WEBSITE_SITE_NAME") and all(host in _LOOPBACK for host in hosts):
+    if environment.on_app_service(env) and all(host in _LOOPBACK for host in hosts):
         notes.append(
             f"bind {told} (from {source}) listens on the loopback only, which App Service's "
             "requests do not reach: bind 0.0.0.0:$PORT"

@@ -90,6 +90,11 @@ def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSe
         layered.put("worker_class", detection.worker_class, f"{LAUNCHER} ({detection.kind} app)")
     for found in environment.default_workers(env, layered.errors):
         layered.put(found.name, found.value, found.source)
+    if environment.on_app_service(env) and "FORWARDED_ALLOW_IPS" not in env:
+        # TLS ends at App Service's front end, which reaches the container from an address
+        # of its own: trusted, its X-Forwarded-Proto makes request.scheme https (OAuth
+        # redirects, Django's is_secure()).  A value of the user's wins, as any setting.
+        layered.put("forwarded_allow_ips", "*", f"{LAUNCHER} (App Service's front end)")
     paste_logging = _paste_logging(detection)
     if paste_logging is not None:
         # As gunicorn --paste does: the file's own logging set-up, when it has one.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
 import importlib.util
 import json
 import os
@@ -490,3 +491,33 @@ def test_an_in_process_app_gets_app_path_host_and_port_as_app_service_exports_th
         "HOST": "127.0.0.1",
         "PORT": str(launcher.port),
     }
+
+
+SCHEME_APP = """
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [environ["wsgi.url_scheme"].encode()]
+"""
+
+
+@pytest.mark.parametrize(
+    ("platform", "scheme"),
+    [({"WEBSITE_SITE_NAME": "mysite"}, "https"), ({}, "http")],
+    ids=["app-service", "elsewhere"],
+)
+def test_https_behind_app_services_front_end(
+    launch: Start, tmp_path: Path, platform: dict[str, str], scheme: str
+) -> None:
+    """The front end ends TLS and connects from an address of its own (127.0.0.2 here,
+    which gunicorn does not trust by default) with X-Forwarded-Proto: https."""
+    app_dir = write(tmp_path / "wwwroot", {"app.py": SCHEME_APP})
+    env = {k: v for k, v in os.environ.items() if k not in ("WEBSITE_SITE_NAME",)}
+    launcher = launch(app_dir, env={**env, **platform})
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", launcher.port, timeout=10, source_address=("127.0.0.2", 0)
+    )
+    try:
+        conn.request("GET", "/", headers={"X-Forwarded-Proto": "https"})
+        assert conn.getresponse().read().decode() == scheme
+    finally:
+        conn.close()

@@ -272,3 +272,24 @@ def test_the_default_site_keeps_a_wsgi_worker_and_no_other(
     assert name == served_by
     moved = [n for n in settings.notes if "is for the app" in n]
     assert bool(moved) == (served_by == "sync")
+
+
+def test_on_app_service_forwarded_headers_are_trusted_from_its_front_end(tmp_path: Path) -> None:
+    """TLS ends at App Service's front end: without trusting its X-Forwarded-Proto,
+    request.scheme was http and OAuth redirects went to http:// addresses."""
+    for platform in ({"WEBSITE_SITE_NAME": "mysite"}, {"WEBSITE_INSTANCE_ID": "abc123"}):
+        assert layered(tmp_path, **platform)["forwarded_allow_ips"] == (
+            "*",
+            "launcher (App Service's front end)",
+        )
+    assert "forwarded_allow_ips" not in layered(tmp_path)  # elsewhere: gunicorn's default
+    # A choice of the user's wins: gunicorn's variable, or its option.
+    assert "forwarded_allow_ips" not in layered(
+        tmp_path, WEBSITE_SITE_NAME="mysite", FORWARDED_ALLOW_IPS="10.0.0.1"
+    )
+    chosen = layered(
+        tmp_path,
+        WEBSITE_SITE_NAME="mysite",
+        GUNICORN_CMD_ARGS="--forwarded-allow-ips=10.0.0.1",
+    )
+    assert chosen["forwarded_allow_ips"][1] == "GUNICORN_CMD_ARGS"
