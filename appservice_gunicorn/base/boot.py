@@ -64,7 +64,7 @@ def install(cwd: str) -> None:
     _signal.signal(SIGHUP, _remember_hup)
     gc.disable()
     START_CWD = cwd
-    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, set(_NAMES))
+    _signal.pthread_sigmask(_signal.SIG_UNBLOCK, {*_NAMES, SIGHUP})
 
 
 def stopping() -> bool:

@@ -159,8 +159,8 @@ def app_variables(env: Mapping[str, str], app_dir: Path, binds: object) -> dict[
         address = str(bind).removeprefix("tcp://")
         if address.startswith(("unix:", "fd://")):
             continue
-        _, colon, number = address.rpartition(":")
-        if colon and number.isdigit():
-            variables["PORT"] = number
-            break
+        # As gunicorn reads it: [host]:port, host:port, or a host alone on port 8000.
+        _, colon, number = address.rpartition("]")[2].rpartition(":")
+        variables["PORT"] = number if colon and number.isdigit() else "8000"
+        break
     return {name: variables[name] for name in APP_VARIABLES}

@@ -32,7 +32,8 @@ def exec_master(
     once its handlers are in place (boot.py), acts on it.  ``env_orig`` is the environment
     before gunicorn applied its ``--env`` settings; ``cwd`` where the launcher started (a
     relative ``--app-dir`` or ``APP_PATH`` means the same)."""
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    # SIGHUP too: execve resets its handler to the default, which ends the process.
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, signal.SIGHUP})
     if stop_pending():
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         return

@@ -69,9 +69,13 @@ _OPTIONS: Mapping[str, tuple[str, ...]] = {
 
 
 def _may_name(word: str, option: str) -> bool:
-    """Whether argparse could read ``word`` as ``option`` (or as ambiguous with it)."""
+    """Whether argparse could read ``word`` as ``option`` (or as ambiguous with it); a
+    single-dash word may also hold several short flags (``-Rw4`` is ``-R -w 4``)."""
     written = word.partition("=")[0]
-    return option.startswith(written) or option == word[:2]
+    if option.startswith(written) or option == word[:2]:
+        return True
+    combined = word[1:] if word[:1] == "-" and word[1:2] != "-" else ""
+    return len(option) == 2 and option[1] in combined
 
 
 @functools.cache

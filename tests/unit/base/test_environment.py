@@ -186,3 +186,8 @@ def test_the_apps_variables_are_app_services_with_the_port_gunicorn_listens_on()
         "PORT": "9000",
     }
     assert platform.app_variables(given, folder, ["unix:/run/a.sock"])["PORT"] == "8080"
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1", "[::1]", "tcp://localhost"])
+def test_a_bind_without_a_port_listens_on_gunicorns_8000(bind: str) -> None:
+    assert platform.app_variables({"PORT": "9000"}, Path("/x"), [bind])["PORT"] == "8000"

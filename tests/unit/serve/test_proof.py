@@ -30,3 +30,28 @@ def test_an_app_that_exits_while_imported_is_refused(tmp_path: Path) -> None:
 
 def test_the_default_site_needs_no_proof(tmp_path: Path) -> None:
     assert prove(make_plan(LauncherConfig(app_dir=tmp_path, env=ENV))) is None
+
+
+BLOCKED_ACROSS_EXEC = """
+import os, signal, socket
+if os.environ.get("APPSVC_REPLACED"):  # the new master: what is blocked, as it starts
+    status = open("/proc/self/status").read()
+    mask = int(next(l for l in status.splitlines() if l.startswith("SigBlk:")).split()[1], 16)
+    print(sorted(signal.Signals(n).name for n in range(1, 32) if mask & (1 << (n - 1))))
+else:
+    from appservice_gunicorn.serve import replacement
+    with socket.socket() as listener:
+        replacement.exec_master([listener.fileno()], dict(os.environ), [], "/", lambda: False)
+"""
+
+
+def test_the_master_execs_itself_with_stop_signals_and_sighup_blocked() -> None:
+    """Pending across the exec, for the new master's handlers; SIGHUP also, whose default
+    action (execve resets its handler) would end the launcher in the meantime."""
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", BLOCKED_ACROSS_EXEC], capture_output=True, text=True, timeout=60
+    )
+    assert out.stdout.strip() == "['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGTERM']", out.stderr

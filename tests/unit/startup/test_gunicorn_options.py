@@ -131,3 +131,17 @@ def test_a_command_line_is_read_by_a_parser_of_the_options_it_may_name(
     above, over every option)."""
     dests = {action.dest for action in parser(words)._actions}
     assert dests - {"_help", "_version", "args"} == settings
+
+
+@pytest.mark.parametrize(
+    "words", [["-Rw4", "app:app"], ["-Rw", "4"], ["-Dkgevent"], ["-Rb0.0.0.0:1"]]
+)
+def test_combined_short_flags_read_as_gunicorns_parser_reads_them(words: list[str]) -> None:
+    """``-Rw4`` is ``-R -w 4`` to argparse: a parser of the options the words name must
+    have ``-w`` too (found by a fuzz of random command lines against gunicorn's parser)."""
+    assert gunicorn_options._parsed(words, "test") == _gunicorns(words)
+
+
+def test_a_combined_flag_that_wants_a_value_is_refused_as_gunicorn_refuses_it() -> None:
+    with pytest.raises(OptionError, match=r"argument -k/--worker-class: expected one argument"):
+        parse(["-Dk"], "startup.txt")
