@@ -18,6 +18,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Iterator, Mapping
@@ -26,6 +27,7 @@ from pathlib import Path, PurePosixPath
 
 from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.build import zstd
+from appservice_gunicorn.files import writable
 from appservice_gunicorn.files.writable import SHM, temp_candidates, writable_dir
 
 FORMATS = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.zst": "tar.zst", ".zip": "zip"}
@@ -74,8 +76,10 @@ def extract(archive: Path, target: Path) -> None:
     if fmt is None:
         raise ArchiveError(f"{archive}: unsupported archive type; use .tar.gz, .zip or .tar.zst")
     _make_cache_root(target.parent)
-    # Named by the extracting process: a later start removes what a killed one left.
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{os.getpid()}.", dir=target.parent))
+    # Named by the extracting process (pid and PID namespace: containers sharing a volume
+    # are each PID 1): a later start removes what a killed one left.
+    me = writable.launcher_id(os.getpid())
+    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{me}.", dir=target.parent))
     try:
         if fmt == "zip":
             _extract_zip(archive, partial)
@@ -120,7 +124,7 @@ def extract(archive: Path, target: Path) -> None:
 
 def prune(target: Path) -> None:
     """Remove older extractions of the same archive (not ``target``), and what extractions
-    killed midway left (``.NAME.PID.*``, of a process that is gone, or of this one, whose
+    killed midway left (``.NAME.PID-NS.*``, of a process that is gone, or of this one, whose
     own extraction is over when it prunes)."""
     prefix = target.name.rsplit("-", 1)[0] + "-"
     try:
@@ -130,25 +134,38 @@ def prune(target: Path) -> None:
     for sibling in siblings:
         name = sibling.name
         if (name.startswith(prefix) and sibling != target) or (
-            name.startswith(f".{prefix}") and not _extracting(name)
+            name.startswith(f".{prefix}") and not _extracting(sibling)
         ):
             shutil.rmtree(sibling, ignore_errors=True)
 
 
-def _extracting(partial: str) -> bool:
-    """Whether the process named in a partial extraction's name (``.NAME.PID.random``)
-    may still be writing it."""
-    fields = partial.split(".")
-    pid = int(fields[2]) if len(fields) > 3 and fields[2].isdigit() else 0
-    if pid in (0, os.getpid()):
+def _extracting(partial: Path) -> bool:
+    """Whether the process named in a partial extraction's name (``.NAME.PID-NS.random``)
+    may still be writing it: alive in this PID namespace (not this process, whose own
+    extraction is over when it prunes); in another one, unknowable, so for an hour."""
+    fields = partial.name.split(".")
+    pid, _, namespace = (fields[2] if len(fields) > 3 else "").partition("-")
+    if not pid.isdigit():
+        return False  # not named by a process: left by an earlier version
+    ours = writable.launcher_id(os.getpid()).partition("-")[2]
+    if namespace and namespace != ours:
+        try:
+            return time.time() - partial.stat().st_mtime < OTHER_NAMESPACE_SECONDS
+        except OSError:
+            return False
+    if int(pid) == os.getpid():
         return False
     try:
-        os.kill(pid, 0)
+        os.kill(int(pid), 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True  # alive, another user's
     return True
+
+
+# How long an extraction another container (another PID namespace) started may still run.
+OTHER_NAMESPACE_SECONDS = 3600
 
 
 def extracted(target: Path) -> bool:

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 import zipfile
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import zstandard
 
 from appservice_gunicorn.build import archives, zstd
 from appservice_gunicorn.build.archives import ArchiveError, extract, target_for
+from appservice_gunicorn.files import writable
 
 
 def tar_with(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes]) -> Path:
@@ -336,17 +338,25 @@ def test_what_killed_extractions_left_is_pruned_but_not_a_running_ones(
     target = extract_to(archive, cache)
     dead = subprocess.Popen(["true"])  # its pid is no process's any more
     dead.wait()
+    ours = writable.launcher_id(os.getpid()).partition("-")[2]
+    old = time.time() - 2 * archives.OTHER_NAMESPACE_SECONDS
     leftovers = [
-        target.parent / f".{target.name}.{dead.pid}.abcd1234",  # killed while extracting
-        target.parent / f".{target.name}.{os.getpid()}.ef567890",  # this process, earlier
+        target.parent / f".{target.name}.{dead.pid}-{ours}.abcd1234",  # killed mid-way
+        target.parent / f".{target.name}.{os.getpid()}-{ours}.ef567890",  # this process
         target.parent / f".{target.name}.x1y2z3",  # named before the pid was in the name
+        target.parent / f".{target.name}.1-999.old00000",  # another container's, long ago
     ]
-    running = target.parent / f".{target.name}.{os.getppid()}.live0000"  # a live process
-    for folder in [*leftovers, running]:
+    running = [
+        target.parent / f".{target.name}.{os.getppid()}-{ours}.live0000",  # a live process
+        # Another container's (both are PID 1): its liveness cannot be seen from here.
+        target.parent / f".{target.name}.1-999.recent00",
+    ]
+    for folder in [*leftovers, *running]:
         (folder / "lib").mkdir(parents=True)
+    os.utime(leftovers[-1], (old, old))
     archives.prune(target)
-    assert [folder.exists() for folder in leftovers] == [False, False, False]
-    assert running.exists() and target.exists()
+    assert [folder.exists() for folder in leftovers] == [False] * 4
+    assert all(folder.exists() for folder in running) and target.exists()
 
 
 def test_a_full_disk_says_the_disk_is_full(tmp_path: Path) -> None:
