@@ -303,7 +303,8 @@ class LauncherArbiter(Arbiter):
             if self._stop_requested:
                 return "a stop signal arrived while the new workers imported the app", set()
             if time.monotonic() > deadline:
-                return f"the new workers had not imported the app after {self.timeout} s", set()
+                waited = f"{self.timeout:g} s (gunicorn's --timeout)"
+                return f"the new workers had not imported {self._app_name()} after {waited}", set()
             reports.wait(0.1)
 
     def _abandon(self, new: set[int], why: str, previous: Plan, reaped: set[int]) -> None:

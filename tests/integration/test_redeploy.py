@@ -447,3 +447,25 @@ def test_a_sighup_while_starting_redeploys_once_serving(pid1: StartPid1, tmp_pat
     wait_for(lambda: "Hang up: Master" in launcher.log(), 20, "the deferred redeploy")
     wait_for(lambda: get(launcher)[1] == b"changed while starting", 20, "the new app")
     assert init.stop() == 0
+
+
+def test_an_import_that_never_ends_is_abandoned_after_the_timeout_and_a_fix_goes_live(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    """The wait for a redeploy's workers is gunicorn's --timeout: then one ERROR line names
+    the module and the wait, the old app serves on, and a fixed release goes live."""
+    app_dir = write(tmp_path / "wwwroot", app_saying("running"))
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2 --timeout=3"})
+    wait_for_imports(launcher, "running", 2)
+    replace_folder(app_dir, app_saying("never ready", import_seconds=600))
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: bool(refusals(launcher)), 20, "the refusal")
+    assert (
+        "the new workers had not imported application:app after 3 s (gunicorn's --timeout)"
+        in refusals(launcher)[-1]
+    )
+    assert get(launcher)[1] == b"running"
+    replace_folder(app_dir, app_saying("fixed"))
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: get(launcher)[1] == b"fixed", 30, "the fixed release")
+    assert init.stop(signal.SIGTERM) == 0
