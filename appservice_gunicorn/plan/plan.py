@@ -115,15 +115,39 @@ def with_settings(plan: Plan, *, run_config_file: bool = True) -> Plan:
     return plan._replace(settings=layered)
 
 
+BUILD_ENV = "build.env"
+MAX_BUILD_ENV_BYTES = 64 * 1024
+
+
+def build_env(app_dir: Path) -> dict[str, str]:
+    """The app folder's ``build.env`` (Oryx's ``KEY=value`` lines, values optionally quoted);
+    empty when there is none or it is not a file to read."""
+    try:
+        data = fs.read_regular(app_dir / BUILD_ENV, MAX_BUILD_ENV_BYTES)
+    except OSError:
+        return {}
+    values: dict[str, str] = {}
+    for line in data[:MAX_BUILD_ENV_BYTES].decode(errors="replace").splitlines():
+        name, equals, value = line.strip().removeprefix("export ").partition("=")
+        if equals and name.strip() and not name.lstrip().startswith("#"):
+            value = value.strip()
+            if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
+                value = value[1:-1]
+            values[name.strip()] = value
+    return values
+
+
 def prestart_steps(env: Mapping[str, str], detection: Detection) -> "tuple[Step, ...]":
-    """App Service's ``PRE_RUN_COMMAND`` (its failure is logged, the app starts anyway),
-    then the startup command's own steps."""
+    """App Service's ``PRE_RUN_COMMAND`` (its failure is logged, the app starts anyway; what
+    it exports reaches the app), then the startup command's own steps.  The command comes
+    from the environment, else from the app folder's ``build.env``, as Oryx reads it."""
     steps: list[Step] = []
     pre_run = env.get(PRE_RUN_VARIABLE, "").strip()
+    pre_run = pre_run or build_env(detection.app_dir).get(PRE_RUN_VARIABLE, "").strip()
     if pre_run:
         from appservice_gunicorn.startup import shell  # the shell's grammar: for a command
 
-        steps.append(shell.Step(pre_run, stop_on_failure=False))
+        steps.append(shell.Step(pre_run, stop_on_failure=False, exports=True))
     if detection.startup is not None:
         steps.extend(detection.startup.steps)
     return tuple(steps)

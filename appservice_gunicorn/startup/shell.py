@@ -182,6 +182,8 @@ class Step(NamedTuple):
     shell: tuple[str, ...] = ()
     errexit: bool = False  # it stops the start because of 'set -e', not of '&&'
     script: str = ""  # the script it comes from: its $0, as when the script runs
+    # What it exports reaches the app (PRE_RUN_COMMAND, pasted into App Service's script).
+    exports: bool = False
 
 
 def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | None:

@@ -6,6 +6,8 @@ import logging
 import os
 import signal
 import sys
+import tempfile
+from collections.abc import Mapping
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.files import writable
@@ -25,7 +27,7 @@ def command_env(plan: Plan) -> dict[str, str]:
     the virtualenv activated, its site-packages on ``PYTHONPATH`` as Oryx puts them;
     ``TMPDIR`` when the usual temp folders are read-only.
     """
-    env = plan.config.env
+    env = {**plan.config.env, **EXPORTED}
     venv = plan.detection.venv
     tmp_dir = writable.temp_fallback(env)
     child = environment.startup_env(env, plan.detection.app_dir)
@@ -60,19 +62,24 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
     total = len(plan.steps)
     for number, step in enumerate(plan.steps, 1):
         log.info("Pre-start step %d/%d: %s", number, total, step.command)
-        result = supervisor.run(
-            [
-                *(step.shell or (SHELL,)),
-                "-c",
-                _as_run(step),
-                *([step.script] if step.script else []),
-            ],
-            env,
-            plan.detection.app_dir,
-            grace_seconds=supervisor.grace(env),
-            forward=supervisor.STOPPING,
-            reap_all=not in_master,
-        )
+        with tempfile.TemporaryFile() as exported:
+            result = supervisor.run(
+                [
+                    *(step.shell or (SHELL,)),
+                    "-c",
+                    _as_run(step),
+                    *([step.script] if step.script else []),
+                ],
+                env,
+                plan.detection.app_dir,
+                grace_seconds=supervisor.grace(env),
+                forward=supervisor.STOPPING,
+                reap_all=not in_master,
+                result_fd=exported.fileno() if step.exports else None,
+            )
+            if step.exports and result.status == 0:
+                exported.seek(0)
+                env.update(_exports(env, exported.read()))
         if in_master:
             hand_back(result)
         if result.stopped_by is not None:
@@ -110,8 +117,33 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
 def _as_run(step: Step) -> str:
     """The step's text as the shell runs it: under ``set -e`` with the shell's own rules
     (a failure on the left of '&&' or '||' does not stop it), its status then 0 or the
-    failure's."""
-    return f"set -e\n{step.command}\n:" if step.errexit else step.command
+    failure's; for ``exports``, then its environment written to fd 3."""
+    if step.errexit:
+        return f"set -e\n{step.command}\n:"
+    if step.exports:
+        return f"{step.command}\n__appsvc_status=$?\nenv -0 >&3\nexit $__appsvc_status"
+    return step.command
+
+
+# What PRE_RUN_COMMAND exported in this process: the app gets it through os.environ,
+# a supervised command through its environment (command_env).
+EXPORTED: dict[str, str] = {}
+# Kept by the shell itself, not exported by the command.
+_SHELL_OWN = frozenset({"PWD", "OLDPWD", "SHLVL", "_", "__appsvc_status"})
+
+
+def _exports(before: Mapping[str, str], dumped: bytes) -> dict[str, str]:
+    """What a step exported: the variables of its final environment that differ from the
+    one it got.  They reach the app (the launcher's own environment, which the workers
+    inherit) and the next steps, as in App Service's script the command is pasted into."""
+    found: dict[str, str] = {}
+    for entry in dumped.split(b"\0"):
+        name, equals, value = os.fsdecode(entry).partition("=")
+        if equals and name not in _SHELL_OWN and before.get(name) != value:
+            found[name] = value
+    os.environ.update(found)
+    EXPORTED.update(found)
+    return found
 
 
 def hand_back(result: supervisor.Result) -> None:

@@ -521,3 +521,18 @@ def test_https_behind_app_services_front_end(
         assert conn.getresponse().read().decode() == scheme
     finally:
         conn.close()
+
+
+def test_an_export_of_pre_run_command_reaches_the_app_served_in_process(
+    launch: Start, tmp_path: Path
+) -> None:
+    app_dir = write(
+        tmp_path / "wwwroot",
+        {
+            "app.py": "import os\n\ndef app(environ, start_response):\n"
+            "    start_response('200 OK', [])\n"
+            "    return [os.environ.get('GREETING', 'unset').encode()]\n"
+        },
+    )
+    launcher = launch(app_dir, env={"PRE_RUN_COMMAND": "export GREETING=hi"})
+    assert get(launcher.url + "/") == (200, "hi")

@@ -84,3 +84,41 @@ def test_a_step_gets_app_services_environment_and_the_virtualenv(tmp_path: Path)
     assert env["PATH"].split(os.pathsep)[0] == str(venv / "bin")
     assert env["PYTHONPATH"].split(os.pathsep) == [str(site), "/opt/extra"]
     assert "TMPDIR" not in env  # the usual temp folders are writable here
+
+
+def test_what_pre_run_command_exports_reaches_the_app_and_the_next_steps(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """App Service pastes PRE_RUN_COMMAND into its startup script: an export persists.
+    Run as a child of its own, the export was lost with it."""
+    monkeypatch.setenv("GREETING", "")  # recorded, so that teardown puts it back
+    monkeypatch.delenv("GREETING")
+    monkeypatch.setattr(steps, "EXPORTED", {})
+    write(tmp_path, {"app.py": flask_app()})
+    plan = plan_for(
+        tmp_path,
+        'echo "$GREETING" > seen && gunicorn app:app',
+        {"PRE_RUN_COMMAND": "export GREETING=hi; UNEXPORTED=x"},
+    )
+    assert [step.exports for step in plan.steps] == [True, False]
+    assert steps.run_steps(plan) is None
+    assert os.environ["GREETING"] == "hi"  # the launcher's: the workers inherit it
+    assert steps.EXPORTED == {"GREETING": "hi"}
+    assert (tmp_path / "seen").read_text() == "hi\n"  # the next step got it
+    assert "UNEXPORTED" not in os.environ
+
+
+def test_pre_run_command_comes_from_build_env_when_the_environment_has_none(
+    tmp_path: Path,
+) -> None:
+    write(
+        tmp_path,
+        {
+            "app.py": flask_app(),
+            "build.env": '# Oryx\'s\nPRE_RUN_COMMAND="echo from build.env"\nOTHER=1\n',
+        },
+    )
+    (step,) = plan_for(tmp_path, "gunicorn app:app").steps
+    assert (step.command, step.exports) == ("echo from build.env", True)
+    (step,) = plan_for(tmp_path, "gunicorn app:app", {"PRE_RUN_COMMAND": "echo env"}).steps
+    assert step.command == "echo env"  # the environment wins, as with Oryx's config
