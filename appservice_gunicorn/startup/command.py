@@ -20,7 +20,7 @@ from typing import Any, Literal, NamedTuple
 
 from appservice_gunicorn.base.errors import StartupError as StartupError
 from appservice_gunicorn.base.messages import show
-from appservice_gunicorn.files import pysource
+from appservice_gunicorn.files import fs, pysource
 from appservice_gunicorn.startup import gunicorn_options, shell
 from appservice_gunicorn.startup.shell import Step
 from appservice_gunicorn.startup.startup_file import names_file, read_startup_file, startup_path
@@ -152,9 +152,30 @@ def classify(
             f"{origin}: the startup command is empty (only a comment)",
             problem="the startup command is empty",
         )
+    script = _app_script(words[0], app_dir) if len(words) > 1 or "/" in words[0] else None
+    if script is not None:
+        return StartupCommand(origin=origin, text=_runnable(script, text, words), kind="shell")
     if _gunicorn_args(words, app_dir) is None:
         return StartupCommand(origin=origin, text=text, kind="shell")
     return _gunicorn_command(text, origin, env, app_dir)
+
+
+def _app_script(word: str, app_dir: Path | None) -> Path | None:
+    """The app folder's file a command's first word runs (``startup.sh prod``, ``./start.sh``:
+    App Service puts the app folder on ``PATH`` for a command), never gunicorn's argument."""
+    if app_dir is None or ":" in word or os.path.isabs(word) or ".." in Path(word).parts:
+        return None
+    path = app_dir / word
+    return path if fs.is_file(path) else None
+
+
+def _runnable(script: Path, text: str, words: list[str]) -> str:
+    """``text`` as it runs: a script without its execute bit (which App Service would add)
+    is run by the shell its ``#!`` line names, else /bin/sh, with the same arguments."""
+    if os.access(script, os.X_OK):
+        return text
+    interpreter = shell.interpreter(fs.read_regular(script, 256).decode(errors="replace"))
+    return shlex.join([*(interpreter or ("/bin/sh",)), str(script), *words[1:]])
 
 
 def _gunicorn_command(

@@ -35,6 +35,9 @@ def command_env(plan: Plan) -> dict[str, str]:
     launcher_bin = os.path.dirname(sys.executable)
     if launcher_bin and launcher_bin not in paths:
         paths.insert(0, launcher_bin)
+    # As App Service runs a startup command: the app folder's scripts by their name.
+    if str(plan.detection.app_dir) not in paths:
+        paths.append(str(plan.detection.app_dir))
     if venv is not None:
         if not venv.packages_only:
             child["VIRTUAL_ENV"] = str(venv.path)

@@ -521,3 +521,20 @@ def test_uvicorn_worker_installed_only_in_antenv_serves_the_app(
     )
     assert get(launcher.url + "/") == (200, "uvicorn worker from antenv")
     assert "Using worker: uvicorn.workers.UvicornWorker" in launcher.log()
+
+
+def test_a_script_of_the_app_folder_runs_with_its_arguments_without_its_execute_bit(
+    launch: Start, tmp_path: Path
+) -> None:
+    """App Service runs ``startup.sh prod`` from the app folder (on PATH), making the script
+    runnable; it was read as two gunicorn app modules."""
+    app_dir = write(
+        tmp_path / "wwwroot",
+        {
+            "startup.sh": '#!/bin/sh\necho "mode $1" > "$APP_PATH/mode.txt"\n'
+            'exec python3 -m http.server "$PORT" --bind "$HOST"\n'
+        },
+    )
+    launcher = launch(app_dir, ["startup.sh", "prod"])
+    assert (app_dir / "mode.txt").read_text() == "mode prod\n"
+    assert "rule startup" in launcher.log() and "runs as a supervised command" in launcher.log()

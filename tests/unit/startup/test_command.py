@@ -479,3 +479,26 @@ def test_a_factory_call_in_quotes_or_a_comment_is_no_note(tmp_path: Path, comman
     from appservice_gunicorn.startup.command import unquoted_calls
 
     assert unquoted_calls(command, "startup command") == []
+
+
+@pytest.mark.parametrize("startup", ["startup.sh prod", "./startup.sh prod"])
+def test_a_script_of_the_app_folder_with_arguments_runs_as_app_service_runs_it(
+    tmp_path: Path, startup: str
+) -> None:
+    """``startup.sh prod`` was read as gunicorn's arguments: "expected one app module,
+    found 2", and the app-file rule served something else."""
+    write(tmp_path, {"startup.sh": "#!/bin/sh\necho $1\n", "app.py": "app = None\n"})
+    found = detect(tmp_path, startup, {"PATH": "/usr/bin:/bin"})
+    assert (found.rule, found.kind) == ("startup", "command")
+    # Without its execute bit, its own shell runs it, with the same arguments.
+    assert found.command == f"/bin/sh {tmp_path / 'startup.sh'} prod"
+    (tmp_path / "startup.sh").chmod(0o755)
+    assert detect(tmp_path, startup, {"PATH": "/usr/bin:/bin"}).command == startup
+
+
+def test_gunicorns_arguments_without_the_program_still_name_an_app_module(
+    tmp_path: Path,
+) -> None:
+    write(tmp_path, {"hello.py": "myapp = None\n"})
+    found = detect(tmp_path, "--workers=4 hello:myapp", {"PATH": "/usr/bin:/bin"})
+    assert (found.rule, found.app) == ("startup", "hello:myapp")
