@@ -141,7 +141,7 @@ def strip_comments(text: str) -> str:
 PROCFILE = "Procfile"
 # Names App Service's documentation and samples give a startup file: one left in the app
 # folder while no startup command names it is never run, here as on App Service.
-USUAL_STARTUP_FILES = ("startup.txt", "startup.sh")
+USUAL_STARTUP_FILES = ("startup.txt", "startup.sh", "entrypoint.sh")
 PROCFILE_SWITCH = "APPSVC_IGNORE_PROCFILE"
 _PROCESS = r"^(?P<name>[A-Za-z0-9_-]+)\s*:\s*(?P<command>.*)$"  # compiled on first use
 
@@ -160,6 +160,25 @@ def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
         if match and match.group("name") == "web" and match.group("command").strip():
             return match.group("command").strip(), "Procfile has a web process"
     return None, "Procfile has no web: process"
+
+
+def procfile_release(app_dir: Path) -> str | None:
+    """A note for a Procfile's ``release:`` process, which Heroku runs before each release
+    and the launcher does not (a startup command's pre-start step does the same job)."""
+    path = fs.file_in(app_dir, PROCFILE)
+    try:
+        text = read_startup_file(path, PROCFILE) if path is not None else ""
+    except StartupError:
+        return None
+    for line in text.splitlines():
+        match = re.match(_PROCESS, line.strip())
+        if match and match.group("name") == "release" and match.group("command").strip():
+            return (
+                f"Procfile's release process ({match.group('command').strip()}) is not run "
+                "(Heroku runs it before each release); to run it at each start, make it a "
+                "pre-start step: 'RELEASE && gunicorn ...' in a startup command"
+            )
+    return None
 
 
 def unnamed_startup_files(app_dir: Path) -> list[str]:

@@ -199,3 +199,23 @@ def test_each_folder_is_listed_at_most_once(
     assert len(listed) == len(set(listed))
     # The app folder and the folders the searches enter (three levels), nothing deeper.
     assert str(tmp_path) in listed and not any(path.endswith("/leaf") for path in listed)
+
+
+def test_a_procfiles_release_process_is_named_in_a_note_not_run(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "Procfile": "release: python manage.py migrate\nweb: gunicorn app:app\n",
+            "app.py": "app = None\n",
+        },
+    )
+    found = detect(tmp_path, env=ENV)
+    assert found.rule == "procfile"
+    (note,) = [n for n in found.notes if "release process" in n]
+    assert note.startswith("Procfile's release process (python manage.py migrate) is not run")
+
+
+def test_an_entrypoint_sh_that_no_startup_command_names_is_noticed(tmp_path: Path) -> None:
+    write(tmp_path, {"entrypoint.sh": "#!/bin/sh\nexec gunicorn app:app\n"})
+    notes = detect(tmp_path, env=ENV).notes
+    assert any(n.startswith("entrypoint.sh is in the app folder but no startup") for n in notes)
