@@ -148,6 +148,21 @@ def on_app_service(env: Mapping[str, str]) -> bool:
     return bool(env.get("WEBSITE_SITE_NAME") or env.get("WEBSITE_INSTANCE_ID"))
 
 
+def split_bind(bind: object) -> tuple[str, int] | None:
+    """(host, port) of a TCP bind as gunicorn reads it (``[host]:port``, ``host:port``, a
+    host alone on port 8000); None for ``unix:`` and ``fd://``."""
+    address = str(bind).removeprefix("tcp://")
+    if address.startswith(("unix:", "fd://")):
+        return None
+    if address.startswith("["):
+        host, _, number = address.partition("]")
+        host, number = host + "]", number.removeprefix(":")
+    else:
+        host, colon, number = address.rpartition(":")
+        host = host if colon else address
+    return host.lower(), int(number) if number.isdigit() else 8000
+
+
 def app_variables(env: Mapping[str, str], app_dir: Path, binds: object) -> dict[str, str]:
     """What App Service's startup script exports for the app: ``APP_PATH`` (the folder
     served), ``HOST`` (0.0.0.0 unless set) and ``PORT``, the port gunicorn listens on (the
@@ -155,12 +170,9 @@ def app_variables(env: Mapping[str, str], app_dir: Path, binds: object) -> dict[
     variables = startup_env(
         {name: env[name] for name in ("PORT", "WEBSITES_PORT", "HOST") if name in env}, app_dir
     )
-    for bind in binds if isinstance(binds, list) else []:
-        address = str(bind).removeprefix("tcp://")
-        if address.startswith(("unix:", "fd://")):
-            continue
-        # As gunicorn reads it: [host]:port, host:port, or a host alone on port 8000.
-        _, colon, number = address.rpartition("]")[2].rpartition(":")
-        variables["PORT"] = number if colon and number.isdigit() else "8000"
-        break
+    tcp = [
+        found for bind in (binds if isinstance(binds, list) else []) if (found := split_bind(bind))
+    ]
+    if tcp:
+        variables["PORT"] = str(tcp[0][1])
     return {name: variables[name] for name in APP_VARIABLES}

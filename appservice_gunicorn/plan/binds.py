@@ -57,15 +57,11 @@ def check(value: object, source: str | None, env: Mapping[str, str]) -> list[str
         problem = unusable(bind)
         if problem is not None:
             raise LaunchError(f"bind {bind!r} (from {source}): {problem}")
-    addresses = [b for b in binds if not b.startswith(("unix:", "fd://"))]
+    addresses = [found for bind in binds if (found := environment.split_bind(bind))]
     notes: list[str] = []
     if source == "launcher" or not addresses:
         return notes
-    hosts, ports = [], []
-    for address in addresses:
-        host, colon, port = address.removeprefix("tcp://").rpartition(":")
-        hosts.append((host if colon else address).lower())
-        ports.append(int(port) if colon and port.isdigit() else 8000)  # gunicorn's default
+    hosts, ports = [host for host, _ in addresses], [port for _, port in addresses]
     told = ", ".join(binds)
     if any(env.get(name, "").strip() for name in ("PORT", "WEBSITES_PORT")):
         wanted = environment.port(env)

@@ -191,3 +191,19 @@ def test_the_apps_variables_are_app_services_with_the_port_gunicorn_listens_on()
 @pytest.mark.parametrize("bind", ["127.0.0.1", "[::1]", "tcp://localhost"])
 def test_a_bind_without_a_port_listens_on_gunicorns_8000(bind: str) -> None:
     assert platform.app_variables({"PORT": "9000"}, Path("/x"), [bind])["PORT"] == "8000"
+
+
+@pytest.mark.parametrize(
+    ("bind", "split"),
+    [
+        ("0.0.0.0:8000", ("0.0.0.0", 8000)),
+        ("tcp://LocalHost:9", ("localhost", 9)),
+        ("[::1]:9000", ("[::1]", 9000)),
+        ("[::1]", ("[::1]", 8000)),
+        ("127.0.0.1", ("127.0.0.1", 8000)),
+        ("unix:/run/app.sock", None),
+        ("fd://3", None),
+    ],
+)
+def test_a_bind_is_split_as_gunicorn_reads_it(bind: str, split: tuple[str, int] | None) -> None:
+    assert platform.split_bind(bind) == split

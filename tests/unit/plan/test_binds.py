@@ -67,3 +67,9 @@ def test_the_plan_stops_with_the_bind_its_source_and_the_value(
         f"bind '0.0.0.0:99999' (from {source}): port 99999 is out of range (0-65535); "
         "bind 0.0.0.0:$PORT"
     )
+
+
+def test_an_ipv6_loopback_bind_on_app_service_gets_its_note() -> None:
+    """``[::1]`` was split at its last colon: host '[:' was no loopback address."""
+    notes = binds.check(["[::1]"], "startup", {"WEBSITE_SITE_NAME": "mysite"})
+    assert any("listens on the loopback only" in note for note in notes)
