@@ -2,6 +2,7 @@
 shell as a supervised child, before gunicorn starts (or, on a SIGHUP redeploy, before the
 new workers do); this module decides what a step's exit means and says so in the log."""
 
+import contextlib
 import logging
 import os
 import signal
@@ -65,7 +66,9 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
     total = len(plan.steps)
     for number, step in enumerate(plan.steps, 1):
         log.info("Pre-start step %d/%d: %s", number, total, step.command)
-        with tempfile.TemporaryFile() as exported:
+        # Only a step whose exports reach the app writes its environment, to a file (a
+        # pipe could fill before the step ends).
+        with tempfile.TemporaryFile() if step.exports else contextlib.nullcontext() as exported:
             result = supervisor.run(
                 [
                     *(step.shell or (SHELL,)),
@@ -78,9 +81,9 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
                 grace_seconds=supervisor.grace(env),
                 forward=supervisor.STOPPING,
                 reap_all=not in_master,
-                result_fd=exported.fileno() if step.exports else None,
+                result_fd=exported.fileno() if exported is not None else None,
             )
-            if step.exports and result.status == 0:
+            if exported is not None and result.status == 0:
                 exported.seek(0)
                 env.update(_exports(env, exported.read()))
         if in_master:
