@@ -7,7 +7,14 @@ from typing import Any
 from appservice_gunicorn.build import output
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.listing import rel
+from appservice_gunicorn.plan import debugging
 from appservice_gunicorn.plan.plan import Plan
+
+SUPERVISED_DEBUGGING = (
+    f"{debugging.SWITCH} is set, but the startup command runs as its own program, which the "
+    "launcher does not debug: start it under debugpy yourself (python -m debugpy --listen "
+    "0.0.0.0:$APPSVC_TUNNEL_PORT ...), or let the launcher serve the app (a gunicorn command)"
+)
 
 
 def worker_class(plan: Plan) -> str | None:
@@ -66,6 +73,8 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     matched = next(rule for rule in detection.rules if rule.matched)
     if plan.supervised:
         log.info("Startup command (rule %s: %s)", detection.rule, matched.reason)
+        if debugging.requested(plan.config.env):
+            log.warning("%s", SUPERVISED_DEBUGGING)
         return
     if detection.kind == "default":
         tried = "; ".join(f"{r.name}: {r.reason}" for r in detection.rules if not r.matched)
@@ -131,11 +140,22 @@ def as_dict(
             name: {"value": _jsonable(s.value), "source": s.source}
             for name, s in (plan.settings.differing().items() if plan.settings else ())
         },
-        "notes": [*detection.notes, *_settings_list(plan, "notes")],
+        "remote_debugging": _debugging(plan),
+        "notes": [*detection.notes, *_settings_list(plan, "notes"), *_supervised_debugging(plan)],
         "errors": [*_settings_list(plan, "errors"), *([stop_error] if stop_error else [])],
         "strict_error": strict_error,
         "exit_status": 1 if strict_error or stop_error else 0,
     }
+
+
+def _debugging(plan: Plan) -> dict[str, Any] | None:
+    debug = plan.settings.debug if plan.settings is not None else None
+    return None if debug is None else {"host": debug.host, "port": debug.port, "wait": debug.wait}
+
+
+def _supervised_debugging(plan: Plan) -> list[str]:
+    asked = plan.supervised and debugging.requested(plan.config.env)
+    return [SUPERVISED_DEBUGGING] if asked else []
 
 
 def _build_output(detection: Detection) -> dict[str, Any] | None:
@@ -220,6 +240,10 @@ def render_text(plan: Plan, strict_error: str | None = None, stop_error: str | N
         else:
             reason = data["worker_class_reason"]
             lines.append(f"  worker class: {data['worker_class']} ({reason})")
+        if data["remote_debugging"]:
+            debug = data["remote_debugging"]
+            waits = ", the worker waits for a debugger first" if debug["wait"] else ""
+            lines.append(f"  debugger:     debugpy on {debug['host']}:{debug['port']}{waits}")
         lines += ["", "gunicorn settings that differ from gunicorn's defaults:"]
         width = max((len(name) for name in data["settings"]), default=0)
         for name, setting in data["settings"].items():

@@ -19,7 +19,7 @@ from appservice_gunicorn.base.gunicorn_api import SUPPORTED_WORKERS, Config
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
 from appservice_gunicorn.files import writable
-from appservice_gunicorn.plan import binds
+from appservice_gunicorn.plan import binds, debugging
 from appservice_gunicorn.startup import gunicorn_options
 from appservice_gunicorn.startup.gunicorn_options import OptionError, is_hook
 
@@ -44,6 +44,8 @@ class LayeredSettings:
         self.errors: list[str] = []
         self.notes: list[str] = []
         self.config_file: Path | None = None
+        # Where the worker's debug adapter listens (App Service's remote debugging), or None.
+        self.debug: debugging.DebugAdapter | None = None
 
     def put(self, name: str, value: Any, source: str) -> None:
         self.values[name] = Setting(name, value, source)
@@ -154,6 +156,7 @@ def layer_settings(
         startup_source = "Procfile"
     for name, value in startup_settings.items():
         layered.put(name, value, startup_source)
+    _debugging(layered, detection, env)
     _cap_counts(layered)
     layered.notes += binds.check(layered.value("bind"), layered.source("bind"), env)
     if detection.kind == "default":
@@ -182,6 +185,21 @@ def layer_settings(
         if placement.note:
             layered.notes.append(placement.note)
     return layered
+
+
+def _debugging(layered: LayeredSettings, detection: Detection, env: Mapping[str, str]) -> None:
+    """Remote debugging's settings, above every layer: what was asked for instead is a note."""
+    layered.debug = debugging.adapter(env, detection, layered.errors, layered.notes)
+    if layered.debug is None:
+        return
+    for name, value in debugging.SETTINGS.items():
+        asked = layered.value(name)
+        if asked not in (None, value) and layered.source(name) != LAUNCHER:
+            layered.notes.append(
+                f"{name} = {asked!r} (from {layered.source(name)}) is set to {value!r} while "
+                f"remote debugging ({debugging.SWITCH})"
+            )
+        layered.put(name, value, debugging.SOURCE)
 
 
 def _cap_counts(layered: LayeredSettings) -> None:

@@ -233,6 +233,11 @@ class AppServiceApplication(RedeployableApplication):
         extra = [Path(p).absolute() for p in (self.cfg.pythonpath or "").split(",") if p]
         site_dirs = detection.venv.site_packages if detection.venv else ()
         prepend_paths([detection.pythonpath, *extra], site_dirs)
+        assert plan.settings is not None
+        if plan.settings.debug is not None:
+            from appservice_gunicorn.serve import debugger  # only when debugging: debugpy
+
+            debugger.listen(plan.settings.debug)  # before the import: module code can stop
         try:
             app = load_app(
                 detection.app, detection.pythonpath, detection.import_hint, paste=detection.paste
