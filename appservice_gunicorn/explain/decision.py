@@ -30,7 +30,8 @@ def worker_class(plan: Plan) -> str | None:
 
 
 def worker_reason(plan: Plan) -> str | None:
-    """Why this worker class: where the setting came from, and for ASGI apps the choice."""
+    """Why this worker class: where the setting came from (for gthread, the threads' when
+    they turned gunicorn's sync worker into it), and for ASGI apps the choice."""
     if plan.settings is None:
         return None
     source = plan.settings.source("worker_class") or "gunicorn's default"
@@ -39,19 +40,44 @@ def worker_reason(plan: Plan) -> str | None:
             "gunicorn's native worker for an ASGI app, which needs no extra package and logs "
             "unhandled exceptions with their traceback; -k/--worker-class chooses another"
         )
+    named = plan.settings.value("worker_class", "sync")
+    if worker_class(plan) == "gthread" and named != "gthread":
+        threads = plan.settings.value("threads")
+        return (
+            f"threads = {threads} (from {plan.settings.source('threads')}) makes gunicorn's "
+            "sync worker gthread"
+        )
     return f"from {source}"
+
+
+# Worker classes that serve another protocol than their app's detected kind says.
+PROTOCOLS = {
+    "tornado": "tornado",
+    "gunicorn.workers.gtornado.TornadoWorker": "tornado",
+    "aiohttp.GunicornWebWorker": "aiohttp",
+    "aiohttp.GunicornUVLoopWebWorker": "aiohttp",
+    "aiohttp.worker.GunicornWebWorker": "aiohttp",
+    "aiohttp.worker.GunicornUVLoopWebWorker": "aiohttp",
+}
+
+
+def protocol(plan: Plan) -> str:
+    """What the worker speaks to the app: its kind (wsgi, asgi), unless the worker class
+    serves another kind of app (Tornado's, aiohttp's)."""
+    return PROTOCOLS.get(worker_class(plan) or "", plan.detection.kind)
 
 
 def binds(plan: Plan) -> str:
     return ", ".join(plan.settings.value("bind", []) if plan.settings else [])
 
 
-def decision(detection: Detection) -> str:
+def decision(plan: Plan) -> str:
+    detection = plan.detection
     if detection.kind == "command":
         return f"run the startup command as a supervised child: {detection.command}"
     if detection.kind == "default":
         return "serve the default site"
-    return f"serve {detection.app} ({detection.kind.upper()}) from {detection.pythonpath}"
+    return f"serve {detection.app} ({protocol(plan).upper()}) from {detection.pythonpath}"
 
 
 def log_plan(plan: Plan, log: logging.Logger) -> None:
@@ -98,7 +124,7 @@ def log_plan(plan: Plan, log: logging.Logger) -> None:
     log.info(
         "Serving %s (%s, rule %s: %s) with the %s worker on %s",
         detection.app,
-        detection.kind.upper(),
+        protocol(plan).upper(),
         detection.rule,
         matched.reason,
         worker_class(plan),
@@ -125,6 +151,7 @@ def as_dict(
         ],
         "app": detection.app,
         "kind": detection.kind,
+        "protocol": protocol(plan) if plan.settings is not None else None,
         "command": detection.command,
         "runs": "supervised" if plan.supervised else "in-process",
         "steps": [
@@ -209,13 +236,13 @@ def render_text(plan: Plan, strict_error: str | None = None, stop_error: str | N
         lines += [
             "",
             f"Decision: stop with exit status 1: {strict_error}",
-            f"Without --strict / APPSVC_STRICT: {decision(plan.detection)}",
+            f"Without --strict / APPSVC_STRICT: {decision(plan)}",
         ]
     elif stop_error:
         lines += ["", f"Decision: stop with exit status 1: {stop_error}"]
-        lines += [f"With usable settings: {decision(plan.detection)}"]
+        lines += [f"With usable settings: {decision(plan)}"]
     else:
-        lines += ["", f"Decision: {decision(plan.detection)}"]
+        lines += ["", f"Decision: {decision(plan)}"]
     if data["steps"]:
         lines += ["", "Pre-start steps (each a supervised child, before the app starts):"]
         for number, step in enumerate(data["steps"], 1):
@@ -231,7 +258,7 @@ def render_text(plan: Plan, strict_error: str | None = None, stop_error: str | N
         lines.append("Served in-process by the launcher's gunicorn master:")
         if data["app"]:
             lines.append(f"  app:          {data['app']}")
-            lines.append(f"  kind:         {data['kind']}")
+            lines.append(f"  kind:         {data['protocol'] or data['kind']}")
             lines.append(f"  on sys.path:  {data['pythonpath']}")
         if data["virtualenv"]:
             lines.append(f"  virtualenv:   {data['virtualenv']}")

@@ -10,7 +10,8 @@ from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.build import output
 from appservice_gunicorn.detection.chain import Detection, detect
 from appservice_gunicorn.files import fs
-from appservice_gunicorn.plan.settings import LayeredSettings, layer_settings
+from appservice_gunicorn.plan.layers import LayeredSettings
+from appservice_gunicorn.plan.settings import layer_settings
 
 if TYPE_CHECKING:
     from appservice_gunicorn.startup.shell import Step

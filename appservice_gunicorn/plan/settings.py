@@ -11,73 +11,19 @@ import sys
 from collections.abc import Mapping
 from importlib.machinery import PathFinder
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.base.errors import LaunchError
-from appservice_gunicorn.base.gunicorn_api import SUPPORTED_WORKERS, Config
+from appservice_gunicorn.base.gunicorn_api import SUPPORTED_WORKERS
+from appservice_gunicorn.detection import app_variable
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
 from appservice_gunicorn.files import writable
-from appservice_gunicorn.plan import binds, debugging
+from appservice_gunicorn.plan import binds, debugging, default_site
+from appservice_gunicorn.plan.layers import DEFAULT_TIMEOUT, LAUNCHER, LayeredSettings
 from appservice_gunicorn.startup import gunicorn_options
-from appservice_gunicorn.startup.gunicorn_options import OptionError, is_hook
-
-LAUNCHER = "launcher"
-DEFAULT_TIMEOUT = 600
-# gunicorn computes these defaults from PORT and WEB_CONCURRENCY at import time;
-# compared with the documented values, a setting the launcher made is never hidden.
-ENV_FREE_DEFAULTS: dict[str, Any] = {"bind": ["127.0.0.1:8000"], "workers": 1}
-
-
-class Setting(NamedTuple):
-    name: str
-    value: Any
-    source: str
-
-
-class LayeredSettings:
-    """The effective settings (``values``) and the problems met while layering them."""
-
-    def __init__(self) -> None:
-        self.values: dict[str, Setting] = {}
-        self.errors: list[str] = []
-        self.notes: list[str] = []
-        self.config_file: Path | None = None
-        # Where the worker's debug adapter listens (App Service's remote debugging), or None.
-        self.debug: debugging.DebugAdapter | None = None
-
-    def put(self, name: str, value: Any, source: str) -> None:
-        self.values[name] = Setting(name, value, source)
-
-    def value(self, name: str, default: Any = None) -> Any:
-        setting = self.values.get(name)
-        return default if setting is None else setting.value
-
-    def source(self, name: str) -> str | None:
-        setting = self.values.get(name)
-        return None if setting is None else setting.source
-
-    def apply(self, config: Config) -> None:
-        for setting in self.values.values():
-            config.set(setting.name, setting.value)
-
-    def differing(self) -> dict[str, Setting]:
-        """The settings whose value is not gunicorn's documented default."""
-        # Each name is set once on ``reference`` and read back right away, so one Config
-        # serves them all.
-        defaults, reference = Config(), Config()
-        changed: dict[str, Setting] = {}
-        for name, setting in sorted(self.values.items()):
-            if is_hook(name) and isinstance(setting.value, str):
-                # Validating "module.function" would import it: a named hook always differs.
-                changed[name] = setting
-                continue
-            reference.set(name, setting.value)
-            default = ENV_FREE_DEFAULTS.get(name, defaults.settings[name].get())
-            if reference.settings[name].get() != default:
-                changed[name] = setting
-        return changed
+from appservice_gunicorn.startup.gunicorn_options import OptionError
 
 
 def launcher_defaults(detection: Detection, env: Mapping[str, str]) -> LayeredSettings:
@@ -158,10 +104,11 @@ def layer_settings(
         layered.put(name, value, startup_source)
     _debugging(layered, detection, env)
     _cap_counts(layered)
-    layered.notes += binds.check(layered.value("bind"), layered.source("bind"), env)
     if detection.kind == "default":
-        _default_site_worker(layered)
+        default_site.adjust(layered, detection.app_dir, env)
+    layered.notes += binds.check(layered.value("bind"), layered.source("bind"), env)
     _check_worker_class(layered, detection)
+    _check_protocol(layered, detection)
     if layered.value("daemon"):
         raise LaunchError(
             f"--daemon (from {layered.source('daemon')}) would fork gunicorn into the background "
@@ -221,22 +168,6 @@ def _cap_counts(layered: LayeredSettings) -> None:
             layered.put(name, limit, f"launcher (at most {limit}; {source} asked for {count})")
 
 
-def _default_site_worker(layered: LayeredSettings) -> None:
-    """The default site is a WSGI app: a worker class set for the app (uvicorn's, from its
-    gunicorn.conf.py) would answer every request with a 500; gunicorn's sync one serves it."""
-    value = layered.value("worker_class")
-    name = f"{value.__module__}.{value.__qualname__}" if isinstance(value, type) else value
-    if isinstance(name, str) and name.startswith("egg:gunicorn#"):
-        name = name.partition("#")[2]  # gunicorn's own, named as an entry point
-    if value is None or name in gunicorn_options.wsgi_workers():
-        return
-    layered.notes.append(
-        f"worker class {value!r} (from {layered.source('worker_class')}) is for the app; the "
-        "default site, a WSGI app, is served by gunicorn's sync worker"
-    )
-    layered.put("worker_class", "sync", f"{LAUNCHER} (the default site)")
-
-
 def _check_worker_class(layered: LayeredSettings, detection: Detection) -> None:
     """A worker class named by module must exist (found, not imported): gunicorn would
     stop with a traceback, after --explain said all was well."""
@@ -257,6 +188,30 @@ def _check_worker_class(layered: LayeredSettings, detection: Detection) -> None:
         "it (add it to requirements.txt) or fix the name (gunicorn's own: "
         f"{', '.join(SUPPORTED_WORKERS)})"
     )
+
+
+def _check_protocol(layered: LayeredSettings, detection: Detection) -> None:
+    """An app a WSGI worker cannot call (an ASGI app, a Tornado application): the worker
+    stops at its import with this reason (``serve/importer.check_protocol``); said first."""
+    worker = layered.value("worker_class", "sync")
+    if detection.app is None or worker not in gunicorn_options.wsgi_workers():
+        return
+    source = layered.source("worker_class") or "gunicorn's default"
+    if detection.kind == "asgi":
+        layered.notes.append(
+            f"{detection.app} is an ASGI app, but gunicorn's {worker} worker (from {source}) "
+            "serves WSGI apps and will refuse it; add --worker-class asgi (or "
+            "uvicorn_worker.UvicornWorker) to the startup command"
+        )
+        return
+    assert detection.pythonpath is not None
+    tornado = app_variable.tornado_class(detection.pythonpath, detection.app)
+    if tornado is not None and worker not in ("tornado", "gunicorn.workers.gtornado.TornadoWorker"):
+        layered.notes.append(
+            f"{detection.app} is a Tornado {tornado}, which gunicorn's {worker} worker (from "
+            f"{source}) cannot call as a WSGI app and will refuse; add --worker-class tornado "
+            "to the startup command (or run it with its own server)"
+        )
 
 
 def _cmd_args(env: Mapping[str, str]) -> dict[str, Any]:

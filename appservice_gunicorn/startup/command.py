@@ -219,7 +219,16 @@ def _in_process(
     words = shell.words_of(final)
     if not words or shell.has_syntax(final) or not _names_gunicorn(words):
         return None
-    return _gunicorn_command(final, origin, env, app_dir, steps, full_text=text.strip())
+    try:
+        return _gunicorn_command(final, origin, env, app_dir, steps, full_text=text.strip())
+    except StartupError as exc:
+        if not steps:
+            raise
+        # The whole command is set aside: the steps before gunicorn do not run either.
+        skipped = "; ".join(step.command for step in steps)
+        raise StartupError(
+            f"{exc}. The pre-start steps before it will not run either: {skipped}", exc.problem
+        ) from None
 
 
 def _names_gunicorn(words: list[str]) -> bool:

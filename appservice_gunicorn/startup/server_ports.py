@@ -135,7 +135,7 @@ def warnings(
     text: str, origin: str, env: Mapping[str, str], app_dir: Path | None = None
 ) -> list[str]:
     """Why a supervised command's server may not answer on ``$PORT`` (``env`` has it)."""
-    words = _last_command(text)
+    words = last_command(text)
     found = _server(words) if words else None
     if found is None or PROXIES & set(re.findall(r"[\w.-]+", text)):
         return []  # not a server it knows, or one behind a proxy the command starts
@@ -193,7 +193,7 @@ def _listens(server: Server, args: Sequence[str]) -> tuple[list[str], list[str]]
     return hosts, ports
 
 
-def _last_command(text: str) -> list[str] | None:
+def last_command(text: str) -> list[str] | None:
     """The words of the last command of ``text``, the one left running; in a script the
     shell grammar of which is beyond what is read (a loop, a function), its last line."""
     joined = shell.join_continuations(text)
@@ -274,3 +274,9 @@ def _values(args: Sequence[str], options: Sequence[str]) -> list[str]:
             elif len(option) == 2 and arg.startswith(option) and not arg.startswith("--"):
                 found.append(arg[2:])
     return found
+
+
+def runs_server(text: str) -> bool:
+    """Whether the command leaves a web server it knows running (uvicorn, flask run...)."""
+    words = last_command(text)
+    return words is not None and _server(words) is not None

@@ -190,3 +190,39 @@ def unnamed_startup_files(app_dir: Path) -> list[str]:
         for name in USUAL_STARTUP_FILES
         if fs.is_file(f"{app_dir}/{name}")
     ]
+
+
+def why_supervised(text: str) -> str:
+    """Which line of a startup script makes it run supervised as a whole, where pre-start
+    steps then gunicorn in-process would have been the launcher's way."""
+    from appservice_gunicorn.startup import shell
+    from appservice_gunicorn.startup.server_ports import last_command
+
+    joined = shell.join_continuations(text)
+    pieces = shell.split_list(joined) or []
+    for piece in pieces:
+        words = shell.words_of(piece.text) or []
+        if piece.op == "&":
+            return _at(text, piece.text, "runs in the background, which only a shell can own")
+        errexit = words[:1] == ["set"] and shell.sets_errexit(words[1:])
+        assigns = len(words) == 1 and shell.ASSIGNMENT_RE.match(words[0])
+        if (words[:1] and words[0] in shell.STATEFUL and not errexit) or assigns:
+            return _at(text, piece.text, "changes the shell's state for the lines after it")
+    if not pieces:
+        for line in text.splitlines():
+            code = line.strip() and not line.lstrip().startswith("#")
+            if code and shell.split_list(line) is None:
+                return _at(text, line.strip(), "is shell grammar the launcher does not split")
+        return "its shell grammar is not split into steps by the launcher"
+    last = last_command(text)
+    if last:
+        final = " ".join(last)
+        return _at(text, last[0], "is the command left running, and it is not gunicorn", final)
+    return "its last command is not gunicorn"
+
+
+def _at(text: str, found: str, why: str, shown: str | None = None) -> str:
+    """``why`` about the line holding ``found`` (the last such line), shown as ``shown``."""
+    numbers = [n for n, line in enumerate(text.splitlines(), 1) if found.strip() in line]
+    where = f"line {numbers[-1]}" if numbers else "a line"
+    return f"{where}: {(shown or found).strip()[:80]!r} {why}"

@@ -3,9 +3,13 @@ as a supervised child after the pre-start steps; its exit status is the launcher
 
 import logging
 import signal
+from collections.abc import Mapping
 
+from appservice_gunicorn.base import environment
 from appservice_gunicorn.plan.plan import Plan
+from appservice_gunicorn.startup import server_ports
 from appservice_gunicorn.supervise import supervisor
+from appservice_gunicorn.supervise.port_watch import PortWatch
 from appservice_gunicorn.supervise.steps import command_env, run_steps
 
 log = logging.getLogger(__name__)
@@ -26,7 +30,10 @@ def run_supervised(plan: Plan) -> int:
         "" if startup.origin == "startup command" else f" from {startup.origin}",
         startup.shown,
     )
-    result = supervisor.run(argv, env, plan.detection.app_dir, grace_seconds=supervisor.grace(env))
+    watch = _port_watch(plan, env)
+    result = supervisor.run(
+        argv, env, plan.detection.app_dir, grace_seconds=supervisor.grace(env), tick=watch
+    )
     how = f"exited with status {result.status}"
     if result.status > 128:
         with_signal = result.status - 128
@@ -41,6 +48,16 @@ def run_supervised(plan: Plan) -> int:
         how,
     )
     return result.status
+
+
+def _port_watch(plan: Plan, env: Mapping[str, str]) -> PortWatch | None:
+    """A watch of ``$PORT``, for a command that runs a web server it knows, or any command
+    on App Service (where every container must answer there)."""
+    assert plan.detection.startup is not None
+    text = plan.detection.startup.text
+    if not (environment.on_app_service(env) or server_ports.runs_server(text)):
+        return None
+    return PortWatch(int(environment.port(env)), "The startup command")
 
 
 # The shell's statuses for a command it could not run.

@@ -69,6 +69,7 @@ def run(
     forward: Collection[int] = FORWARDED,
     reap_all: bool = True,
     result_fd: int | None = None,
+    tick: Callable[[], None] | None = None,
 ) -> Result:
     """Run ``argv`` as a supervised child until it and everything it started are gone.
 
@@ -76,11 +77,12 @@ def run(
     returned in ``deferred`` for the caller.  ``reap_all=False`` is for gunicorn's running
     master, whose workers are children too: this waits for its own child only and hands
     SIGCHLD back to gunicorn afterwards.  ``result_fd``: a file descriptor the child gets as
-    its fd 3 (a pipe for a result, apart from what the child prints).
+    its fd 3 (a pipe for a result, apart from what the child prints).  ``tick`` is called
+    about once a second while the child runs (a check of what it does).
     """
     try:
         if not reap_all:
-            return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd)
+            return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd, tick)
         # The launcher alone, single-threaded: signals are blocked and taken with
         # sigtimedwait (as tini does), so that none is lost, even as PID 1.
         watched: set[int] = {*FORWARDED, signal.SIGCHLD}
@@ -93,7 +95,7 @@ def run(
                 info = signal.sigtimedwait(watched, timeout)
                 return None if info is None else info.si_signo
 
-            return _supervise(pid, next_signal, grace_seconds, forward, reap_all=True)
+            return _supervise(pid, next_signal, grace_seconds, forward, True, tick)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
     except SpawnError as exc:
@@ -109,6 +111,7 @@ def _run_in_master(
     grace_seconds: float,
     forward: Collection[int],
     result_fd: int | None,
+    tick: Callable[[], None] | None,
 ) -> Result:
     """``run`` inside gunicorn's master, which has other threads (its control socket):
     a blocked signal could reach one of them and run gunicorn's handler anyway, whose
@@ -129,7 +132,7 @@ def _run_in_master(
                 time.sleep(min(timeout, 0.05))
             return received.pop(0) if received else None
 
-        return _supervise(pid, next_signal, grace_seconds, forward, reap_all=False)
+        return _supervise(pid, next_signal, grace_seconds, forward, False, tick)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -168,6 +171,7 @@ def _supervise(
     grace_seconds: float,
     forward: Collection[int],
     reap_all: bool,
+    tick: Callable[[], None] | None = None,
 ) -> Result:
     status: int | None = None
     stopped_by: int | None = None
@@ -190,6 +194,8 @@ def _supervise(
             timeout = 0.1
         else:
             timeout = 1.0 if deadline is None else min(1.0, max(0.01, deadline - now))
+        if tick is not None and status is None:
+            tick()
         signum = next_signal(timeout)
         if signum is None or signum == signal.SIGCHLD:
             continue

@@ -538,3 +538,29 @@ def test_a_script_of_the_app_folder_runs_with_its_arguments_without_its_execute_
     launcher = launch(app_dir, ["startup.sh", "prod"])
     assert (app_dir / "mode.txt").read_text() == "mode prod\n"
     assert "rule startup" in launcher.log() and "runs as a supervised command" in launcher.log()
+
+
+def test_a_supervised_server_not_listening_on_port_gets_a_warning(
+    launch: Start, tmp_path: Path
+) -> None:
+    """The command line names another port through a variable the launcher cannot read
+    before the start; what the server did is seen 10 s after it started."""
+    from tests.launcher import free_port
+
+    write(tmp_path, {"main.py": fastapi_app("app", "elsewhere")})
+    other = free_port()
+    env = {"ELSEWHERE": str(other)}
+    launcher = launch(
+        tmp_path, "python -m uvicorn main:app --host 127.0.0.1 --port $ELSEWHERE", env, wait=False
+    )
+    deadline = time.monotonic() + 30
+    while "nothing listens on port" not in launcher.log():
+        assert time.monotonic() < deadline, launcher.log()
+        assert launcher.process.poll() is None, launcher.log()
+        time.sleep(0.2)
+    assert (
+        f"The startup command has run for 10 s and nothing listens on port {launcher.port} "
+        "($PORT), where requests arrive"
+    ) in launcher.log()
+    assert get(f"http://127.0.0.1:{other}/")[0] == 200  # it serves, elsewhere
+    assert stopped(launcher)[0] == 143

@@ -10,8 +10,13 @@ from typing import TYPE_CHECKING
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.base.errors import StartupError
+from appservice_gunicorn.detection import app_variable
 from appservice_gunicorn.detection.context import Context, Match, Miss, RuleName, Startup, kind_of
-from appservice_gunicorn.startup.startup_file import PROCFILE_SWITCH, procfile_command
+from appservice_gunicorn.startup.startup_file import (
+    PROCFILE_SWITCH,
+    procfile_command,
+    why_supervised,
+)
 
 if TYPE_CHECKING:
     from appservice_gunicorn.startup.command import StartupCommand
@@ -61,9 +66,10 @@ def command_outcome(name: RuleName, command: "StartupCommand", context: Context)
     what = "startup" if name == "startup" else "Procfile's web"
     if command.kind != "gunicorn":
         runs = "shell script" if command.kind == "script" else "command"
+        why = f" ({why_supervised(command.text)})" if command.kind == "script" else ""
         return Match(
             "command",
-            f"{command.origin}: runs as a supervised {runs}",
+            f"{command.origin}: runs as a supervised {runs}{why}",
             f"the {what} {runs} runs supervised",
             command=command.shown,
             notes=_supervised_notes(command, context),
@@ -78,8 +84,12 @@ def command_outcome(name: RuleName, command: "StartupCommand", context: Context)
     if app:
         steps = f" after {len(command.steps)} pre-start step(s)" if command.steps else ""
         reason = f"{command.origin}: gunicorn serves {app}{steps}"
-        kind = kind_of(root, str(app), command.settings.get("pythonpath"))
-        return Match(kind, reason, f"the {what} command names the app", str(app), root)
+        pythonpath = command.settings.get("pythonpath")
+        kind = kind_of(root, str(app), pythonpath)
+        undefined = app_variable.note(root, str(app), pythonpath, command.origin)
+        notes = (undefined,) if undefined else ()
+        public = f"the {what} command names the app"
+        return Match(kind, reason, public, str(app), root, notes=notes)
     return Miss(
         f"{command.origin}: gunicorn settings only, no app module; "
         "they apply to the app found below",
@@ -90,11 +100,20 @@ def command_outcome(name: RuleName, command: "StartupCommand", context: Context)
 def _supervised_notes(command: "StartupCommand", context: Context) -> tuple[str, ...]:
     """Warnings read from a supervised command's text: calls left unquoted, and a server
     that would not listen where the platform's requests arrive."""
-    from appservice_gunicorn.startup import server_ports
+    from appservice_gunicorn.startup import programs, server_ports
     from appservice_gunicorn.startup.command import unquoted_calls
 
+    venv = context.venv
     return (
         *unquoted_calls(command.text, command.origin),
+        *programs.missing(
+            command.text,
+            command.origin,
+            context.expanded,
+            context.app_dir,
+            venv.site_packages if venv else (),
+            venv.path / "bin" if venv and not venv.packages_only else None,
+        ),
         *server_ports.warnings(command.text, command.origin, context.expanded, context.app_dir),
     )
 

@@ -419,3 +419,54 @@ def test_explain_lists_no_gunicorn_settings_for_a_supervised_command(
     _, out, _ = explain(capsys, tmp_path, "python -m uvicorn main:app")
     assert "runs as a supervised child of the launcher" in out
     assert "settings that differ" not in out and "worker class" not in out
+
+
+def _plan(path: Path, startup: tuple[str, ...] = (), **env: str) -> Any:
+    from appservice_gunicorn.plan.plan import LauncherConfig, make_plan
+
+    return make_plan(LauncherConfig(path, startup, env=env), extract=False)
+
+
+def test_the_protocol_follows_worker_classes_that_serve_other_apps(tmp_path: Path) -> None:
+    from appservice_gunicorn.explain import decision
+
+    write(tmp_path, {"app.py": flask_app(), "aiohttp/__init__.py": ""})
+    cases = {
+        ("gunicorn", "app:app"): "wsgi",
+        ("gunicorn", "-k", "tornado", "app:app"): "tornado",
+        ("gunicorn", "-k", "aiohttp.GunicornWebWorker", "app:app"): "aiohttp",
+    }
+    for startup, label in cases.items():
+        plan = _plan(tmp_path, startup)
+        assert decision.protocol(plan) == label
+        assert f"  kind:         {label}\n" in decision.render_text(plan)
+        assert f"serve app:app ({label.upper()})" in decision.decision(plan)
+
+
+@pytest.mark.parametrize(
+    ("startup", "env", "conf", "source"),
+    [
+        ((), {}, "threads = 4\n", "gunicorn.conf.py"),
+        (("gunicorn", "--threads", "3", "app:app"), {}, "", "startup"),
+        (
+            (),
+            {
+                "PYTHON_ENABLE_GUNICORN_MULTIWORKERS": "true",
+                "PYTHON_GUNICORN_CUSTOM_THREAD_NUM": "8",
+            },
+            "",
+            "env:PYTHON_GUNICORN_CUSTOM_THREAD_NUM",
+        ),
+    ],
+)
+def test_gthread_is_explained_by_where_the_threads_came_from(
+    tmp_path: Path, startup: tuple[str, ...], env: dict[str, str], conf: str, source: str
+) -> None:
+    from appservice_gunicorn.explain import decision
+
+    write(tmp_path, {"app.py": flask_app(), **({"gunicorn.conf.py": conf} if conf else {})})
+    plan = _plan(tmp_path, startup, **env)
+    assert decision.worker_class(plan) == "gthread"
+    reason = decision.worker_reason(plan)
+    assert reason is not None
+    assert reason.endswith(f"(from {source}) makes gunicorn's sync worker gthread"), reason

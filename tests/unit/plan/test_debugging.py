@@ -11,8 +11,9 @@ import pytest
 from appservice_gunicorn import detect
 from appservice_gunicorn.explain import decision
 from appservice_gunicorn.plan.debugging import DebugAdapter
+from appservice_gunicorn.plan.layers import LayeredSettings
 from appservice_gunicorn.plan.plan import LauncherConfig, make_plan
-from appservice_gunicorn.plan.settings import LayeredSettings, layer_settings
+from appservice_gunicorn.plan.settings import layer_settings
 from tests.helpers import flask_app, write
 
 ON = {"APPSVC_REMOTE_DEBUGGING": "TRUE"}

@@ -11,7 +11,7 @@ from gunicorn.config import Config
 from appservice_gunicorn import detect
 from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.plan.settings import layer_settings
-from tests.helpers import write
+from tests.helpers import flask_app, write
 
 
 def layered(path: Path, startup: str | None = None, **env: str) -> dict[str, tuple[object, str]]:
@@ -100,7 +100,7 @@ def test_explain_does_not_show_a_literal_that_code_overrides(
 
 
 def test_a_string_bind_in_the_config_file_is_one_address(tmp_path: Path) -> None:
-    write(tmp_path, {"gunicorn.conf.py": "bind = '127.0.0.1:9001'\n"})
+    write(tmp_path, {"gunicorn.conf.py": "bind = '127.0.0.1:9001'\n", "app.py": flask_app()})
     for run in (True, False):
         settings = layer_settings(detect(tmp_path, None, {}), {}, run_config_file=run)
         assert settings.value("bind") == ["127.0.0.1:9001"]
@@ -293,3 +293,43 @@ def test_on_app_service_forwarded_headers_are_trusted_from_its_front_end(tmp_pat
         GUNICORN_CMD_ARGS="--forwarded-allow-ips=10.0.0.1",
     )
     assert chosen["forwarded_allow_ips"][1] == "GUNICORN_CMD_ARGS"
+
+
+def test_an_app_a_wsgi_worker_will_refuse_is_a_note(tmp_path: Path) -> None:
+    """What the worker stops with at import (importer.check_protocol), said before."""
+    write(
+        tmp_path,
+        {
+            "main.py": "from fastapi import FastAPI\napp = FastAPI()\n",
+            "server.py": "import tornado.web\napp = tornado.web.Application([])\n",
+        },
+    )
+    asgi = layer_settings(detect(tmp_path, "gunicorn -k sync main:app", {}), {})
+    assert any(
+        n.startswith("main:app is an ASGI app, but gunicorn's sync worker (from startup)")
+        for n in asgi.notes
+    ), asgi.notes
+    tornado = layer_settings(detect(tmp_path, "gunicorn server:app", {}), {})
+    assert any(
+        n.startswith("server:app is a Tornado Application, which gunicorn's sync worker")
+        for n in tornado.notes
+    ), tornado.notes
+    served = layer_settings(detect(tmp_path, "gunicorn -k tornado server:app", {}), {})
+    assert not any("Tornado" in n for n in served.notes)
+
+
+def test_the_default_site_listens_on_port_whatever_the_apps_conf_binds(tmp_path: Path) -> None:
+    write(tmp_path, {"gunicorn.conf.py": "bind = ['127.0.0.1:5000']\n"})
+    env = {"PORT": "8123"}
+    settings = layer_settings(detect(tmp_path, None, env), env)
+    assert settings.value("bind") == ["0.0.0.0:8123"]
+    assert settings.source("bind") == "launcher (the default site)"
+    assert settings.notes == [
+        "bind = ['127.0.0.1:5000'] (from gunicorn.conf.py) is the app's; the default site "
+        "listens on port 8123 ($PORT), where requests arrive"
+    ]
+    # A conf that binds $PORT, and a bind given to the launcher itself, are kept.
+    write(tmp_path, {"gunicorn.conf.py": "bind = '127.0.0.1:8123'\n"})
+    assert layer_settings(detect(tmp_path, None, env), env).value("bind") == ["127.0.0.1:8123"]
+    cmd = {**env, "GUNICORN_CMD_ARGS": "--bind 127.0.0.1:9000"}
+    assert layer_settings(detect(tmp_path, None, cmd), cmd).value("bind") == ["127.0.0.1:9000"]

@@ -434,7 +434,7 @@ def test_a_script_saved_with_windows_line_endings_is_read_with_unix_ones(
 def test_a_startup_file_no_command_names_is_a_note(tmp_path: Path) -> None:
     """microsoft/python-sample-vscode-flask-tutorial deploys startup.txt; App Service runs it
     only when its Startup Command names it, and so does the launcher: it says so."""
-    write(tmp_path, {"startup.txt": "gunicorn hello:myapp\n", "hello.py": "app = None\n"})
+    write(tmp_path, {"startup.txt": "gunicorn hello:myapp\n", "hello.py": "myapp = None\n"})
     notes = detect(tmp_path, env=ENV).notes
     assert any(
         "startup.txt is in the app folder but no startup command names it, so it is not run" in note
@@ -502,3 +502,43 @@ def test_gunicorns_arguments_without_the_program_still_name_an_app_module(
     write(tmp_path, {"hello.py": "myapp = None\n"})
     found = detect(tmp_path, "--workers=4 hello:myapp", {"PATH": "/usr/bin:/bin"})
     assert (found.rule, found.app) == ("startup", "hello:myapp")
+
+
+def test_a_rejected_command_says_which_steps_will_not_run(tmp_path: Path) -> None:
+    text = "python manage.py migrate && python manage.py collectstatic && gunicorn -w abc app:app"
+    detection = detect(tmp_path, text, ENV)
+    assert detection.startup_error is not None
+    assert detection.startup_error.endswith(
+        ". The pre-start steps before it will not run either: python manage.py migrate; "
+        "python manage.py collectstatic"
+    ), detection.startup_error
+
+
+@pytest.mark.parametrize(
+    ("script", "why"),
+    [
+        ("cd sub\ngunicorn app:app\n", "line 2: 'cd sub' changes the shell's state"),
+        (
+            "celery -A proj worker &\ngunicorn app:app\n",
+            "line 2: 'celery -A proj worker' runs in the background",
+        ),
+        ("set -e\nFOO=1\ngunicorn app:app\n", "line 3: 'FOO=1' changes the shell's state"),
+        (
+            "python manage.py migrate\nuvicorn main:app --port $PORT\n",
+            "line 3: 'uvicorn main:app --port $PORT' is the command left running, and it is "
+            "not gunicorn",
+        ),
+        (
+            "for i in 1 2; do echo $i; done\ngunicorn app:app\n",
+            "line 2: 'for i in 1 2; do echo $i; done' is shell grammar the launcher does not split",
+        ),
+    ],
+)
+def test_a_supervised_script_says_which_line_makes_it_supervised(
+    tmp_path: Path, script: str, why: str
+) -> None:
+    write(tmp_path, {"startup.sh": "#!/bin/sh\n" + script})
+    detection = detect(tmp_path, "startup.sh", ENV)
+    assert detection.kind == "command"
+    matched = next(rule for rule in detection.rules if rule.matched)
+    assert matched.reason.startswith(f"startup.sh: runs as a supervised shell script ({why}")

@@ -1,0 +1,119 @@
+"""Whether the ``module:variable`` a command names is defined by its module, read from the
+source: gunicorn's worker would fail with "Failed to find attribute" after ``--explain``
+said all was well.  A note only when the source tells for sure."""
+
+import ast
+import difflib
+from pathlib import Path
+
+from appservice_gunicorn.files import pysource
+
+# What makes a module's names unknowable from its text: a star import, a module
+# ``__getattr__``, or writing its namespace through globals(), vars(), setattr or exec.
+DYNAMIC_NAMES = frozenset({"globals", "vars", "setattr", "exec", "__getattr__", "__dict__"})
+
+
+def note(root: Path, app: str, pythonpath: object, origin: str) -> str | None:
+    """A note when ``app``'s module, a file under ``root`` (or gunicorn's ``--pythonpath``),
+    binds no such variable: with the close match, when there is one."""
+    module, _, variable = app.partition(":")
+    name = variable.split("(")[0].strip()
+    if not name.isidentifier():
+        return None  # gunicorn's default ("application") or an expression it evaluates
+    folders = [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
+    path = next((p for f in folders if (p := pysource.module_file(f, module))), None)
+    if path is None:
+        return None  # an installed package, or a module the import will report missing
+    names = bound_names(path)
+    if names is None or name in names:
+        return None
+    shown = path.relative_to(root) if path.is_relative_to(root) else path
+    close = difflib.get_close_matches(name, sorted(names), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "fix the startup command"
+    return f"{origin}: {shown} defines no {name!r}; {hint} (gunicorn would fail to load it)"
+
+
+def bound_names(path: Path) -> frozenset[str] | None:
+    """Every name the module may bind at top level, generously (in any block, and through
+    ``global`` in its functions); None when the source cannot tell."""
+    try:
+        tree = pysource.parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and any(a.name == "*" for a in node.names):
+            return None
+        if isinstance(node, ast.Name | ast.Attribute):
+            used = node.id if isinstance(node, ast.Name) else node.attr
+            if used in DYNAMIC_NAMES:
+                return None
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name in DYNAMIC_NAMES:
+                return None
+            names.add(node.name)
+        elif isinstance(node, ast.Global):
+            names.update(node.names)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            names.add(node.id)
+        elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
+            names.add(node.name)
+    return frozenset(names)
+
+
+def tornado_class(root: Path, app: str, pythonpath: object = None) -> str | None:
+    """The Tornado class (``Application``) that ``app`` is made of, read from its module:
+    an assignment of a ``tornado.*`` call, or a factory returning one; else None."""
+    module, _, variable = app.partition(":")
+    name = (variable or "application").split("(")[0].strip()
+    folders = [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
+    path = next((p for f in folders if (p := pysource.module_file(f, module))), None)
+    if path is None:
+        return None
+    try:
+        tree = pysource.parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return None
+    aliases: dict[str, str] = {}
+    values: list[ast.expr] = []
+    # What each top-level function returns: ``app = make_app()`` is what make_app returns.
+    returns = {
+        node.name: [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value]
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef)
+    }
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                aliases[alias.asname or alias.name.split(".")[0]] = (
+                    alias.name if alias.asname else alias.name.split(".")[0]
+                )
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            for alias in node.names:
+                aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        elif isinstance(node, ast.FunctionDef) and node.name == name:
+            values += returns[node.name]
+        values += [
+            value for target, value in pysource.assignments(node) if target == name and value
+        ]
+    for value in list(values):
+        if isinstance(value, ast.Call) and isinstance(value.func, ast.Name):
+            values += returns.get(value.func.id, [])
+    for value in values:
+        if isinstance(value, ast.Call):
+            qualified = _qualified(value.func, aliases)
+            if qualified and qualified.startswith("tornado."):
+                return qualified.rpartition(".")[2]
+    return None
+
+
+def _qualified(func: ast.expr, aliases: dict[str, str]) -> str | None:
+    parts: list[str] = []
+    while isinstance(func, ast.Attribute):
+        parts.append(func.attr)
+        func = func.value
+    if not isinstance(func, ast.Name):
+        return None
+    return ".".join([aliases.get(func.id, func.id), *reversed(parts)])
