@@ -158,3 +158,29 @@ def test_every_variable_the_code_reads_is_documented() -> None:
         if f"`{name}`" not in (internal if name in INTERNAL else public)
     }
     assert not missing, f"undocumented in docs/configuration.md (name: where read): {missing}"
+
+
+# The platform's files the differences were read in (docs/differences.md).
+PLATFORM_SOURCES = (
+    "Oryx `python/scriptgenerator.go`",
+    "Oryx `python/frameworks.go`",
+    "ImageBuilder `init_container.sh`",
+)
+
+
+def test_every_difference_from_app_service_names_the_platform_source_it_was_read_in() -> None:
+    page = (ROOT / "docs" / "differences.md").read_text()
+    table = page.split("## Different from App Service")[1].split("\n## ")[0]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    header, *body = rows
+    assert header.split("|")[1:-1] == [
+        " Topic ",
+        " App Service ",
+        " appservice-gunicorn ",
+        " Platform source ",
+    ]
+    assert len(body) >= 12
+    for row in body:
+        cells = row.split(" | ")
+        assert len(cells) == 4, row
+        assert any(source in cells[3] for source in PLATFORM_SOURCES), row
