@@ -109,10 +109,13 @@ class AppServiceApplication(RedeployableApplication):
         log.info("The configuration is valid and the app loads (nothing is served)")
         return 0
 
-    def prepare_redeploy(self) -> bool:
+    def prepare_redeploy(
+        self, meanwhile: Callable[[], object] | None = None, timeout: float = 0
+    ) -> bool:
         """SIGHUP, before any worker changes: the folder as it is now, after its pre-start
         steps (and, when the master needs it, with its app imported once in a fresh
-        interpreter).  False when the running app is kept (the reason logged as one ERROR
+        interpreter, given up on after ``timeout`` seconds, ``meanwhile`` run while it
+        imports).  False when the running app is kept (the reason logged as one ERROR
         line)."""
         plan = self._redeploy_plan()
         if plan is self.plan:
@@ -122,7 +125,8 @@ class AppServiceApplication(RedeployableApplication):
         from appservice_gunicorn.serve import proof
 
         changed = preload.stale(self.preloaded, plan.detection)
-        problem = proof.prove(plan) if self._master_must_prove(plan, changed) else None
+        must = self._master_must_prove(plan, changed)
+        problem = proof.prove(plan, meanwhile, timeout) if must else None
         if problem is not None:
             log.error(
                 "reload: the new deployment was refused and the running app keeps serving: %s",

@@ -26,7 +26,7 @@ from gunicorn.errors import HaltServer
 from appservice_gunicorn.base import boot
 from appservice_gunicorn.base.gunicorn_api import Arbiter
 from appservice_gunicorn.plan.plan import Plan
-from appservice_gunicorn.serve import bind_errors, replacement, workerreports
+from appservice_gunicorn.serve import bind_errors, redeploy_wait, replacement, workerreports
 from appservice_gunicorn.serve.redeployable import RedeployableApplication
 from appservice_gunicorn.serve.workerreports import Reports
 
@@ -128,7 +128,10 @@ class LauncherArbiter(Arbiter):
     def reload(self) -> None:
         app = self.launcher_app
         previous = app.plan
-        if previous is None or not app.prepare_redeploy():
+        # While the master imports the release in a fresh interpreter (preload_app, a new
+        # framework, a new bind), the running app's workers that end are replaced.
+        meanwhile = self._table(previous).keep_serving if previous is not None else None
+        if previous is None or not app.prepare_redeploy(meanwhile, self.timeout):
             self._refused = True
             return  # refused (logged): the running workers are not touched
         changed = app.framework_change
@@ -153,12 +156,24 @@ class LauncherArbiter(Arbiter):
             self._generation = None
             if not self.cfg.preload_app:  # preloaded: forked with the app, ready at once
                 new = {p for p, w in self.WORKERS.items() if w.age > generation.after_age}
-                failure = self._await(new)
+                # gunicorn's timeout 0 means none.
+                waited = f"{self.timeout:g} s (gunicorn's --timeout)"
+                failure = redeploy_wait.wait_for_new(
+                    self._table(generation.previous),
+                    new,
+                    time.monotonic() + self.timeout if self.timeout else float("inf"),
+                    time.monotonic,
+                    self._app_name(),
+                    waited,
+                )
                 if failure is not None:
                     why, reaped = failure
                     self._abandon(new, why, generation.previous, reaped)
                     # Out of Arbiter.reload, which would wait for the old workers to stop.
                     raise _Refused
+                # The running app's workers, stand-ins included (younger than the new
+                # ones: gunicorn, which stops the oldest, would stop new ones instead).
+                self._retire(set(self.WORKERS) - new)
         super().manage_workers()
         self._read_loaded()
         self._retire_old_workers()
@@ -277,36 +292,6 @@ class LauncherArbiter(Arbiter):
             )
             raise HaltServer("The app ends its workers while it is imported.", BOOT_FAILED)
 
-    def _await(self, new: set[int]) -> tuple[str, set[int]] | None:
-        """Wait until the ``new`` workers have imported the app: None, or why they did not
-        and the ones that ended (reaped here)."""
-        # gunicorn's timeout 0 means none.
-        deadline = time.monotonic() + self.timeout if self.timeout else float("inf")
-        reports = self._reports
-        while True:
-            self._read_loaded()
-            if not new - reports.loaded:
-                return None
-            ended = {
-                pid: status
-                for pid in new - reports.loaded
-                if (status := workerreports.exit_status(pid))
-            }
-            self._read_loaded()  # what an ended worker said is in the pipe by now
-            said = next((reports.failed[pid] for pid in new if pid in reports.failed), None)
-            if said is not None:
-                return said, set(ended)
-            if ended:
-                # Ended without a word: the app ended the process (os._exit at import).
-                status = next(iter(ended.values()))
-                return f"importing {self._app_name()} ended the process {status}", set(ended)
-            if self._stop_requested:
-                return "a stop signal arrived while the new workers imported the app", set()
-            if time.monotonic() > deadline:
-                waited = f"{self.timeout:g} s (gunicorn's --timeout)"
-                return f"the new workers had not imported {self._app_name()} after {waited}", set()
-            reports.wait(0.1)
-
     def _abandon(self, new: set[int], why: str, previous: Plan, reaped: set[int]) -> None:
         """New workers that failed to start: stop them all, keep the old ones serving.
         Those that imported the app may be serving a request: they stop gracefully (as
@@ -339,6 +324,22 @@ class LauncherArbiter(Arbiter):
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)
         self.num_workers = min(workers, self.num_workers)
+
+    def _table(self, running: Plan) -> redeploy_wait.MasterTable:
+        held = (self.WORKERS, self._reports, self.spawn_worker, self.launcher_app, running)
+        table = redeploy_wait.MasterTable(*held, lambda: self._stop_requested)
+        table.read_reports = self._read_loaded  # it also counts a loaded worker
+        return table
+
+    def _retire(self, pids: set[int]) -> None:
+        """Stop ``pids`` gracefully, out of gunicorn's table (they finish their requests)."""
+        for pid in pids:
+            self.WORKERS.pop(pid).tmp.close()
+            self._reports.forget(pid)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        if pids:
+            self._old.retiring(pids, time.monotonic() + self.cfg.graceful_timeout)
 
     def _app_name(self) -> str:
         plan = self.launcher_app.plan

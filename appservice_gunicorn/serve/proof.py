@@ -5,6 +5,8 @@ new workers are the proof (master.py)."""
 
 import os
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from appservice_gunicorn.plan.plan import Plan
@@ -13,9 +15,13 @@ from appservice_gunicorn.supervise import supervisor
 from appservice_gunicorn.supervise.steps import hand_back
 
 
-def prove(plan: Plan) -> str | None:
+def prove(
+    plan: Plan, meanwhile: Callable[[], object] | None = None, timeout: float = 0
+) -> str | None:
     """Inside gunicorn's master: import the plan's app in a fresh interpreter, as a worker
-    would.  None when it imports, else what went wrong (the importer's message)."""
+    would.  None when it imports, else what went wrong (the importer's message).
+    ``meanwhile`` runs about every 50 ms while it imports (the master keeps its workers);
+    after ``timeout`` seconds (0: none) the import is given up on."""
     detection = plan.detection
     settings = plan.settings
     if detection.app is None or detection.pythonpath is None or settings is None:
@@ -26,6 +32,16 @@ def prove(plan: Plan) -> str | None:
         env[name] = value
     extra = [Path(p).absolute() for p in str(settings.value("pythonpath") or "").split(",") if p]
     site_dirs = detection.venv.site_packages if detection.venv else ()
+    deadline = time.monotonic() + timeout if timeout else float("inf")
+    gave_up: list[bool] = []
+
+    def tick() -> bool:
+        if meanwhile is not None:
+            meanwhile()
+        if time.monotonic() > deadline:
+            gave_up.append(True)
+        return bool(gave_up)
+
     read_end, write_end = os.pipe()
     try:
         result = supervisor.run(
@@ -38,12 +54,16 @@ def prove(plan: Plan) -> str | None:
             forward=supervisor.STOPPING,
             reap_all=False,
             result_fd=write_end,
+            tick=tick,
         )
     finally:
         os.close(write_end)
     with os.fdopen(read_end, "rb") as reader:
         said = reader.read().decode(errors="replace").strip()
     hand_back(result)
+    if gave_up:
+        waited = f"{timeout:g} s (gunicorn's --timeout)"
+        return f"the app {detection.app} had not been imported after {waited}"
     if result.stopped_by is not None:
         return f"{signal.Signals(result.stopped_by).name} received while checking the new app"
     if result.status == 0 and said == proof_child.PROVEN:

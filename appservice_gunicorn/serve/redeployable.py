@@ -1,5 +1,7 @@
 """The application as the master sees it: the few things a redeploy asks of it."""
 
+from collections.abc import Callable
+
 from appservice_gunicorn.base.gunicorn_api import BaseApplication
 from appservice_gunicorn.plan.plan import Plan
 
@@ -14,8 +16,11 @@ class RedeployableApplication(BaseApplication):
     # Why the proven redeploy needs a new master (another framework version), or None.
     framework_change: str | None
 
-    def prepare_redeploy(self) -> bool:
-        """Detect, plan and prove the deployment now in the folder: whether to go on."""
+    def prepare_redeploy(
+        self, meanwhile: Callable[[], object] | None = None, timeout: float = 0
+    ) -> bool:
+        """Detect, plan and prove the deployment now in the folder: whether to go on
+        (``meanwhile`` runs while the proof imports the app, given up after ``timeout``)."""
         raise NotImplementedError
 
     def drop_pending(self) -> None:

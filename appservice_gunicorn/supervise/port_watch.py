@@ -39,9 +39,10 @@ class PortWatch:
         self.due: float | None = time.monotonic() + wait
         self.wait = wait
 
-    def __call__(self) -> None:
+    def __call__(self) -> bool:
+        """Never gives up on the command (False): a warning is all it says."""
         if self.due is None or time.monotonic() < self.due:
-            return
+            return False
         self.due = None
         if listening(self.port) is False:
             log.warning(
@@ -52,3 +53,4 @@ class PortWatch:
                 self.wait,
                 self.port,
             )
+        return False

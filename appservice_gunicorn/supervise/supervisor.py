@@ -69,7 +69,7 @@ def run(
     forward: Collection[int] = FORWARDED,
     reap_all: bool = True,
     result_fd: int | None = None,
-    tick: Callable[[], None] | None = None,
+    tick: Callable[[], bool | None] | None = None,
 ) -> Result:
     """Run ``argv`` as a supervised child until it and everything it started are gone.
 
@@ -78,7 +78,8 @@ def run(
     master, whose workers are children too: this waits for its own child only and hands
     SIGCHLD back to gunicorn afterwards.  ``result_fd``: a file descriptor the child gets as
     its fd 3 (a pipe for a result, apart from what the child prints).  ``tick`` is called
-    about once a second while the child runs (a check of what it does).
+    about once a second while the child runs (a check of what it does); when it returns
+    True, the child's process group is killed (it was given up on).
     """
     try:
         if not reap_all:
@@ -111,7 +112,7 @@ def _run_in_master(
     grace_seconds: float,
     forward: Collection[int],
     result_fd: int | None,
-    tick: Callable[[], None] | None,
+    tick: Callable[[], bool | None] | None,
 ) -> Result:
     """``run`` inside gunicorn's master, which has other threads (its control socket):
     a blocked signal could reach one of them and run gunicorn's handler anyway, whose
@@ -171,7 +172,7 @@ def _supervise(
     grace_seconds: float,
     forward: Collection[int],
     reap_all: bool,
-    tick: Callable[[], None] | None = None,
+    tick: Callable[[], bool | None] | None = None,
 ) -> Result:
     status: int | None = None
     stopped_by: int | None = None
@@ -194,8 +195,8 @@ def _supervise(
             timeout = 0.1
         else:
             timeout = 1.0 if deadline is None else min(1.0, max(0.01, deadline - now))
-        if tick is not None and status is None:
-            tick()
+        if tick is not None and status is None and tick():
+            _kill_group(pid, signal.SIGKILL)
         signum = next_signal(timeout)
         if signum is None or signum == signal.SIGCHLD:
             continue

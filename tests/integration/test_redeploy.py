@@ -449,23 +449,70 @@ def test_a_sighup_while_starting_redeploys_once_serving(pid1: StartPid1, tmp_pat
     assert init.stop() == 0
 
 
+@pytest.mark.parametrize("preload", [False, True], ids=["import-in-workers", "preload"])
 def test_an_import_that_never_ends_is_abandoned_after_the_timeout_and_a_fix_goes_live(
-    pid1: StartPid1, tmp_path: Path
+    pid1: StartPid1, tmp_path: Path, preload: bool
 ) -> None:
-    """The wait for a redeploy's workers is gunicorn's --timeout: then one ERROR line names
-    the module and the wait, the old app serves on, and a fixed release goes live."""
+    """The wait for a redeploy's workers (with --preload, for the import in a fresh
+    interpreter) is gunicorn's --timeout: then one ERROR line names the module and the
+    wait, the old app serves on, and a fixed release goes live."""
     app_dir = write(tmp_path / "wwwroot", app_saying("running"))
-    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2 --timeout=3"})
-    wait_for_imports(launcher, "running", 2)
+    flags = "--workers=2 --timeout=3" + (" --preload" if preload else "")
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": flags})
+    wait_for_imports(launcher, "running", 1 if preload else 2)
     replace_folder(app_dir, app_saying("never ready", import_seconds=600))
     init.kill(signal.SIGHUP)
     wait_for(lambda: bool(refusals(launcher)), 20, "the refusal")
-    assert (
-        "the new workers had not imported application:app after 3 s (gunicorn's --timeout)"
-        in refusals(launcher)[-1]
-    )
+    refusal = refusals(launcher)[-1]
+    assert "application:app" in refusal and "after 3 s (gunicorn's --timeout)" in refusal
     assert get(launcher)[1] == b"running"
     replace_folder(app_dir, app_saying("fixed"))
     init.kill(signal.SIGHUP)
     wait_for(lambda: get(launcher)[1] == b"fixed", 30, "the fixed release")
+    assert init.stop(signal.SIGTERM) == 0
+
+
+def _compressed_release(tmp_path: Path, app_dir: Path, files: dict[str, str]) -> None:
+    """App Service's compressed build output: each release a new output.tar.gz."""
+    import subprocess
+
+    release = tmp_path / f"release-{len(list(tmp_path.glob('release-*')))}"
+    write(release, files)
+    subprocess.run(["tar", "-czf", str(app_dir / "output.tar.gz"), "-C", str(release), "."])
+    (app_dir / "oryx-manifest.toml").write_text('CompressDestinationDir="true"\n')
+
+
+@pytest.mark.parametrize(
+    ("preload", "seconds"), [(False, 20), (True, 4)], ids=["import-in-workers", "preload"]
+)
+def test_workers_that_end_during_a_slow_import_are_replaced_with_the_running_app(
+    pid1: StartPid1, tmp_path: Path, preload: bool, seconds: int
+) -> None:
+    """--max-requests ends the running app's workers while the release imports (20 s in
+    the new workers; with --preload, in a fresh interpreter first): stand-ins of the running
+    app (its extraction is still there) take their place, so nothing fails and nothing
+    waits, and the release goes live once imported.  With --preload, the master then
+    imports the release itself, in which time nothing is replaced: 4 s here."""
+    app_dir = tmp_path / "wwwroot"
+    app_dir.mkdir()
+    _compressed_release(tmp_path, app_dir, app_saying("running"))
+    flags = "--workers=2 --max-requests=15" + (" --preload" if preload else "")
+    env = {"GUNICORN_CMD_ARGS": flags, "APPSVC_EXTRACT_DIR": str(tmp_path / "cache")}
+    launcher, init = pid1(app_dir, env=env)
+    wait_for_imports(launcher, "running", 1 if preload else 2)
+    _compressed_release(tmp_path, app_dir, app_saying("released", import_seconds=seconds))
+    with ClientLoop(launcher, threads=2) as loop:
+        wait_for(lambda: loop.count(b"running") >= 20, 20, "answers from the running app")
+        init.kill(signal.SIGHUP)
+        # Few: each new worker restarted by --max-requests imports the release again.
+        wait_for(lambda: loop.count(b"released") >= 5, 60, "answers from the release")
+    log = launcher.log()
+    assert loop.failures == [], f"{len(loop.failures)} failed requests: {loop.failures[:5]}\n{log}"
+    assert loop.longest_silence() < (seconds + 2 if preload else 3.0), log
+    assert "stands in for it" in log, log
+    wait_for(
+        lambda: not [p for p in init.processes() if p.ppid == init.pid and p.state == "Z"],
+        5,
+        "ended workers reaped",
+    )
     assert init.stop(signal.SIGTERM) == 0
