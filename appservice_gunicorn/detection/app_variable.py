@@ -10,6 +10,7 @@ from appservice_gunicorn.files import pysource
 
 # What makes a module's names unknowable from its text: a star import, a module
 # ``__getattr__``, or writing its namespace through globals(), vars(), setattr or exec.
+SCOPES = (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 DYNAMIC_NAMES = frozenset({"globals", "vars", "setattr", "exec", "__getattr__", "__dict__"})
 
 
@@ -48,18 +49,29 @@ def bound_names(path: Path) -> frozenset[str] | None:
             used = node.id if isinstance(node, ast.Name) else node.attr
             if used in DYNAMIC_NAMES:
                 return None
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            if node.name in DYNAMIC_NAMES:
+                return None
+        elif isinstance(node, ast.Global):
+            names.update(node.names)  # bound at module level by a function
+    # What the module's own code binds: its statements, in any block, but not the names
+    # local to its functions and classes (a create_app()'s own ``app``).
+    pending: list[ast.AST] = list(tree.body)
+    while pending:
+        node = pending.pop()
         if isinstance(node, ast.Import | ast.ImportFrom):
             names.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            if node.name in DYNAMIC_NAMES:
-                return None
             names.add(node.name)
-        elif isinstance(node, ast.Global):
-            names.update(node.names)
+            pending.extend(node.decorator_list)
+            continue
+        elif isinstance(node, SCOPES):
+            continue  # their own scopes
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.MatchAs | ast.MatchStar) and node.name:
             names.add(node.name)
+        pending.extend(ast.iter_child_nodes(node))
     return frozenset(names)
 
 
@@ -79,11 +91,7 @@ def tornado_class(root: Path, app: str, pythonpath: object = None) -> str | None
     aliases: dict[str, str] = {}
     values: list[ast.expr] = []
     # What each top-level function returns: ``app = make_app()`` is what make_app returns.
-    returns = {
-        node.name: [n.value for n in ast.walk(node) if isinstance(n, ast.Return) and n.value]
-        for node in tree.body
-        if isinstance(node, ast.FunctionDef)
-    }
+    returns = {node.name: _returns(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
     for node in tree.body:
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -117,3 +125,17 @@ def _qualified(func: ast.expr, aliases: dict[str, str]) -> str | None:
     if not isinstance(func, ast.Name):
         return None
     return ".".join([aliases.get(func.id, func.id), *reversed(parts)])
+
+
+def _returns(function: ast.FunctionDef) -> list[ast.expr]:
+    """The values ``function`` itself returns (not those of functions defined in it)."""
+    found: list[ast.expr] = []
+    pending: list[ast.AST] = list(function.body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda | ast.ClassDef):
+            continue
+        if isinstance(node, ast.Return) and node.value is not None:
+            found.append(node.value)
+        pending.extend(ast.iter_child_nodes(node))
+    return found

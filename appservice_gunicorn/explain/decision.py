@@ -5,6 +5,7 @@ import shlex
 from typing import Any
 
 from appservice_gunicorn.build import output
+from appservice_gunicorn.detection import app_variable
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.listing import rel
 from appservice_gunicorn.plan import debugging
@@ -63,8 +64,12 @@ PROTOCOLS = {
 
 def protocol(plan: Plan) -> str:
     """What the worker speaks to the app: its kind (wsgi, asgi), unless the worker class
-    serves another kind of app (Tornado's, aiohttp's)."""
-    return PROTOCOLS.get(worker_class(plan) or "", plan.detection.kind)
+    serves another kind of app (aiohttp's; Tornado's, whose worker also serves WSGI apps)."""
+    found = PROTOCOLS.get(worker_class(plan) or "", plan.detection.kind)
+    detection = plan.detection
+    if found == "tornado" and detection.app and detection.pythonpath:
+        return found if app_variable.tornado_class(detection.pythonpath, detection.app) else "wsgi"
+    return found
 
 
 def binds(plan: Plan) -> str:

@@ -302,7 +302,8 @@ def module_file(root: Path, module: str) -> Path | None:
         return None
     # As str: pathlib's joins cost more than the two stats (detection asks this often).
     base = os.path.join(root, *parts)
-    for candidate in (f"{base}.py", f"{base}/__init__.py"):
+    # A package wins over a module of the same name, as Python's path finder decides.
+    for candidate in (f"{base}/__init__.py", f"{base}.py"):
         if os.path.isfile(candidate):
             return Path(candidate)
     return None

@@ -70,7 +70,11 @@ def adapter(
 
 
 def _has_debugpy(detection: Detection) -> bool:
-    """Found, not imported: detection never runs code."""
+    """Found, not imported: detection never runs code.  A compressed virtualenv not
+    extracted yet (``--explain``) cannot be looked into: then it is taken as there."""
+    build = detection.build
+    if build is not None and build.venv_archive is not None and not build.venv_archive.extracted:
+        return True
     site = [str(p) for p in detection.venv.site_packages] if detection.venv else []
     where = [*site, *([str(detection.pythonpath)] if detection.pythonpath else []), *sys.path]
     return PathFinder.find_spec("debugpy", where) is not None

@@ -4,6 +4,8 @@ reached it."""
 
 import logging
 import os
+import signal
+import sys
 import threading
 import time
 from typing import Any
@@ -14,6 +16,7 @@ log = logging.getLogger(__name__)
 # After a redeploy (or a restarted worker), the previous worker's adapter holds the port
 # until it has ended: the new worker tries again for this long.
 PORT_WAIT = 30.0
+STOPS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 
 
 def listen(adapter: DebugAdapter, wait_for_port: float = PORT_WAIT) -> None:
@@ -46,8 +49,26 @@ def listen(adapter: DebugAdapter, wait_for_port: float = PORT_WAIT) -> None:
         return
     if adapter.wait:
         log.info("Remote debugging: waiting for a debugger to attach (%s)", BREAK)
-        debugpy.wait_for_client()
+        _wait_for_client(debugpy)
         log.info("Remote debugging: a debugger attached")
+
+
+def _wait_for_client(debugpy: Any) -> None:
+    """debugpy's wait (until the debugger has set its breakpoints), in a thread, so that a
+    stop signal meanwhile ends the worker at once rather than at gunicorn's kill."""
+    stops: list[int] = []
+    previous = {s: signal.signal(s, lambda n, _f: stops.append(n)) for s in STOPS}
+    waiting = threading.Thread(target=debugpy.wait_for_client, daemon=True)
+    waiting.start()
+    try:
+        while waiting.is_alive() and not stops:
+            waiting.join(0.1)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stops:
+        log.info("Remote debugging: a stop signal came while waiting for a debugger")
+        sys.exit(0)
 
 
 def _listen(debugpy: Any, adapter: DebugAdapter) -> str | None:

@@ -3,6 +3,7 @@ a missing server (uvicorn not installed) is a note before the start, not only a
 "not found" from the shell after it."""
 
 import os
+import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,11 +34,19 @@ def missing(
     the ``PATH`` it will run with (the virtualenv's ``bin``, the launcher's, ``PATH``, the
     app folder), or, for ``python -m NAME``, when no module NAME can be found."""
     words = last_command(text)
+    assigned: set[str] = set()
     while words and (words[0] == "exec" or shell.ASSIGNMENT_RE.match(words[0])):
+        assigned.add(words[0].partition("=")[0])
         words = words[1:]
     if not words or "$" in words[0] or "`" in words[0] or words[0] in BUILTINS:
         return []  # nothing to look for, or known only when the shell runs it
     program = words[0]
+    if re.search(
+        rf"(^|[\s;&|(]){re.escape(program)}\s*\(\s*\)|\bfunction\s+{re.escape(program)}\b", text
+    ):
+        return []  # a shell function of the script
+    if re.search(r"\bexport\s+PATH\b|(^|\s)PATH=", text) or "PATH" in assigned:
+        return []  # PATH changed by the command: known only when it runs
     folders = [
         *([str(venv_bin)] if venv_bin else []),
         os.path.dirname(sys.executable),
@@ -59,8 +68,8 @@ def missing(
             f"fail with 'not found'; install it (add it to requirements.txt) or fix its name"
         ]
     module = _module(words)
-    if module is None:
-        return []
+    if module is None or "PYTHONPATH" in assigned or re.search(r"\bcd\b|PYTHONPATH", text):
+        return []  # no module, or one looked for where the command moved or pointed to
     where = [*(str(p) for p in site_packages), str(app_dir), *sys.path]
     if module in sys.builtin_module_names or PathFinder.find_spec(module, where) is not None:
         return []

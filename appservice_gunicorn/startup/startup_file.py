@@ -217,12 +217,18 @@ def why_supervised(text: str) -> str:
     last = last_command(text)
     if last:
         final = " ".join(last)
-        return _at(text, last[0], "is the command left running, and it is not gunicorn", final)
+        why = "is the command left running, and it is not gunicorn"
+        return _at(text, last[0], why, final, last=True)
     return "its last command is not gunicorn"
 
 
-def _at(text: str, found: str, why: str, shown: str | None = None) -> str:
-    """``why`` about the line holding ``found`` (the last such line), shown as ``shown``."""
-    numbers = [n for n, line in enumerate(text.splitlines(), 1) if found.strip() in line]
-    where = f"line {numbers[-1]}" if numbers else "a line"
+def _at(text: str, found: str, why: str, shown: str | None = None, last: bool = False) -> str:
+    """``why`` about the first (``last``: the last) line holding ``found``, shown as
+    ``shown``."""
+    numbers = [
+        n
+        for n, line in enumerate(text.splitlines(), 1)
+        if found.strip() in line and not line.lstrip().startswith("#")
+    ]
+    where = f"line {numbers[-1 if last else 0]}" if numbers else "a line"
     return f"{where}: {(shown or found).strip()[:80]!r} {why}"

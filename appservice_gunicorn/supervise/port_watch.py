@@ -36,15 +36,27 @@ class PortWatch:
     def __init__(self, port: int, what: str, wait: float = WAIT) -> None:
         self.port = port
         self.what = what
-        self.due: float | None = time.monotonic() + wait
+        self.started = time.monotonic()
+        self.due: float | None = self.started + wait
         self.wait = wait
+        self.warned = False
 
     def __call__(self) -> bool:
-        """Never gives up on the command (False): a warning is all it says."""
+        """Never gives up on the command (False): a warning is all it says, and, when the
+        server listens later after all (a slow start), one line that says so."""
+        if self.warned and listening(self.port):
+            self.warned = False
+            log.info(
+                "%s listens on port %d now, %.0f s after it started",
+                self.what,
+                self.port,
+                time.monotonic() - self.started,
+            )
         if self.due is None or time.monotonic() < self.due:
             return False
         self.due = None
         if listening(self.port) is False:
+            self.warned = True
             log.warning(
                 "%s has run for %g s and nothing listens on port %d ($PORT), where requests "
                 "arrive: give the server --port $PORT (or --bind 0.0.0.0:$PORT), or check "

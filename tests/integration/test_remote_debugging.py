@@ -253,3 +253,18 @@ def test_a_port_that_stays_taken_is_one_error_and_the_app_is_served(tmp_path: Pa
     assert f"127.0.0.1:{port} is still in use" in lines
     assert f"ERROR remote debugging is off: debugpy cannot listen on 127.0.0.1:{port}" in lines
     assert "set APPSVC_TUNNEL_PORT to a free port" in lines
+
+
+def test_a_stop_signal_while_waiting_for_the_debugger_stops_at_once(
+    launch: Start, app_dir: Path
+) -> None:
+    debug_port = free_port()
+    env = debug_env(debug_port, APPSVC_REMOTE_DEBUGGING_BREAK="TRUE")
+    launcher = launch(app_dir, env=env, wait=False)
+    deadline = time.monotonic() + 30
+    while "waiting for a debugger to attach" not in launcher.log():
+        assert time.monotonic() < deadline, launcher.log()
+        time.sleep(0.05)
+    started = time.monotonic()
+    assert launcher.stop() == 0
+    assert time.monotonic() - started < 5, launcher.log()  # not gunicorn's 30 s kill

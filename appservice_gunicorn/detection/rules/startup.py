@@ -104,15 +104,22 @@ def _supervised_notes(command: "StartupCommand", context: Context) -> tuple[str,
     from appservice_gunicorn.startup.command import unquoted_calls
 
     venv = context.venv
+    # A compressed virtualenv not extracted yet (--explain): its programs cannot be seen.
+    unseen = context.build is not None and context.build.venv_archive is not None
+    unseen = unseen and not context.build.venv_archive.extracted  # type: ignore[union-attr]
     return (
         *unquoted_calls(command.text, command.origin),
-        *programs.missing(
-            command.text,
-            command.origin,
-            context.expanded,
-            context.app_dir,
-            venv.site_packages if venv else (),
-            venv.path / "bin" if venv and not venv.packages_only else None,
+        *(
+            []
+            if unseen
+            else programs.missing(
+                command.text,
+                command.origin,
+                context.expanded,
+                context.app_dir,
+                venv.site_packages if venv else (),
+                venv.path / "bin" if venv and not venv.packages_only else None,
+            )
         ),
         *server_ports.warnings(command.text, command.origin, context.expanded, context.app_dir),
     )

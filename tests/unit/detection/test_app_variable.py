@@ -104,3 +104,46 @@ def test_tornado_applications_are_read_from_the_source(tmp_path: Path) -> None:
     assert tornado_class(tmp_path, "server:other") == "Application"
     assert tornado_class(tmp_path, "server:plain") is None
     assert tornado_class(tmp_path, "missing:app") is None
+
+
+def test_a_name_local_to_a_factory_is_not_the_modules(tmp_path: Path) -> None:
+    """pallets/flask's tutorial: ``app`` is create_app()'s own; gunicorn flaskr:app fails."""
+    write(
+        tmp_path, {"flaskr/__init__.py": "def create_app():\n    app = object()\n    return app\n"}
+    )
+    assert note(tmp_path, "flaskr:app", None, "s") == (
+        "s: flaskr/__init__.py defines no 'app'; fix the startup command (gunicorn would fail to "
+        "load it)"
+    )
+    assert note(tmp_path, "flaskr:create_app()", None, "s") is None
+
+
+def test_a_package_wins_over_a_module_of_the_same_name(tmp_path: Path) -> None:
+    """As Python imports it: app/__init__.py, not app.py."""
+    write(tmp_path, {"app.py": "other = 1\n", "app/__init__.py": "app = 1\n"})
+    assert note(tmp_path, "app:app", None, "s") is None
+
+
+def test_returns_of_functions_nested_in_a_factory_are_not_its_own(tmp_path: Path) -> None:
+    """From a review: a Flask view returning tornado's json_encode() is no Tornado app."""
+    write(
+        tmp_path,
+        {
+            "main.py": """
+                from flask import Flask
+                from tornado.escape import json_encode
+
+                def create_app():
+                    app = Flask(__name__)
+
+                    @app.route("/")
+                    def index():
+                        return json_encode({"ok": True})
+
+                    return app
+
+                app = create_app()
+            """
+        },
+    )
+    assert tornado_class(tmp_path, "main:app") is None

@@ -430,17 +430,26 @@ def _plan(path: Path, startup: tuple[str, ...] = (), **env: str) -> Any:
 def test_the_protocol_follows_worker_classes_that_serve_other_apps(tmp_path: Path) -> None:
     from appservice_gunicorn.explain import decision
 
-    write(tmp_path, {"app.py": flask_app(), "aiohttp/__init__.py": ""})
+    write(
+        tmp_path,
+        {
+            "app.py": flask_app(),
+            "aiohttp/__init__.py": "",
+            "web.py": "import tornado.web\napp = tornado.web.Application([])\n",
+        },
+    )
     cases = {
         ("gunicorn", "app:app"): "wsgi",
-        ("gunicorn", "-k", "tornado", "app:app"): "tornado",
+        ("gunicorn", "-k", "tornado", "web:app"): "tornado",
+        # gunicorn's tornado worker serves a WSGI app as WSGI.
+        ("gunicorn", "-k", "tornado", "app:app"): "wsgi",
         ("gunicorn", "-k", "aiohttp.GunicornWebWorker", "app:app"): "aiohttp",
     }
     for startup, label in cases.items():
         plan = _plan(tmp_path, startup)
         assert decision.protocol(plan) == label
         assert f"  kind:         {label}\n" in decision.render_text(plan)
-        assert f"serve app:app ({label.upper()})" in decision.decision(plan)
+        assert f"({label.upper()}) from" in decision.decision(plan)
 
 
 @pytest.mark.parametrize(

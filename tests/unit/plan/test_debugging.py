@@ -121,3 +121,22 @@ def test_explain_shows_the_debugger_and_a_supervised_command_gets_a_note(app: Pa
     supervised = make_plan(LauncherConfig(app, ("uvicorn", "app:app"), env=env))
     assert decision.as_dict(supervised)["remote_debugging"] is None
     assert decision.SUPERVISED_DEBUGGING in decision.as_dict(supervised)["notes"]
+
+
+@pytest.mark.usefixtures("no_debugpy")
+def test_a_compressed_virtualenv_not_extracted_yet_is_not_said_to_lack_debugpy(
+    app: Path,
+) -> None:
+    """--explain extracts nothing: what antenv.tar.gz holds cannot be seen, so no error."""
+    write(
+        app,
+        {
+            "oryx-manifest.toml": (
+                'virtualEnvName="antenv"\ncompressedVirtualEnvFile="antenv.tar.gz"\n'
+            ),
+            "antenv.tar.gz": "",
+        },
+    )
+    layered = settings(app, **ON)
+    assert layered.errors == []
+    assert layered.debug == DebugAdapter("0.0.0.0", 5678, wait=False)

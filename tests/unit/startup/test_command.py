@@ -524,6 +524,10 @@ def test_a_rejected_command_says_which_steps_will_not_run(tmp_path: Path) -> Non
         ),
         ("set -e\nFOO=1\ngunicorn app:app\n", "line 3: 'FOO=1' changes the shell's state"),
         (
+            "export X=1\ngunicorn app:app\n# export X=1 was needed\n",
+            "line 2: 'export X=1' changes the shell's state",
+        ),
+        (
             "python manage.py migrate\nuvicorn main:app --port $PORT\n",
             "line 3: 'uvicorn main:app --port $PORT' is the command left running, and it is "
             "not gunicorn",

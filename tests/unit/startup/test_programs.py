@@ -77,3 +77,45 @@ def test_python_dash_m_needs_the_module(tmp_path: Path) -> None:
     (site / "installed").mkdir(parents=True)
     (site / "installed/__init__.py").write_text("")
     assert missing(f"{python} -m installed", "s", ENV, tmp_path, [site]) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "cd src && python -m myapp",
+        "PYTHONPATH=src python -m myapp",
+        "export PYTHONPATH=src\npython -m myapp",
+    ],
+)
+def test_a_module_looked_for_elsewhere_than_the_command_runs_is_not_noted(
+    tmp_path: Path, text: str
+) -> None:
+    """From a review: the module is src/myapp, which the command reaches, and which serves."""
+    (tmp_path / "src/myapp").mkdir(parents=True)
+    (tmp_path / "src/myapp/__main__.py").write_text("")
+    assert (
+        missing(text.replace("python", os.path.basename(sys.executable)), "s", ENV, tmp_path) == []
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "main() {\n  gunicorn app:app\n}\nmain",
+        "function serve {\n  gunicorn app:app\n}\nserve",
+        "export PATH=$PWD/tools:$PATH\nmytool --port 1",
+        "PATH=/opt/bin mytool",
+    ],
+)
+def test_shell_functions_and_a_changed_path_are_not_looked_for(tmp_path: Path, text: str) -> None:
+    assert missing(text, "s", ENV, tmp_path) == []
+
+
+def test_a_compressed_virtualenv_not_extracted_yet_is_not_looked_into(tmp_path: Path) -> None:
+    """--explain extracts nothing: the programs of antenv.tar.gz cannot be seen."""
+    (tmp_path / "oryx-manifest.toml").write_text(
+        'virtualEnvName="antenv"\ncompressedVirtualEnvFile="antenv.tar.gz"\n'
+    )
+    (tmp_path / "antenv.tar.gz").write_bytes(b"")
+    notes = detect(tmp_path, "hypercorn main:app --bind 0.0.0.0:$PORT", ENV).notes
+    assert not [n for n in notes if "not found" in n], notes

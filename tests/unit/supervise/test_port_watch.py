@@ -49,3 +49,20 @@ def test_no_warning_before_the_wait_nor_when_the_server_listens(
             PortWatch(port, "x", wait=3600)()
             PortWatch(port, "x", wait=0)()
     assert caplog.records == []
+
+
+def test_a_server_that_listens_after_the_warning_gets_one_line_saying_so(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        port = server.getsockname()[1]
+        watch = PortWatch(port, "The startup command", wait=0)
+        with caplog.at_level(logging.INFO):
+            watch()  # nothing listens yet: the warning
+            server.listen()
+            watch()  # now it does
+            watch()
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2
+    assert messages[1].startswith(f"The startup command listens on port {port} now, ")
