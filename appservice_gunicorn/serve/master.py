@@ -47,6 +47,7 @@ class _Generation(NamedTuple):
 
     after_age: int
     previous: Plan
+    workers: int  # the previous app's worker count
 
 
 class LauncherArbiter(Arbiter):
@@ -130,7 +131,7 @@ class LauncherArbiter(Arbiter):
         previous = app.plan
         # While the master imports the release in a fresh interpreter (preload_app, a new
         # framework, a new bind), the running app's workers that end are replaced.
-        meanwhile = self._table(previous).keep_serving if previous is not None else None
+        meanwhile = self._table(previous, self.num_workers).keep_serving if previous else None
         if previous is None or not app.prepare_redeploy(meanwhile, self.timeout):
             self._refused = True
             return  # refused (logged): the running workers are not touched
@@ -139,7 +140,7 @@ class LauncherArbiter(Arbiter):
             self._replace_master(changed)  # returns only when it could not
             app.drop_pending()
             return
-        self._generation = _Generation(self.worker_age, previous)
+        self._generation = _Generation(self.worker_age, previous, self.num_workers)
         try:
             super().reload()
             self._refused = False
@@ -159,7 +160,7 @@ class LauncherArbiter(Arbiter):
                 # gunicorn's timeout 0 means none.
                 waited = f"{self.timeout:g} s (gunicorn's --timeout)"
                 failure = redeploy_wait.wait_for_new(
-                    self._table(generation.previous),
+                    self._table(generation.previous, generation.workers),
                     new,
                     time.monotonic() + self.timeout if self.timeout else float("inf"),
                     time.monotonic,
@@ -325,9 +326,9 @@ class LauncherArbiter(Arbiter):
         self.setup(self.launcher_app)
         self.num_workers = min(workers, self.num_workers)
 
-    def _table(self, running: Plan) -> redeploy_wait.MasterTable:
+    def _table(self, running: Plan, count: int) -> redeploy_wait.MasterTable:
         held = (self.WORKERS, self._reports, self.spawn_worker, self.launcher_app, running)
-        table = redeploy_wait.MasterTable(*held, lambda: self._stop_requested)
+        table = redeploy_wait.MasterTable(*held, count, lambda: self._stop_requested)
         table.read_reports = self._read_loaded  # it also counts a loaded worker
         return table
 

@@ -29,6 +29,7 @@ class Table(Protocol):
 
     loaded: set[int]  # workers that have imported the app
     failed: dict[int, str]  # workers whose import failed, and why
+    target: int  # the running app's worker count
 
     def read_reports(self) -> object: ...
 
@@ -60,7 +61,7 @@ def wait_for_new(
 ) -> tuple[str, set[int]] | None:
     """Until every ``new`` worker has imported the app: None, or why not and the new
     workers that ended (reaped here).  ``waited`` words the deadline for the message."""
-    stand_ins: set[int] = set()
+    serving = Serving()
     while True:
         table.read_reports()
         if not new - table.loaded:
@@ -75,7 +76,7 @@ def wait_for_new(
             return f"importing {app_name} ended the process {next(iter(ended.values()))}", set(
                 ended
             )
-        keep_serving(table, new, stand_ins)
+        keep_serving(table, new, serving)
         if table.stop_requested():
             return "a stop signal arrived while the new workers imported the app", set()
         if clock() > deadline:
@@ -83,16 +84,28 @@ def wait_for_new(
         table.pause(0.1)
 
 
-def keep_serving(table: Table, new: set[int], stand_ins: set[int]) -> None:
-    """Replace the running app's workers that ended, with stand-ins of the running app."""
+class Serving:
+    """The stand-ins a redeploy started, and how many of the running app's workers are lost
+    (stand-ins that could not import it)."""
+
+    def __init__(self) -> None:
+        self.stand_ins: set[int] = set()
+        self.lost = 0
+
+
+def keep_serving(table: Table, new: set[int], serving: Serving) -> None:
+    """Replace the running app's workers that ended with stand-ins of the running app, up to
+    its worker count (``table.target``: gunicorn may have reaped some before the redeploy
+    began, without replacing them yet)."""
     for pid in sorted(table.running() - new):
         status = table.ended(pid)
         if status is None:
             continue
         loaded = pid in table.loaded
         table.forget(pid)
-        if pid in stand_ins and not loaded:
-            stand_ins.discard(pid)
+        if pid in serving.stand_ins and not loaded:
+            serving.stand_ins.discard(pid)
+            serving.lost += 1
             log.error(
                 "reload: a worker standing in for the running app ended %s before it imported "
                 "the app (the app folder holds the new release already?); not replaced again "
@@ -100,9 +113,9 @@ def keep_serving(table: Table, new: set[int], stand_ins: set[int]) -> None:
                 status,
             )
             continue
-        stand_ins.discard(pid)
+        serving.stand_ins.discard(pid)
         replacement = table.stand_in(pid)
-        stand_ins.add(replacement)
+        serving.stand_ins.add(replacement)
         log.info(
             "reload: worker %d of the running app ended %s while the new workers import the "
             "app; worker %d stands in for it",
@@ -110,6 +123,10 @@ def keep_serving(table: Table, new: set[int], stand_ins: set[int]) -> None:
             status,
             replacement,
         )
+    for _ in range(table.target - serving.lost - len(table.running() - new)):
+        replacement = table.stand_in(0)
+        serving.stand_ins.add(replacement)
+        log.info("reload: worker %d stands in for one the running app was short of", replacement)
 
 
 class MasterTable:
@@ -122,6 +139,7 @@ class MasterTable:
         spawn: Callable[[], int],
         app: RedeployableApplication,
         previous: Plan,
+        target: int,
         stop_requested: Callable[[], bool],
     ) -> None:
         self.workers, self.reports, self.spawn = workers, reports, spawn
@@ -130,11 +148,12 @@ class MasterTable:
         self.read_reports: Callable[[], object] = reports.read
         self.pause, self.stop_requested = reports.wait, stop_requested
         self.ended = workerreports.exit_status
-        self.stand_ins: set[int] = set()
+        self.serving = Serving()
+        self.target = target
 
     def keep_serving(self) -> None:
         """Outside a wait for new workers: replace the running app's workers that end."""
-        keep_serving(self, set(), self.stand_ins)
+        keep_serving(self, set(), self.serving)
 
     def running(self) -> set[int]:
         return set(self.workers)

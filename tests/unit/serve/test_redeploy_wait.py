@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from appservice_gunicorn.serve.redeploy_wait import keep_serving, wait_for_new
+from appservice_gunicorn.serve.redeploy_wait import Serving, keep_serving, wait_for_new
 
 OLD, NEW = {1, 2}, {11, 12}
 
@@ -23,6 +23,7 @@ class FakeTable:
     exits: dict[int, str] = field(default_factory=dict)  # ended, not reaped yet
     events: list[tuple[float, Callable[[FakeTable], None]]] = field(default_factory=list)
     now: float = 0.0
+    target: int = 2
     stop: bool = False
     spawned: list[int] = field(default_factory=list)
     next_pid: int = 100
@@ -148,7 +149,15 @@ def test_the_deadline_ends_a_wait_for_an_import_that_never_ends() -> None:
 
 def test_keep_serving_outside_a_wait_replaces_what_ended() -> None:
     table = FakeTable(workers=set(OLD), exits={2: "by signal 9"})
-    stand_ins: set[int] = set()
-    keep_serving(table, set(), stand_ins)
-    keep_serving(table, set(), stand_ins)  # nothing more ended: nothing more spawned
-    assert table.workers == {1, 101} and stand_ins == {101}
+    serving = Serving()
+    keep_serving(table, set(), serving)
+    keep_serving(table, set(), serving)  # nothing more ended: nothing more spawned
+    assert table.workers == {1, 101} and serving.stand_ins == {101}
+
+
+def test_a_worker_reaped_before_the_redeploy_began_is_stood_in_for_too() -> None:
+    """gunicorn reaped it (its SIGCHLD came with the SIGHUP) and had not replaced it yet."""
+    table = FakeTable(workers={1}, events=[at(1.0, lambda t: t.loaded.update(NEW))])
+    table.workers |= NEW
+    assert run(table) is None
+    assert table.spawned == [101]
