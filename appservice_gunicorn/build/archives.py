@@ -21,7 +21,7 @@ import tempfile
 import time
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
@@ -69,9 +69,15 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
-def extract(archive: Path, target: Path) -> None:
+def _never() -> bool:
+    return False
+
+
+def extract(archive: Path, target: Path, interrupted: Callable[[], bool] = _never) -> None:
     """Extract ``archive`` into ``target`` (which must not exist yet), or raise
-    ``ArchiveError`` with one line; a concurrent extraction of the same version is fine."""
+    ``ArchiveError`` with one line; a concurrent extraction of the same version is fine.
+    ``interrupted`` is asked between members: True ends the extraction (an ``ArchiveError``
+    saying so), with nothing left behind."""
     fmt = archive_format(archive)
     if fmt is None:
         raise ArchiveError(f"{archive}: unsupported archive type; use .tar.gz, .zip or .tar.zst")
@@ -82,16 +88,20 @@ def extract(archive: Path, target: Path) -> None:
     partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{me}.", dir=target.parent))
     try:
         if fmt == "zip":
-            _extract_zip(archive, partial)
+            _extract_zip(archive, partial, interrupted)
         else:
             with _tar_stream(archive, fmt) as stream:
-                _extract_tar(stream, partial)
+                _extract_tar(stream, partial, interrupted)
         try:
             partial.rename(target)
         except OSError:
             if not extracted(target):
                 raise
             # Another launcher (of the same user) finished the same version first.
+    except _Interrupted:
+        raise ArchiveError(
+            f"{archive}: a stop signal came during its extraction, which was abandoned"
+        ) from None
     except zstd.Unsupported as exc:
         raise ArchiveError(f"{archive}: cannot be extracted: {exc}") from None
     except _Unsafe as exc:
@@ -122,21 +132,27 @@ def extract(archive: Path, target: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def prune(target: Path) -> None:
-    """Remove older extractions of the same archive (not ``target``), and what extractions
-    killed midway left (``.NAME.PID-NS.*``, of a process that is gone, or of this one, whose
-    own extraction is over when it prunes)."""
+def prune(target: Path, used: Collection[Path] = ()) -> list[Path]:
+    """Remove older extractions of the same archive (not ``target``, nor one holding a file
+    of ``used``), and what extractions killed midway left (``.NAME.PID-NS.*``, of a process
+    that is gone, or of this one, whose own extraction is over when it prunes).  Returns
+    the older extractions removed."""
     prefix = target.name.rsplit("-", 1)[0] + "-"
     try:
         siblings = list(target.parent.iterdir())
     except OSError:
-        return
+        return []
+    removed = []
     for sibling in siblings:
         name = sibling.name
-        if (name.startswith(prefix) and sibling != target) or (
-            name.startswith(f".{prefix}") and not _extracting(sibling)
-        ):
+        if name.startswith(prefix) and sibling != target:
+            if any(path.is_relative_to(sibling) for path in used):
+                continue
             shutil.rmtree(sibling, ignore_errors=True)
+            removed.append(sibling)
+        elif name.startswith(f".{prefix}") and not _extracting(sibling):
+            shutil.rmtree(sibling, ignore_errors=True)
+    return removed
 
 
 def _extracting(partial: Path) -> bool:
@@ -232,6 +248,10 @@ class _Unsafe(Exception):
     """A member that could be written outside the target."""
 
 
+class _Interrupted(Exception):
+    """A stop signal came during the extraction."""
+
+
 def _refuse(member: str, problem: str) -> _Unsafe:
     return _Unsafe(f"member {member!r} {problem}")
 
@@ -249,10 +269,12 @@ def _tar_stream(archive: Path, fmt: str) -> Iterator[tarfile.TarFile]:
         yield tar
 
 
-def _extract_tar(tar: tarfile.TarFile, target: Path) -> None:
+def _extract_tar(tar: tarfile.TarFile, target: Path, interrupted: Callable[[], bool]) -> None:
     links: set[str] = set()
     names: set[str] = set()
     for member in tar:
+        if interrupted():
+            raise _Interrupted
         name = _normal(member.name)
         if not name:
             continue  # the archive's root folder ("./")
@@ -293,10 +315,12 @@ def _owned(member: tarfile.TarInfo) -> tarfile.TarInfo:
 # --- zip ------------------------------------------------------------------------------------
 
 
-def _extract_zip(archive: Path, target: Path) -> None:
+def _extract_zip(archive: Path, target: Path, interrupted: Callable[[], bool]) -> None:
     links: set[str] = set()
     with zipfile.ZipFile(archive) as zip_file:
         for info in zip_file.infolist():
+            if interrupted():
+                raise _Interrupted
             name = _normal(info.filename)
             if not name:
                 continue

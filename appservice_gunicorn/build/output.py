@@ -10,7 +10,7 @@ reused).  Values in the manifest win over the folder scan, as on the platform.
 import logging
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -210,19 +210,26 @@ def _inside(value: str | None, key: str, notes: list[str]) -> str | None:
     return value
 
 
-def prepare(build: BuildOutput, env: Mapping[str, str], *, prune: bool = False) -> BuildOutput:
-    """``build`` with its archives extracted (``ArchiveError`` when one cannot be);
-    ``prune`` removes older extractions (at start, when no worker can still use them)."""
+def prepare(
+    build: BuildOutput,
+    env: Mapping[str, str],
+    *,
+    prune: bool = False,
+    interrupted: Callable[[], bool] | None = None,
+) -> BuildOutput:
+    """``build`` with its archives extracted (``ArchiveError`` when one cannot be, or when
+    ``interrupted`` says a stop signal came meanwhile); ``prune`` removes older extractions
+    (at start, when no worker can still use them)."""
     from appservice_gunicorn.build import archives
 
     output = build.output_archive
     if output is not None and not output.extracted:
-        _extract(output)
+        _extract(output, interrupted)
         output = output._replace(extracted=True)
         build = _with_venv(build._replace(output_archive=output), env)
     venv = build.venv_archive
     if venv is not None and not venv.extracted:
-        _extract(venv)
+        _extract(venv, interrupted)
         build = build._replace(venv_archive=venv._replace(extracted=True))
     if prune:
         for archive in (build.output_archive, build.venv_archive):
@@ -231,11 +238,14 @@ def prepare(build: BuildOutput, env: Mapping[str, str], *, prune: bool = False) 
     return build
 
 
-def _extract(archive: Archive) -> None:
+def _extract(archive: Archive, interrupted: Callable[[], bool] | None) -> None:
     from appservice_gunicorn.build import archives
 
     started = time.monotonic()
-    archives.extract(archive.path, archive.target)
+    if interrupted is None:
+        archives.extract(archive.path, archive.target)
+    else:
+        archives.extract(archive.path, archive.target, interrupted)
     log.info(
         "Extracted %s to %s in %.1f s",
         archive.path.name,

@@ -1,7 +1,7 @@
 """The launcher's own configuration, and the plan it turns into: what to serve, and how."""
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -82,6 +82,7 @@ def make_plan(
     run_config_file: bool = True,
     extract: bool = True,
     prune: bool = False,
+    interrupted: Callable[[], bool] | None = None,
 ) -> Plan:
     """Extract the build's archives (``extract``; ``prune`` drops older extractions),
     detect, then (``settings``) layer gunicorn's settings; ``LaunchError`` when there is
@@ -100,7 +101,7 @@ def make_plan(
     if build is not None and build.error is not None:
         raise LaunchError(build.error)
     if build is not None and extract:
-        build = output.prepare(build, config.env, prune=prune)
+        build = output.prepare(build, config.env, prune=prune, interrupted=interrupted)
     detection = detect(config.app_dir, config.startup, config.env, build=build)
     if config.strict and detection.startup_error:
         raise LaunchError(strict_error(detection.startup_error))

@@ -161,6 +161,19 @@ class AppServiceApplication(RedeployableApplication):
         self._next_plan = None
         self.framework_change = None
 
+    def prune_extractions(self) -> None:
+        build = self.plan.detection.build if self.plan is not None else None
+        if build is None:
+            return
+        from appservice_gunicorn.build import archives
+
+        # Never a folder this process still imports from (a framework it preloaded).
+        used = {Path(f) for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None))}
+        for archive in (build.output_archive, build.venv_archive):
+            if archive is not None and archive.extracted:
+                for gone in archives.prune(archive.target, used):
+                    log.info("Removed %s: no worker uses that extraction any more", gone)
+
     def restore(self, plan: Plan) -> None:
         """Back to ``plan`` after a redeploy whose workers failed to start."""
         self._next_plan = plan
@@ -171,7 +184,8 @@ class AppServiceApplication(RedeployableApplication):
         plan when the new one cannot be served (each reason logged as one ERROR line)."""
         current = self._current()
         try:
-            plan = make_plan(self.config, settings=False)
+            # A stop signal ends an extraction of the release (gunicorn only queues it).
+            plan = make_plan(self.config, settings=False, interrupted=self.stop_requested)
             if plan.supervised:
                 log.error(
                     "reload: the startup command is now a command that is not gunicorn (%s), "

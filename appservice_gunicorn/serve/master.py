@@ -57,6 +57,7 @@ class LauncherArbiter(Arbiter):
         self._halting = False
         self._reports = Reports()
         app.ready_fd = self._reports.write_fd
+        app.stop_requested = lambda: self._stop_requested  # type: ignore[method-assign]
         self._stop_requested = False  # a stop signal arrived (gunicorn handles it later)
         # The folder holds a deployment that was refused (until one is accepted).
         self._refused = False
@@ -270,6 +271,8 @@ class LauncherArbiter(Arbiter):
         ready = self.cfg.preload_app or (self.WORKERS and set(self.WORKERS) <= self._reports.loaded)
         if ready:
             self._old.retire(time.monotonic() + self.cfg.graceful_timeout)
+        if self._old.all_replaced_gone():
+            self.launcher_app.prune_extractions()
 
     def _read_loaded(self) -> None:
         if self._reports.read():
@@ -306,8 +309,7 @@ class LauncherArbiter(Arbiter):
                     os.waitpid(pid, 0)
         for pid in new:
             self._reports.forget(pid)
-            worker = self.WORKERS.pop(pid, None)
-            if worker is not None:
+            if (worker := self.WORKERS.pop(pid, None)) is not None:
                 worker.tmp.close()
         if loaded:
             self._old.retiring(loaded, time.monotonic() + self.cfg.graceful_timeout)
@@ -317,10 +319,8 @@ class LauncherArbiter(Arbiter):
         # gunicorn's reload applied the new deployment's environment (raw_env): undone, as
         # gunicorn's own reload does before applying the next one.
         for name in self.cfg.env:
-            if name in self.cfg.env_orig:
-                os.environ[name] = self.cfg.env_orig[name]
-            else:
-                os.environ.pop(name, None)
+            os.environ.pop(name, None)
+            os.environ.update({name: self.cfg.env_orig[name]} if name in self.cfg.env_orig else {})
         workers = self.num_workers  # fewer when replacements could not load (above)
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)

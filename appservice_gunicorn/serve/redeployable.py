@@ -16,6 +16,10 @@ class RedeployableApplication(BaseApplication):
     # Why the proven redeploy needs a new master (another framework version), or None.
     framework_change: str | None
 
+    def stop_requested(self) -> bool:
+        """Whether a stop signal has come (the master replaces this; gunicorn queues it)."""
+        return False
+
     def prepare_redeploy(
         self, meanwhile: Callable[[], object] | None = None, timeout: float = 0
     ) -> bool:
@@ -25,6 +29,11 @@ class RedeployableApplication(BaseApplication):
 
     def drop_pending(self) -> None:
         """Forget the redeploy prepared last (the master replaces itself instead)."""
+        raise NotImplementedError
+
+    def prune_extractions(self) -> None:
+        """The workers of the replaced app have all ended: remove the extractions of the
+        build's archives that only they used."""
         raise NotImplementedError
 
     def restore(self, plan: Plan) -> None:

@@ -88,6 +88,16 @@ class OldWorkers:
         self.to_retire = to_retire
         self.retiring_pids: set[int] = set()
         self.deadline = 0.0
+        # Workers of the app a redeploy replaced: once all have ended, what only they used
+        # (an older extraction of the build's archives) may go.
+        self.replaced: set[int] = set(to_retire)
+
+    def all_replaced_gone(self) -> bool:
+        """True once (then forgotten) when every worker of the replaced app has ended."""
+        if not self.replaced or any(running_child(pid) for pid in self.replaced):
+            return False
+        self.replaced = set()
+        return True
 
     @classmethod
     def from_environment(cls) -> "OldWorkers":
@@ -109,6 +119,7 @@ class OldWorkers:
 
     def retiring(self, pids: set[int], deadline: float) -> None:
         self.retiring_pids |= pids
+        self.replaced |= pids
         self.deadline = deadline
 
     def kill_overdue(self, current: set[int]) -> None:

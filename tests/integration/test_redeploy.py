@@ -521,3 +521,60 @@ def test_workers_that_end_during_a_slow_import_are_replaced_with_the_running_app
         "ended workers reaped",
     )
     assert init.stop(signal.SIGTERM) == 0
+
+
+def _big_release(app_dir: Path, files: dict[str, str], members: int) -> None:
+    """A compressed output of ``members`` small files besides the app: seconds to extract."""
+    import io
+    import tarfile
+    import textwrap
+
+    with tarfile.open(app_dir / "output.tar.gz", "w:gz", compresslevel=1) as tar:
+        for name, text in {**files, **{f"data/f{n}.txt": "x" for n in range(members)}}.items():
+            data = textwrap.dedent(text).encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+
+def test_a_stop_signal_during_a_redeploys_extraction_stops_within_a_second(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    app_dir = tmp_path / "wwwroot"
+    app_dir.mkdir()
+    cache = tmp_path / "cache"
+    _compressed_release(tmp_path, app_dir, app_saying("running"))
+    launcher, init = pid1(app_dir, env={"APPSVC_EXTRACT_DIR": str(cache)})
+    wait_for_imports(launcher, "running", 1)
+    _big_release(app_dir, app_saying("never served"), 40_000)
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: any(p.name.startswith(".") for p in cache.iterdir()), 20, "the extraction")
+    time.sleep(0.3)
+    started = time.monotonic()
+    assert init.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 2.0, launcher.log()
+    assert "a stop signal came during its extraction, which was abandoned" in launcher.log()
+    assert not [p for p in cache.iterdir() if p.name.startswith(".")], "a partial extraction"
+
+
+def test_the_extraction_a_redeploy_replaced_is_removed_once_no_worker_uses_it(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    app_dir = tmp_path / "wwwroot"
+    app_dir.mkdir()
+    cache = tmp_path / "cache"
+    _compressed_release(tmp_path, app_dir, app_saying("running"))
+    launcher, init = pid1(
+        app_dir, env={"APPSVC_EXTRACT_DIR": str(cache), "GUNICORN_CMD_ARGS": "--workers=2"}
+    )
+    wait_for_imports(launcher, "running", 2)
+    [first] = list(cache.iterdir())
+    _compressed_release(tmp_path, app_dir, app_saying("released"))
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: get(launcher)[1] == b"released", 30, "the release")
+    wait_for(lambda: not first.exists(), 30, "the replaced extraction removed")
+    [second] = list(cache.iterdir())
+    assert second != first
+    assert f"Removed {first}: no worker uses that extraction any more" in launcher.log()
+    assert get(launcher)[1] == b"released"
+    assert init.stop() == 0

@@ -383,3 +383,44 @@ def test_a_full_disk_says_the_disk_is_full(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert f"cannot be extracted to {small}/c: the disk is full" in result.stdout
     assert "APPSVC_EXTRACT_DIR" in result.stdout and "deploy it again" not in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["tar.gz", "zip"])
+def test_an_extraction_a_stop_signal_interrupts_leaves_nothing(
+    tmp_path: Path, cache: dict[str, str], kind: str
+) -> None:
+    names = [f"pkg/m{n}.py" for n in range(20)]
+    if kind == "zip":
+        archive = tmp_path / "antenv.zip"
+        with zipfile.ZipFile(archive, "w") as zip_file:
+            for name in names:
+                zip_file.writestr(name, b"x = 1\n")
+    else:
+        archive = tar_with(
+            tmp_path / "antenv.tar.gz", [file_member(n) for n in names], dict.fromkeys(names, b"x")
+        )
+    target = target_for(archive, cache)
+    asked: list[int] = []
+
+    def interrupted() -> bool:
+        asked.append(1)
+        return len(asked) > 5  # the signal comes after five members
+
+    with pytest.raises(ArchiveError, match="a stop signal came during its extraction"):
+        extract(archive, target, interrupted)
+    assert len(asked) == 6
+    assert list(target.parent.iterdir()) == []  # neither the target nor a partial folder
+
+
+def test_prune_keeps_an_extraction_this_process_still_imports_from(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    archive = tar_with(tmp_path / "antenv.tar.gz", [file_member("v")], {"v": b"1"})
+    first = extract_to(archive, cache)
+    tar_with(archive, [file_member("v")], {"v": b"22"})
+    os.utime(archive, ns=(1, 1))
+    second = extract_to(archive, cache)
+    assert archives.prune(second, [first / "v"]) == []
+    assert first.exists()
+    assert archives.prune(second, [second / "v"]) == [first]
+    assert not first.exists() and second.exists()
