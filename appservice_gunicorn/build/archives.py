@@ -1,6 +1,8 @@
 """Extracting the build's archives (``.tar.gz``, ``.zip``, ``.tar.zst``): safely,
 atomically and once.
 
+Where extractions live and when they go: ``extractions.py``.
+
 Safe: no member is written outside the target folder.  An absolute name, a ``..``, a
 path through a symlink extracted earlier, a member written over a symlink and a hard link
 to a name outside the archive are refused; symlinks themselves may point anywhere (a
@@ -12,61 +14,32 @@ archive's path, size and modification time; a restart or a SIGHUP reuses it.
 
 import copy
 import errno
-import hashlib
 import os
 import shutil
 import stat
 import tarfile
 import tempfile
-import time
 import zipfile
 import zlib
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from appservice_gunicorn.base.errors import LaunchError
 from appservice_gunicorn.build import zstd
+from appservice_gunicorn.build.extractions import (
+    CACHE_VARIABLE,
+    ArchiveError,
+    extracted,
+    make_cache_root,
+)
 from appservice_gunicorn.files import writable
-from appservice_gunicorn.files.writable import SHM, temp_candidates, writable_dir
 
 FORMATS = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.zst": "tar.zst", ".zip": "zip"}
-CACHE_VARIABLE = "APPSVC_EXTRACT_DIR"
-
-
-class ArchiveError(LaunchError):
-    """An archive that cannot be extracted safely; the message names it and the problem."""
 
 
 def archive_format(path: Path) -> str | None:
     name = path.name.lower()
     return next((fmt for suffix, fmt in FORMATS.items() if name.endswith(suffix)), None)
-
-
-def cache_root(env: Mapping[str, str]) -> Path:
-    """The folder extracted archives live in: ``APPSVC_EXTRACT_DIR``, else the first
-    writable temp folder (a read-only root keeps ``/dev/shm``)."""
-    named = env.get(CACHE_VARIABLE)
-    if named:
-        return Path(named)
-    base = next((folder for folder in temp_candidates(env) if writable_dir(folder)), SHM)
-    return Path(base) / f"appservice-gunicorn-{os.getuid()}"
-
-
-def target_for(archive: Path, env: Mapping[str, str]) -> Path:
-    """Where ``archive`` is (or will be) extracted: one folder per archive and version."""
-    try:
-        info = archive.stat()
-    except OSError as exc:
-        raise ArchiveError(f"{archive}: cannot be read ({exc.strerror or exc})") from None
-    place = _digest(str(archive.absolute()))
-    version = _digest(f"{info.st_size}:{info.st_mtime_ns}")
-    stem = archive.name.split(".")[0] or "archive"
-    return cache_root(env) / f"{stem}-{place}-{version}"
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
 def _never() -> bool:
@@ -81,7 +54,7 @@ def extract(archive: Path, target: Path, interrupted: Callable[[], bool] = _neve
     fmt = archive_format(archive)
     if fmt is None:
         raise ArchiveError(f"{archive}: unsupported archive type; use .tar.gz, .zip or .tar.zst")
-    _make_cache_root(target.parent)
+    make_cache_root(target.parent)
     # Named by the extracting process (pid and PID namespace: containers sharing a volume
     # are each PID 1): a later start removes what a killed one left.
     me = writable.launcher_id(os.getpid())
@@ -130,92 +103,6 @@ def extract(archive: Path, target: Path, interrupted: Callable[[], bool] = _neve
         ) from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-
-
-def prune(target: Path, used: Collection[Path] = ()) -> list[Path]:
-    """Remove older extractions of the same archive (not ``target``, nor one holding a file
-    of ``used``), and what extractions killed midway left (``.NAME.PID-NS.*``, of a process
-    that is gone, or of this one, whose own extraction is over when it prunes).  Returns
-    the older extractions removed."""
-    prefix = target.name.rsplit("-", 1)[0] + "-"
-    try:
-        siblings = list(target.parent.iterdir())
-    except OSError:
-        return []
-    removed = []
-    for sibling in siblings:
-        name = sibling.name
-        if name.startswith(prefix) and sibling != target:
-            if any(path.is_relative_to(sibling) for path in used):
-                continue
-            shutil.rmtree(sibling, ignore_errors=True)
-            removed.append(sibling)
-        elif name.startswith(f".{prefix}") and not _extracting(sibling):
-            shutil.rmtree(sibling, ignore_errors=True)
-    return removed
-
-
-def _extracting(partial: Path) -> bool:
-    """Whether the process named in a partial extraction's name (``.NAME.PID-NS.random``)
-    may still be writing it: alive in this PID namespace (not this process, whose own
-    extraction is over when it prunes); in another one, unknowable, so for an hour."""
-    fields = partial.name.split(".")
-    pid, _, namespace = (fields[2] if len(fields) > 3 else "").partition("-")
-    if not pid.isdigit():
-        return False  # not named by a process: left by an earlier version
-    ours = writable.launcher_id(os.getpid()).partition("-")[2]
-    if namespace and namespace != ours:
-        try:
-            return time.time() - partial.stat().st_mtime < OTHER_NAMESPACE_SECONDS
-        except OSError:
-            return False
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    return True
-
-
-# How long an extraction another container (another PID namespace) started may still run.
-OTHER_NAMESPACE_SECONDS = 3600
-
-
-def extracted(target: Path) -> bool:
-    """``target`` holds a finished extraction made by this user: a real folder (not a
-    symlink) owned by us, in a cache folder we own.  In a shared temp folder another user
-    could create the (predictable) name first: such a folder is never used."""
-    try:
-        own, root = os.lstat(target), os.lstat(target.parent)
-    except OSError:
-        return False
-    uid = os.getuid()
-    # A cache folder others may write in must be ours (APPSVC_EXTRACT_DIR may be any).
-    root_ok = root.st_uid == uid or not root.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
-    return (
-        stat.S_ISDIR(own.st_mode) and own.st_uid == uid and stat.S_ISDIR(root.st_mode) and root_ok
-    )
-
-
-def _make_cache_root(root: Path) -> None:
-    try:
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = os.lstat(root)
-        shared = os.stat(root.parent).st_mode & stat.S_ISVTX
-    except OSError as exc:
-        raise ArchiveError(
-            f"cannot create the extraction folder {root} ({exc.strerror or exc}); "
-            f"set {CACHE_VARIABLE} to a writable folder"
-        ) from None
-    if not stat.S_ISDIR(info.st_mode) or (shared and info.st_uid != os.getuid()):
-        # In a shared /tmp, another user's folder (or a symlink) must not receive the app.
-        raise ArchiveError(
-            f"extraction folder {root} is not a folder owned by uid {os.getuid()}; "
-            f"remove it or set {CACHE_VARIABLE} to a folder of your own"
-        )
 
 
 def _describe(exc: BaseException) -> str:

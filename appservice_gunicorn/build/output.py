@@ -155,14 +155,14 @@ def _output_archive(deployed_dir: Path, env: Mapping[str, str], notes: list[str]
 # ``archives`` (tarfile, zipfile, shutil...) is imported where an archive is met: 16 ms
 # that a deployment without one never pays.
 def _archive(path: Path, env: Mapping[str, str], notes: list[str]) -> Archive | None:
-    from appservice_gunicorn.build import archives
+    from appservice_gunicorn.build import extractions
 
     try:
-        target = archives.target_for(path, env)
-    except archives.ArchiveError as exc:
+        target = extractions.target_for(path, env)
+    except extractions.ArchiveError as exc:
         notes.append(str(exc))
         return None
-    return Archive(path, target, archives.extracted(target))
+    return Archive(path, target, extractions.extracted(target))
 
 
 def _with_venv(build: BuildOutput, env: Mapping[str, str]) -> BuildOutput:
@@ -220,7 +220,7 @@ def prepare(
     """``build`` with its archives extracted (``ArchiveError`` when one cannot be, or when
     ``interrupted`` says a stop signal came meanwhile); ``prune`` removes older extractions
     (at start, when no worker can still use them)."""
-    from appservice_gunicorn.build import archives
+    from appservice_gunicorn.build import extractions
 
     output = build.output_archive
     if output is not None and not output.extracted:
@@ -234,7 +234,7 @@ def prepare(
     if prune:
         for archive in (build.output_archive, build.venv_archive):
             if archive is not None:
-                archives.prune(archive.target)
+                extractions.prune(archive.target)
     return build
 
 

@@ -165,13 +165,13 @@ class AppServiceApplication(RedeployableApplication):
         build = self.plan.detection.build if self.plan is not None else None
         if build is None:
             return
-        from appservice_gunicorn.build import archives
+        from appservice_gunicorn.build import extractions
 
         # Never a folder this process still imports from (a framework it preloaded).
         used = {Path(f) for m in list(sys.modules.values()) if (f := getattr(m, "__file__", None))}
         for archive in (build.output_archive, build.venv_archive):
             if archive is not None and archive.extracted:
-                for gone in archives.prune(archive.target, used):
+                for gone in extractions.prune(archive.target, used):
                     log.info("Removed %s: no worker uses that extraction any more", gone)
 
     def restore(self, plan: Plan) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from appservice_gunicorn import cli
 from appservice_gunicorn.base.errors import LaunchError
-from appservice_gunicorn.build.archives import ArchiveError
+from appservice_gunicorn.build.extractions import ArchiveError
 from tests.unit.test_layout import MODULES
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 import zstandard
 
-from appservice_gunicorn.build import archives, zstd
-from appservice_gunicorn.build.archives import ArchiveError, extract, target_for
+from appservice_gunicorn.build import extractions, zstd
+from appservice_gunicorn.build.archives import extract
+from appservice_gunicorn.build.extractions import ArchiveError, target_for
 from appservice_gunicorn.files import writable
 
 
@@ -65,7 +66,7 @@ def real_venv(folder: Path) -> Path:
 
 @pytest.fixture
 def cache(tmp_path: Path) -> dict[str, str]:
-    return {archives.CACHE_VARIABLE: str(tmp_path / "cache")}
+    return {extractions.CACHE_VARIABLE: str(tmp_path / "cache")}
 
 
 def extract_to(archive: Path, env: dict[str, str]) -> Path:
@@ -236,7 +237,7 @@ def test_target_changes_with_the_archive_and_old_versions_are_pruned(
     (tmp_path / "other").mkdir()
     other = tar_with(tmp_path / "other" / "antenv.tar.gz", [file_member("v")], {"v": b"3"})
     kept = extract_to(other, cache)
-    archives.prune(second)
+    extractions.prune(second)
     assert not first.exists() and second.exists() and kept.exists()
 
 
@@ -248,7 +249,7 @@ def test_a_cache_folder_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     root.symlink_to(elsewhere)
     archive = tar_with(tmp_path / "a.tar.gz", [file_member("v")], {"v": b"1"})
     with pytest.raises(ArchiveError, match="not a folder owned by uid"):
-        extract_to(archive, {archives.CACHE_VARIABLE: str(root)})
+        extract_to(archive, {extractions.CACHE_VARIABLE: str(root)})
     assert list(elsewhere.iterdir()) == []
 
 
@@ -258,7 +259,7 @@ def test_a_folder_planted_at_the_target_is_never_used(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     shared.mkdir()
     shared.chmod(0o1777)
-    env = {archives.CACHE_VARIABLE: str(shared / "cache")}
+    env = {extractions.CACHE_VARIABLE: str(shared / "cache")}
     archive = tar_with(tmp_path / "output.tar.gz", [file_member("app.py")], {"app.py": b"ok"})
     target = target_for(archive, env)
     target.parent.mkdir(mode=0o700)
@@ -267,7 +268,7 @@ def test_a_folder_planted_at_the_target_is_never_used(tmp_path: Path) -> None:
     planted.mkdir()
     write_planted.write_text("print('attacker code')\n")
     target.symlink_to(planted)
-    assert not archives.extracted(target)
+    assert not extractions.extracted(target)
     with pytest.raises(ArchiveError):
         extract(archive, target)
     assert write_planted.read_text() == "print('attacker code')\n"
@@ -275,7 +276,7 @@ def test_a_folder_planted_at_the_target_is_never_used(tmp_path: Path) -> None:
         target.unlink()
         target.mkdir()
         os.chown(target, 65534, 65534)
-        assert not archives.extracted(target)
+        assert not extractions.extracted(target)
 
 
 def test_zip_members_python_cannot_extract_are_one_line(
@@ -339,7 +340,7 @@ def test_what_killed_extractions_left_is_pruned_but_not_a_running_ones(
     dead = subprocess.Popen(["true"])  # its pid is no process's any more
     dead.wait()
     ours = writable.launcher_id(os.getpid()).partition("-")[2]
-    old = time.time() - 2 * archives.OTHER_NAMESPACE_SECONDS
+    old = time.time() - 2 * extractions.OTHER_NAMESPACE_SECONDS
     leftovers = [
         target.parent / f".{target.name}.{dead.pid}-{ours}.abcd1234",  # killed mid-way
         target.parent / f".{target.name}.{os.getpid()}-{ours}.ef567890",  # this process
@@ -354,7 +355,7 @@ def test_what_killed_extractions_left_is_pruned_but_not_a_running_ones(
     for folder in [*leftovers, *running]:
         (folder / "lib").mkdir(parents=True)
     os.utime(leftovers[-1], (old, old))
-    archives.prune(target)
+    extractions.prune(target)
     assert [folder.exists() for folder in leftovers] == [False] * 4
     assert all(folder.exists() for folder in running) and target.exists()
 
@@ -420,7 +421,7 @@ def test_prune_keeps_an_extraction_this_process_still_imports_from(
     tar_with(archive, [file_member("v")], {"v": b"22"})
     os.utime(archive, ns=(1, 1))
     second = extract_to(archive, cache)
-    assert archives.prune(second, [first / "v"]) == []
+    assert extractions.prune(second, [first / "v"]) == []
     assert first.exists()
-    assert archives.prune(second, [second / "v"]) == [first]
+    assert extractions.prune(second, [second / "v"]) == [first]
     assert not first.exists() and second.exists()

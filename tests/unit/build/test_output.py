@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from appservice_gunicorn import detect
-from appservice_gunicorn.build import archives, zstd
+from appservice_gunicorn.build import extractions, zstd
 from appservice_gunicorn.build import output as buildoutput
 from appservice_gunicorn.build.output import inspect, read_manifest
 from tests.helpers import flask_app, write
@@ -18,7 +18,7 @@ from tests.helpers import flask_app, write
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
-    return {archives.CACHE_VARIABLE: str(tmp_path / "cache")}
+    return {extractions.CACHE_VARIABLE: str(tmp_path / "cache")}
 
 
 @pytest.mark.parametrize(
@@ -182,7 +182,7 @@ def test_explain_says_when_zstd_support_is_missing(
     monkeypatch.setattr(zstd, "support", lambda: None)
     lines = buildoutput.describe(found.build)
     assert any("antenv.tar.zst: no zstd support here" in line for line in lines)
-    with pytest.raises(archives.ArchiveError, match="no zstd support here"):
+    with pytest.raises(extractions.ArchiveError, match="no zstd support here"):
         buildoutput.prepare(found.build, env)
 
 
