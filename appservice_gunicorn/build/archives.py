@@ -12,7 +12,6 @@ place, so a half-extracted folder is never used.  Once: the target's name holds 
 archive's path, size and modification time; a restart or a SIGHUP reuses it.
 """
 
-import copy
 import errno
 import os
 import shutil
@@ -32,6 +31,7 @@ from appservice_gunicorn.build.extractions import (
     extracted,
     make_cache_root,
 )
+from appservice_gunicorn.build.tree_writer import TreeWriter
 from appservice_gunicorn.files import writable
 
 FORMATS = {".tar.gz": "tar.gz", ".tgz": "tar.gz", ".tar.zst": "tar.zst", ".zip": "zip"}
@@ -157,46 +157,55 @@ def _tar_stream(archive: Path, fmt: str) -> Iterator[tarfile.TarFile]:
 
 
 def _extract_tar(tar: tarfile.TarFile, target: Path, interrupted: Callable[[], bool]) -> None:
+    """Every member checked (``unsafe_name``, hard links, devices) before it is written;
+    the writing itself by ``TreeWriter`` (threads, ``O_EXCL | O_NOFOLLOW``)."""
     links: set[str] = set()
     names: set[str] = set()
-    for member in tar:
-        if interrupted():
-            raise _Interrupted
-        name = _normal(member.name)
-        if not name:
-            continue  # the archive's root folder ("./")
-        problem = unsafe_name(member.name, links)
-        if problem is None and member.islnk():
-            inside = unsafe_name(member.linkname, links)
-            if inside is not None or _normal(member.linkname) not in names:
-                problem = "is a hard link to a file outside the archive"
-        if problem is None and (member.ischr() or member.isblk() or member.isfifo()):
-            problem = "is a device or FIFO"
-        if problem is not None:
-            raise _refuse(member.name, problem)
-        if member.issym():
-            links.add(name)
-        names.add(name)
-        member = _owned(member)
-        if hasattr(tarfile, "tar_filter"):  # the standard library's, as a second guard
-            tar.extract(member, target, filter="tar")
-        else:
-            tar.extract(member, target)
+    writer = TreeWriter(target)
+    try:
+        for member in tar:
+            if interrupted():
+                raise _Interrupted
+            name = _normal(member.name)
+            if not name:
+                continue  # the archive's root folder ("./")
+            problem = unsafe_name(member.name, links)
+            if problem is None and member.islnk():
+                inside = unsafe_name(member.linkname, links)
+                if inside is not None or _normal(member.linkname) not in names:
+                    problem = "is a hard link to a file outside the archive"
+            if problem is None and (member.ischr() or member.isblk() or member.isfifo()):
+                problem = "is a device or FIFO"
+            if problem is not None:
+                raise _refuse(member.name, problem)
+            names.add(name)
+            mode, mtime_ns = _mode(member), int(member.mtime * 1_000_000_000)
+            if member.issym():
+                links.add(name)
+                writer.symlink(name, member.linkname)
+            elif member.islnk():
+                writer.hardlink(name, _normal(member.linkname))
+            elif member.isdir():
+                writer.folder(name, mode, mtime_ns)
+            else:
+                source = tar.extractfile(member)
+                writer.file(name, source.read() if source else b"", mode, mtime_ns)
+        writer.finish()
+    except BaseException:
+        writer.abandon()
+        raise
 
 
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX | stat.S_IWGRP | stat.S_IWOTH
 
 
-def _owned(member: tarfile.TarInfo) -> tarfile.TarInfo:
-    """``member`` as it is extracted on every Python (the standard library's ``tar`` filter,
-    where it exists, does the same, and is missing in 3.10 and Debian's 3.11.2): no
-    setuid, setgid or sticky bit, no write for group or others, owned by whoever runs the
-    launcher (tarfile gives a root launcher the archive's owners); a folder writable by
-    its owner, since its files come after it (a 0555 folder would refuse them)."""
-    owned = copy.copy(member)
-    owned.mode = member.mode & ~_SPECIAL_BITS | (0o700 if member.isdir() else 0)
-    owned.uid, owned.gid, owned.uname, owned.gname = os.getuid(), os.getgid(), "", ""
-    return owned
+def _mode(member: tarfile.TarInfo) -> int:
+    """``member``'s mode as it is extracted on every Python (the standard library's ``tar``
+    filter, where it exists, does the same, and is missing in 3.10 and Debian's 3.11.2): no
+    setuid, setgid or sticky bit, no write for group or others; a folder writable by its
+    owner, since its files come after it (a 0555 folder would refuse them).  Owned by
+    whoever runs the launcher: the files are created, never given the archive's owners."""
+    return (member.mode & ~_SPECIAL_BITS | (0o700 if member.isdir() else 0)) & 0o7777
 
 
 # --- zip ------------------------------------------------------------------------------------
