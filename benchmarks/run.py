@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import functools
 import importlib.metadata
 import os
 import platform
@@ -28,7 +29,7 @@ from typing import Any
 
 from appservice_gunicorn import detect
 
-from . import asgi_workers, naive_wrapper, profile_start, workers
+from . import asgi_workers, build_output, naive_wrapper, profile_start, workers
 from .apps import VARIANTS, BenchApp, build_apps, command, django_app, fastapi_app, flask_app
 from .harness import (
     BenchError,
@@ -47,7 +48,17 @@ from .trees import Tree, make_tree
 BENCH_DIR = Path(__file__).resolve().parent
 WORK = BENCH_DIR / ".work"
 LOGS = WORK / "logs"
-SECTIONS = ("cold", "memory", "throughput", "asgi", "workers", "detection", "explain")
+SECTIONS = (
+    "cold",
+    "memory",
+    "throughput",
+    "asgi",
+    "workers",
+    "buildoutput",
+    "warm",
+    "detection",
+    "explain",
+)
 TREE_SIZES = ((3_000, 5_000), (15_000, 25_000), (30_000, 50_000))
 QUICK_TREE_SIZES = ((300, 500), (1_500, 2_500), (3_000, 5_000))
 COLD_TARGET = 1.05
@@ -432,7 +443,7 @@ def report(
             "",
         ]
     if asgi:
-        lines += ["## Which worker for ASGI apps", "", *asgi, ""]
+        lines += [*asgi, ""]
     if trees:
         lines += [
             "## Detection on an app folder with a big virtualenv and node_modules",
@@ -510,7 +521,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     asgi: list[str] = []
     if "asgi" in sections:
         say("ASGI workers: native asgi against uvicorn's, requests per CPU second")
-        asgi = asgi_workers.compare(
+        compared = asgi_workers.compare(
             WORK,
             LOGS,
             workers=args.workers,
@@ -520,8 +531,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             load=lambda port, secs, conns: wrk(port, secs, conns).requests,
             say=say,
         )
+        asgi = ["## Which worker for ASGI apps", "", *compared]
     if "workers" in sections:
         asgi += workers_section(rounds, memory_rounds, 21 if args.quick else 101)
+    if "buildoutput" in sections:
+        asgi += build_output_section(2 if args.quick else 5)
+    if "warm" in sections:
+        asgi += warm_section(1 if args.quick else 3, 2_000 if args.quick else 20_000)
     if {"detection", "explain"} & sections:
         say("Detection on big trees (generated once, kept in benchmarks/.work)")
         built = [make_tree(WORK, venv_files, node_files) for venv_files, node_files in sizes]
@@ -592,6 +608,68 @@ def workers_section(rounds: int, memory_rounds: int, repeats: int) -> list[str]:
         )
     say("\n".join(lines))
     return lines
+
+
+def build_output_section(rounds: int) -> list[str]:
+    """Markdown lines: a new container from compressed build output, and its restart."""
+    say("Build output: a new container from oryx-manifest.toml + antenv.tar.gz")
+    say(f"  archive: {build_output.describe(WORK)}")
+    samples = build_output.first_200(WORK, LOGS, rounds, say)
+    rows = [
+        ("New container, first 200", "launcher", "platform", 0.70),
+        ("Restart with the extraction cached, first 200", "cached", "unpacked", 1.05),
+    ]
+    lines = [
+        "## From App Service's compressed build output",
+        "",
+        f"A virtualenv of {build_output.describe(WORK)}, as `antenv.tar.gz` with its "
+        "`oryx-manifest.toml`; the app imports flask, pandas and sqlalchemy. *platform*: "
+        "`tar -xzf` to a folder, then gunicorn with its site-packages on `PYTHONPATH`, as App "
+        "Service's startup script does; *unpacked*: the launcher on the same virtualenv not "
+        "compressed. min / median / max; the ratio is of the medians.",
+        "",
+        "| Measure | appservice-gunicorn | compared with | ratio | target | met |",
+        "| --- | ---: | ---: | ---: | :---: | :---: |",
+    ]
+    for what, ours, theirs, target in rows:
+        lines.append(
+            workers.table(
+                f"{what} ({ours} / {theirs})",
+                "ms",
+                {"launcher": samples[ours], "gunicorn": samples[theirs]},
+                target,
+                _ms,
+            )
+        )
+    say("\n".join(lines))
+    return ["", *lines]
+
+
+def warm_section(rounds: int, requests: int) -> list[str]:
+    """Markdown lines: summed PSS of 4 workers after ``requests`` requests."""
+    say(f"Memory as the app warms: summed PSS after {requests:,} requests, 4 workers")
+    apps = [flask_app(WORK), django_app(WORK)]
+    found = build_output.warm_pss(
+        [(app.name, functools.partial(_command_of, app)) for app in apps],
+        LOGS,
+        rounds,
+        requests,
+    )
+    lines = [
+        "## Memory as the app warms",
+        "",
+        "| Measure | appservice-gunicorn | plain gunicorn | ratio | target | met |",
+        "| --- | ---: | ---: | ---: | :---: | :---: |",
+    ]
+    for name, samples in found.items():
+        title = f"PSS after {requests:,} requests, {name}, 4 workers"
+        lines.append(workers.table(title, "MiB", samples, 0.70, _mib))
+    say("\n".join(lines))
+    return ["", *lines]
+
+
+def _command_of(app: BenchApp, variant: str) -> list[str]:
+    return command(variant, app)
 
 
 def _mib(value: float) -> str:
