@@ -111,20 +111,10 @@ def tornado_class(root: Path, app: str, pythonpath: object = None) -> str | None
             values += returns.get(value.func.id, [])
     for value in values:
         if isinstance(value, ast.Call):
-            qualified = _qualified(value.func, aliases)
+            qualified = pysource.qualified_name(value.func, aliases)
             if qualified and qualified.startswith("tornado."):
                 return qualified.rpartition(".")[2]
     return None
-
-
-def _qualified(func: ast.expr, aliases: dict[str, str]) -> str | None:
-    parts: list[str] = []
-    while isinstance(func, ast.Attribute):
-        parts.append(func.attr)
-        func = func.value
-    if not isinstance(func, ast.Name):
-        return None
-    return ".".join([aliases.get(func.id, func.id), *reversed(parts)])
 
 
 def _returns(function: ast.FunctionDef) -> list[ast.expr]:

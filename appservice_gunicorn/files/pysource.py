@@ -274,7 +274,7 @@ def _is_asgi_package(module: str) -> bool:
 def _factory_kind(value: ast.expr | None, aliases: dict[str, str]) -> Kind | None:
     if not isinstance(value, ast.Call):
         return None
-    qualified = _qualified_name(value.func, aliases)
+    qualified = qualified_name(value.func, aliases)
     if qualified is None:
         return None
     if qualified in QUALIFIED_FACTORIES:
@@ -282,7 +282,7 @@ def _factory_kind(value: ast.expr | None, aliases: dict[str, str]) -> Kind | Non
     return APP_FACTORIES.get(qualified.rpartition(".")[2])
 
 
-def _qualified_name(func: ast.expr, aliases: dict[str, str]) -> str | None:
+def qualified_name(func: ast.expr, aliases: dict[str, str]) -> str | None:
     """``falcon.asgi.App`` for ``asgi.App`` after ``from falcon import asgi``, and so on."""
     attributes: list[str] = []
     while isinstance(func, ast.Attribute):

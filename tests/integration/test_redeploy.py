@@ -537,13 +537,19 @@ def _big_release(app_dir: Path, files: dict[str, str], members: int) -> None:
             tar.addfile(info, io.BytesIO(data))
 
 
+def _running_compressed(tmp_path: Path) -> tuple[Path, Path]:
+    """An app folder with a compressed release of the app saying "running", and the
+    extraction folder to use."""
+    app_dir = tmp_path / "wwwroot"
+    app_dir.mkdir()
+    _compressed_release(tmp_path, app_dir, app_saying("running"))
+    return app_dir, tmp_path / "cache"
+
+
 def test_a_stop_signal_during_a_redeploys_extraction_stops_within_a_second(
     pid1: StartPid1, tmp_path: Path
 ) -> None:
-    app_dir = tmp_path / "wwwroot"
-    app_dir.mkdir()
-    cache = tmp_path / "cache"
-    _compressed_release(tmp_path, app_dir, app_saying("running"))
+    app_dir, cache = _running_compressed(tmp_path)
     launcher, init = pid1(app_dir, env={"APPSVC_EXTRACT_DIR": str(cache)})
     wait_for_imports(launcher, "running", 1)
     _big_release(app_dir, app_saying("never served"), 40_000)
@@ -560,10 +566,7 @@ def test_a_stop_signal_during_a_redeploys_extraction_stops_within_a_second(
 def test_the_extraction_a_redeploy_replaced_is_removed_once_no_worker_uses_it(
     pid1: StartPid1, tmp_path: Path
 ) -> None:
-    app_dir = tmp_path / "wwwroot"
-    app_dir.mkdir()
-    cache = tmp_path / "cache"
-    _compressed_release(tmp_path, app_dir, app_saying("running"))
+    app_dir, cache = _running_compressed(tmp_path)
     launcher, init = pid1(
         app_dir, env={"APPSVC_EXTRACT_DIR": str(cache), "GUNICORN_CMD_ARGS": "--workers=2"}
     )

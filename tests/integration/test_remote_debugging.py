@@ -17,7 +17,7 @@ import pytest
 
 from tests.helpers import write
 from tests.integration.conftest import Start
-from tests.launcher import free_port
+from tests.launcher import Launcher, free_port
 
 APP = """\
 from flask import Flask
@@ -119,6 +119,36 @@ class DapClient:
         self.sock.close()
 
 
+def waiting_for_the_debugger(launch: Start, app_dir: Path) -> tuple[int, Launcher]:
+    """A launcher with APPSVC_REMOTE_DEBUGGING_BREAK, its worker waiting for a debugger."""
+    debug_port = free_port()
+    env = debug_env(debug_port, APPSVC_REMOTE_DEBUGGING_BREAK="TRUE")
+    launcher = launch(app_dir, env=env, wait=False)
+    wait_for_log(launcher, "waiting for a debugger to attach")
+    return debug_port, launcher
+
+
+def wait_for_log(launcher: Launcher, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while text not in launcher.log():
+        assert time.monotonic() < deadline, launcher.log()
+        time.sleep(0.05)
+
+
+def stopped_at_the_view(
+    client: DapClient, launcher: Launcher, app_dir: Path
+) -> tuple[int, list[str], threading.Thread]:
+    """Attach with a breakpoint in the view, send a request: it stops there (the thread
+    that stopped, the request's answers so far, the request's thread)."""
+    client.attach(app_dir / "app.py", VIEW_LINE)
+    results: list[str] = []
+    request = threading.Thread(target=_get, args=(launcher.url, results))
+    request.start()
+    thread, line = client.stopped_at()
+    assert line == VIEW_LINE
+    return thread, results, request
+
+
 def _get(url: str, results: list[str]) -> None:
     with urllib.request.urlopen(url, timeout=60) as response:
         results.append(response.read().decode())
@@ -151,12 +181,7 @@ def test_a_breakpoint_in_a_view_stops_the_served_request_longer_than_the_worker_
     assert "workers = 3 (from GUNICORN_CMD_ARGS) is set to 1 while remote debugging" in log
     client = DapClient(debug_port)
     try:
-        client.attach(app_dir / "app.py", VIEW_LINE)
-        results: list[str] = []
-        request = threading.Thread(target=_get, args=(launcher.url, results))
-        request.start()
-        thread, line = client.stopped_at()
-        assert line == VIEW_LINE
+        thread, results, request = stopped_at_the_view(client, launcher, app_dir)
         time.sleep(3)  # longer than --timeout 2: the worker is not killed
         assert not results, "the request went on while stopped at the breakpoint"
         client.send("continue", threadId=thread)
@@ -171,13 +196,7 @@ def test_a_breakpoint_in_a_view_stops_the_served_request_longer_than_the_worker_
 def test_break_waits_for_the_debugger_before_the_app_is_imported(
     launch: Start, app_dir: Path
 ) -> None:
-    debug_port = free_port()
-    env = debug_env(debug_port, APPSVC_REMOTE_DEBUGGING_BREAK="TRUE")
-    launcher = launch(app_dir, env=env, wait=False)
-    deadline = time.monotonic() + 30
-    while "waiting for a debugger to attach" not in launcher.log():
-        assert time.monotonic() < deadline, launcher.log()
-        time.sleep(0.05)
+    debug_port, launcher = waiting_for_the_debugger(launch, app_dir)
     with pytest.raises(OSError):
         urllib.request.urlopen(launcher.url, timeout=1)
     client = DapClient(debug_port)
@@ -209,12 +228,7 @@ def test_a_redeploy_moves_the_debugger_to_the_new_worker(launch: Start, app_dir:
     assert workers[1] != first[0]
     client = DapClient(debug_port)
     try:
-        client.attach(app_dir / "app.py", VIEW_LINE)
-        results: list[str] = []
-        request = threading.Thread(target=_get, args=(launcher.url, results))
-        request.start()
-        thread, line = client.stopped_at()
-        assert line == VIEW_LINE
+        thread, results, request = stopped_at_the_view(client, launcher, app_dir)
         client.send("continue", threadId=thread)
         request.join(30)
         assert results == ["second 42"]
@@ -258,13 +272,7 @@ def test_a_port_that_stays_taken_is_one_error_and_the_app_is_served(tmp_path: Pa
 def test_a_stop_signal_while_waiting_for_the_debugger_stops_at_once(
     launch: Start, app_dir: Path
 ) -> None:
-    debug_port = free_port()
-    env = debug_env(debug_port, APPSVC_REMOTE_DEBUGGING_BREAK="TRUE")
-    launcher = launch(app_dir, env=env, wait=False)
-    deadline = time.monotonic() + 30
-    while "waiting for a debugger to attach" not in launcher.log():
-        assert time.monotonic() < deadline, launcher.log()
-        time.sleep(0.05)
+    _, launcher = waiting_for_the_debugger(launch, app_dir)
     started = time.monotonic()
     assert launcher.stop() == 0
     assert time.monotonic() - started < 5, launcher.log()  # not gunicorn's 30 s kill
