@@ -74,8 +74,9 @@ APP_B = {
 class ClientLoop:
     """Threads sending requests (a new connection each) until stopped; every answer kept."""
 
-    def __init__(self, launcher: Launcher, threads: int = 4) -> None:
+    def __init__(self, launcher: Launcher, threads: int = 4, pause: float = 0.0) -> None:
         self.launcher = launcher
+        self.pause = pause  # between a thread's requests: a steady load, not the most CPU
         self.answers: list[bytes] = []
         self.times: list[float] = []  # when each answer arrived (time.monotonic())
         self.failures: list[str] = []
@@ -96,6 +97,8 @@ class ClientLoop:
             except (OSError, http.client.HTTPException) as exc:
                 with self.lock:
                     self.failures.append(repr(exc))
+            if self.pause:
+                time.sleep(self.pause)
 
     def __enter__(self) -> ClientLoop:
         for thread in self.threads:
@@ -507,7 +510,7 @@ def test_workers_that_end_during_a_slow_import_are_replaced_with_the_running_app
         "time.sleep(0.0)", f"time.sleep(max(0.0, {time.time() + seconds} - time.time()))"
     )
     _compressed_release(tmp_path, app_dir, release)
-    with ClientLoop(launcher, threads=2) as loop:
+    with ClientLoop(launcher, threads=2, pause=0.02) as loop:
         wait_for(lambda: loop.count(b"running") >= 20, 20, "answers from the running app")
         init.kill(signal.SIGHUP)
         wait_for(lambda: loop.count(b"released") >= 20, 60, "answers from the release")
@@ -552,7 +555,7 @@ def test_a_stop_signal_during_a_redeploys_extraction_stops_within_a_second(
     app_dir, cache = _running_compressed(tmp_path)
     launcher, init = pid1(app_dir, env={"APPSVC_EXTRACT_DIR": str(cache)})
     wait_for_imports(launcher, "running", 1)
-    _big_release(app_dir, app_saying("never served"), 40_000)
+    _big_release(app_dir, app_saying("never served"), 15_000)
     init.kill(signal.SIGHUP)
     wait_for(lambda: any(p.name.startswith(".") for p in cache.iterdir()), 20, "the extraction")
     time.sleep(0.3)
