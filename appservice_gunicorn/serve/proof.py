@@ -34,15 +34,20 @@ def prove(
     site_dirs = detection.venv.site_packages if detection.venv else ()
     deadline = time.monotonic() + timeout if timeout else float("inf")
     gave_up: list[bool] = []
+    read_end, write_end = os.pipe()
+    open_ends = [write_end]
 
     def tick() -> bool:
+        # The child has its copy: the master's goes before ``meanwhile`` forks a worker,
+        # which would hold it open and keep the read below from ever seeing the end.
+        while open_ends:
+            os.close(open_ends.pop())
         if meanwhile is not None:
             meanwhile()
         if time.monotonic() > deadline:
             gave_up.append(True)
         return bool(gave_up)
 
-    read_end, write_end = os.pipe()
     try:
         result = supervisor.run(
             proof_child.command(
@@ -57,7 +62,8 @@ def prove(
             tick=tick,
         )
     finally:
-        os.close(write_end)
+        while open_ends:
+            os.close(open_ends.pop())
     with os.fdopen(read_end, "rb") as reader:
         said = reader.read().decode(errors="replace").strip()
     hand_back(result)

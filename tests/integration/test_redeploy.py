@@ -584,3 +584,21 @@ def test_the_extraction_a_redeploy_replaced_is_removed_once_no_worker_uses_it(
     assert f"Removed {first}: no worker uses that extraction any more" in launcher.log()
     assert get(launcher)[1] == b"released"
     assert init.stop() == 0
+
+
+def test_a_worker_killed_while_the_release_is_proven_does_not_hang_the_master(
+    pid1: StartPid1, tmp_path: Path
+) -> None:
+    """From a review: the stand-in forked during the --preload proof inherited the proof's
+    result pipe, and the master waited for its end forever."""
+    app_dir = write(tmp_path / "wwwroot", app_saying("running"))
+    launcher, init = pid1(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=2 --preload"})
+    old = init.wait_for_workers(2)
+    replace_folder(app_dir, app_saying("released", import_seconds=2))
+    init.kill(signal.SIGHUP)
+    wait_for(lambda: "Hang up: Master" in launcher.log(), 10, "the redeploy")
+    time.sleep(0.5)  # the release is being proven in a fresh interpreter
+    os.kill(old[0].pid, signal.SIGKILL)
+    wait_for(lambda: "stands in for it" in launcher.log(), 10, "a stand-in")
+    wait_for(lambda: get(launcher)[1] == b"released", 20, "the release")
+    assert init.stop(signal.SIGTERM) == 0
