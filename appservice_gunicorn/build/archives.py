@@ -13,6 +13,7 @@ archive's path, size and modification time; a restart or a SIGHUP reuses it.
 """
 
 import errno
+import io
 import os
 import shutil
 import stat
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 
-from appservice_gunicorn.build import zstd
+from appservice_gunicorn.build import tree_writer, zstd
 from appservice_gunicorn.build.extractions import (
     CACHE_VARIABLE,
     ArchiveError,
@@ -188,8 +189,11 @@ def _extract_tar(tar: tarfile.TarFile, target: Path, interrupted: Callable[[], b
             elif member.isdir():
                 writer.folder(name, mode, mtime_ns)
             else:
-                source = tar.extractfile(member)
-                writer.file(name, source.read() if source else b"", mode, mtime_ns)
+                source = tar.extractfile(member) or io.BytesIO()
+                if member.size > tree_writer.LARGE:
+                    writer.large_file(name, source, mode, mtime_ns)
+                else:
+                    writer.file(name, source.read(), mode, mtime_ns)
         writer.finish()
     except BaseException:
         writer.abandon()

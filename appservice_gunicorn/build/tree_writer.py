@@ -18,6 +18,7 @@ import resource
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 from appservice_gunicorn.base import environment
 
@@ -31,6 +32,9 @@ UNITS = MAX_PENDING // UNIT
 # the GIL (228,000 futex calls for 15,000 files, traced).
 BATCH_FILES = 64
 BATCH_BYTES = 1024 * 1024
+# Larger members are not read whole: the reading thread writes them in pieces.
+LARGE = 8 * 1024 * 1024
+PIECE = 1024 * 1024
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _FOLDER = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -48,6 +52,7 @@ class TreeWriter:
         self._fds: dict[str, int] = {}
         self._max_fds = min(4096, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4)
         self._error: BaseException | None = None
+        self._links: set[str] = set()  # names made as symlinks or hard links
         self._batch: list[tuple[str, bytes, int, int]] = []
         self._batch_bytes = 0
         umask = os.umask(0)
@@ -62,12 +67,7 @@ class TreeWriter:
         if self._error is not None:
             raise self._error  # a write failed (a full disk): the extraction ends now
         self._parent(name)
-        if any(queued[0] == name for queued in self._batch):
-            self._flush()
-        earlier = self._jobs.pop(name, None)
-        if earlier is not None:  # the same name twice: the last one wins, as with tar
-            earlier.result()
-            os.unlink(self.root / name)
+        self._replace(name)
         self._batch.append((name, data, mode, mtime_ns))
         self._batch_bytes += len(data)
         if len(self._batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
@@ -85,9 +85,40 @@ class TreeWriter:
         for name, *_ in batch:
             self._jobs[name] = job
 
+    def large_file(self, name: str, source: IO[bytes], mode: int, mtime_ns: int) -> None:
+        """A file too large to hold in memory: written by this thread, piece by piece."""
+        self._parent(name)
+        self._replace(name)
+        fd = os.open(self.root / name, _FLAGS, mode)
+        try:
+            while piece := source.read(PIECE):
+                view = memoryview(piece)
+                while view:
+                    view = view[os.write(fd, view) :]
+            if mode & ~self._umask != mode:
+                os.fchmod(fd, mode)
+            os.utime(fd, ns=(mtime_ns, mtime_ns))
+        finally:
+            os.close(fd)
+
+    def _replace(self, name: str) -> None:
+        """The same name again: the last one wins, as with tar (the earlier file, symlink
+        or hard link is removed; never what a link points to)."""
+        if any(queued[0] == name for queued in self._batch):
+            self._flush()
+        earlier = self._jobs.pop(name, None)
+        if earlier is not None:
+            earlier.result()
+            os.unlink(self.root / name)
+        elif name in self._links:
+            self._links.discard(name)
+            os.unlink(self.root / name)
+
     def symlink(self, name: str, target: str) -> None:
         self._parent(name)
+        self._replace(name)
         os.symlink(target, self.root / name)
+        self._links.add(name)
 
     def _fd(self, folder: str) -> int | None:
         """An open descriptor of ``folder`` (None past the cap: a few of the process's)."""
@@ -109,7 +140,7 @@ class TreeWriter:
         """The folder ``name`` goes in, made (by this thread) if it is not yet."""
         parent = os.path.dirname(name)
         if parent not in self._made:
-            os.makedirs(self.root / parent, mode=0o700, exist_ok=True)
+            os.makedirs(self.root / parent, exist_ok=True)  # 0777 less the umask, as tar
             while parent not in self._made:
                 self._made.add(parent)
                 parent = os.path.dirname(parent)
@@ -122,7 +153,9 @@ class TreeWriter:
         if job is not None:
             job.result()
         self._parent(name)
+        self._replace(name)
         os.link(self.root / source, self.root / name, follow_symlinks=False)
+        self._links.add(name)
 
     def finish(self) -> None:
         """Wait for every file (raising the first failure), then give folders their modes

@@ -121,3 +121,48 @@ def test_past_the_cap_of_open_folders_files_are_created_by_path(
     extract(archive, target)
     assert {str(p.relative_to(target)): p.read_bytes() for p in target.rglob("*.txt")} == files
     assert len(os.listdir("/proc/self/fd")) == before  # every folder descriptor closed
+
+
+def test_a_member_larger_than_the_read_ahead_is_written_in_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From a review: a 400 MiB member was read whole into the master's memory."""
+    monkeypatch.setattr(tree_writer, "LARGE", 1000)
+    monkeypatch.setattr(tree_writer, "PIECE", 300)
+    data = os.urandom(5000)
+    archive = _tar(tmp_path / "antenv.tar.gz", {"big.bin": data, "big.bin.2": b"small"})
+    target = tmp_path / "cache" / "antenv-x"
+    extract(archive, target)
+    assert (target / "big.bin").read_bytes() == data
+    assert (target / "big.bin.2").read_bytes() == b"small"
+
+
+def test_a_file_after_a_link_of_its_name_replaces_the_link(tmp_path: Path) -> None:
+    """As GNU tar: the last entry of a name wins, whatever the earlier one was."""
+    archive = tmp_path / "antenv.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in (("a", b"first"),):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("b")
+        link.type, link.linkname = tarfile.LNKTYPE, "a"
+        tar.addfile(link)
+        info = tarfile.TarInfo("b")
+        info.size = 6
+        tar.addfile(info, io.BytesIO(b"second"))
+    target = tmp_path / "cache" / "antenv-x"
+    extract(archive, target)
+    assert (target / "a").read_bytes() == b"first"  # the hard link's other name untouched
+    assert (target / "b").read_bytes() == b"second"
+
+
+def test_folders_the_archive_does_not_list_get_the_usual_mode(tmp_path: Path) -> None:
+    archive = _tar(tmp_path / "antenv.tar.gz", {"lib/pkg/m.py": b"x = 1\n"})
+    target = tmp_path / "cache" / "antenv-x"
+    umask = os.umask(0o022)
+    try:
+        extract(archive, target)
+    finally:
+        os.umask(umask)
+    assert (target / "lib" / "pkg").stat().st_mode & 0o777 == 0o755
