@@ -156,8 +156,8 @@ class LauncherArbiter(Arbiter):
             # Called by Arbiter.reload right after the new workers are forked, to stop the
             # old ones: not before the new ones can serve.
             self._generation = None
+            new = {p for p, w in self.WORKERS.items() if w.age > generation.after_age}
             if not self.cfg.preload_app:  # preloaded: forked with the app, ready at once
-                new = {p for p, w in self.WORKERS.items() if w.age > generation.after_age}
                 # gunicorn's timeout 0 means none.
                 waited = f"{self.timeout:g} s (gunicorn's --timeout)"
                 failure = redeploy_wait.wait_for_new(
@@ -173,9 +173,10 @@ class LauncherArbiter(Arbiter):
                     self._abandon(new, why, generation.previous, reaped)
                     # Out of Arbiter.reload, which would wait for the old workers to stop.
                     raise _Refused
-                # The running app's workers, stand-ins included (younger than the new
-                # ones: gunicorn, which stops the oldest, would stop new ones instead).
-                self._retire(set(self.WORKERS) - new)
+            # The running app's workers, stand-ins included (younger than the new ones:
+            # gunicorn, which stops the oldest, would stop new ones instead); counted, so
+            # that their extraction goes once they have all ended.
+            self._retire(set(self.WORKERS) - new)
         super().manage_workers()
         self._read_loaded()
         self._retire_old_workers()

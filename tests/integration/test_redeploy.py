@@ -566,14 +566,16 @@ def test_a_stop_signal_during_a_redeploys_extraction_stops_within_a_second(
     assert not [p for p in cache.iterdir() if p.name.startswith(".")], "a partial extraction"
 
 
+@pytest.mark.parametrize("preload", [False, True], ids=["import-in-workers", "preload"])
 def test_the_extraction_a_redeploy_replaced_is_removed_once_no_worker_uses_it(
-    pid1: StartPid1, tmp_path: Path
+    pid1: StartPid1, tmp_path: Path, preload: bool
 ) -> None:
     app_dir, cache = _running_compressed(tmp_path)
+    flags = "--workers=2" + (" --preload" if preload else "")
     launcher, init = pid1(
-        app_dir, env={"APPSVC_EXTRACT_DIR": str(cache), "GUNICORN_CMD_ARGS": "--workers=2"}
+        app_dir, env={"APPSVC_EXTRACT_DIR": str(cache), "GUNICORN_CMD_ARGS": flags}
     )
-    wait_for_imports(launcher, "running", 2)
+    wait_for_imports(launcher, "running", 1 if preload else 2)
     [first] = list(cache.iterdir())
     _compressed_release(tmp_path, app_dir, app_saying("released"))
     init.kill(signal.SIGHUP)
