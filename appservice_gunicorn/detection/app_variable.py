@@ -3,7 +3,6 @@ source: gunicorn's worker would fail with "Failed to find attribute" after ``--e
 said all was well.  A note only when the source tells for sure."""
 
 import ast
-import difflib
 from pathlib import Path
 
 from appservice_gunicorn.files import pysource
@@ -29,6 +28,8 @@ def note(root: Path, app: str, pythonpath: object, origin: str) -> str | None:
     if names is None or name in names:
         return None
     shown = path.relative_to(root) if path.is_relative_to(root) else path
+    import difflib  # only for a note: 1.5 ms off every start
+
     close = difflib.get_close_matches(name, sorted(names), n=1)
     hint = f"did you mean {close[0]!r}?" if close else "fix the startup command"
     return f"{origin}: {shown} defines no {name!r}; {hint} (gunicorn would fail to load it)"
