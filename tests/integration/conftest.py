@@ -112,7 +112,7 @@ class Pid1:
         raise AssertionError(f"no child of unshare found; log:\n{self.launcher.log()}")
 
     def processes(self) -> list[Proc]:
-        """Every process in the launcher's PID namespace."""
+        """Every process in the launcher's PID namespace (none once its PID 1 is gone)."""
         found = []
         for pid in all_pids():
             with contextlib.suppress(OSError):
@@ -120,7 +120,15 @@ class Pid1:
                     proc = stat(pid)
                     if proc is not None:
                         found.append(proc)
-        return found
+        # The kernel gives a freed namespace's number to the next one created (another
+        # test's launcher): what was found is this namespace's only while its PID 1 lives,
+        # and the namespace's processes all end before its PID 1 is reaped.
+        return found if self._init_alive() else []
+
+    def _init_alive(self) -> bool:
+        with contextlib.suppress(OSError):
+            return os.readlink(f"/proc/{self.pid}/ns/pid") == self.namespace
+        return False
 
     def workers(self) -> list[Proc]:
         return [p for p in self.processes() if p.ppid == self.pid and p.state != "Z"]
@@ -150,7 +158,14 @@ class Pid1:
     def stop(self, signum: int = signal.SIGTERM, timeout: float = GRACEFUL_TIMEOUT + 5) -> int:
         """Signal PID 1 (unshare does not forward signals) and return its exit status."""
         self.kill(signum)
-        return self.launcher.wait(timeout)
+        try:
+            return self.launcher.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # What still runs and what the launcher said: a hang is diagnosed from the report.
+            raise AssertionError(
+                f"the launcher did not stop within {timeout} s of {signal.Signals(signum).name}; "
+                f"running: {self.processes()}\nlog:\n{self.launcher.log()[-6000:]}"
+            ) from None
 
 
 StartPid1 = Callable[..., tuple[Launcher, Pid1]]
