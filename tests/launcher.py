@@ -27,7 +27,12 @@ from appservice_gunicorn.testing import (
 # A port found free may be taken before the launcher binds it: start again, on another.
 PORT_ATTEMPTS = 3
 free_port = _free_port
-launcher_env = _environment
+
+
+def launcher_env(port: int, env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The testing API's environment, without byte code written: tests rewrite an app's
+    file within a second at the same size, and Python would then import the stale .pyc."""
+    return _environment(port, {"PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
 
 
 @dataclass
