@@ -486,12 +486,12 @@ def _compressed_release(tmp_path: Path, app_dir: Path, files: dict[str, str]) ->
 
 
 @pytest.mark.parametrize(
-    ("preload", "seconds"), [(False, 20), (True, 4)], ids=["import-in-workers", "preload"]
+    ("preload", "seconds"), [(False, 8), (True, 4)], ids=["import-in-workers", "preload"]
 )
 def test_workers_that_end_during_a_slow_import_are_replaced_with_the_running_app(
     pid1: StartPid1, tmp_path: Path, preload: bool, seconds: int
 ) -> None:
-    """--max-requests ends the running app's workers while the release imports (20 s in
+    """--max-requests ends the running app's workers while the release imports (8 s in
     the new workers; with --preload, in a fresh interpreter first): stand-ins of the running
     app (its extraction is still there) take their place, so nothing fails and nothing
     waits, and the release goes live once imported.  With --preload, the master then
