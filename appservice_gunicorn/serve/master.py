@@ -232,9 +232,10 @@ class LauncherArbiter(Arbiter):
     def stop(self, graceful: bool = True) -> None:
         """gunicorn's stop, for the previous master's workers too (a replacement in
         progress): they finish their requests within the same graceful timeout."""
+        deadline = time.monotonic() + self.cfg.graceful_timeout  # gunicorn's, for both
         self._old.stop(signal.SIGTERM if graceful else signal.SIGQUIT)
         super().stop(graceful)
-        self._old.reap(time.monotonic() + self.cfg.graceful_timeout)
+        self._old.reap(deadline)
 
     def _replace_master(self, reason: str) -> None:
         """Workers forked from this master would run a framework it imported, not the

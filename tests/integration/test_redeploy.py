@@ -5,6 +5,7 @@ retire only once the new ones have imported the app, and a burst of SIGHUPs is o
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import itertools
 import os
@@ -13,13 +14,14 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
 import pytest
 
 from tests.helpers import write
-from tests.integration.conftest import StartPid1, get, wait_for
+from tests.integration.conftest import Start, StartPid1, get, wait_for
 from tests.launcher import Launcher
 
 
@@ -606,3 +608,46 @@ def test_a_worker_killed_while_the_release_is_proven_does_not_hang_the_master(
     wait_for(lambda: "stands in for it" in launcher.log(), 10, "a stand-in")
     wait_for(lambda: get(launcher)[1] == b"released", 20, "the release")
     assert init.stop(signal.SIGTERM) == 0
+
+
+SLOW_ON_REQUEST = """
+    import time
+
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            time.sleep(60)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"{text}"]
+"""
+
+
+def test_a_stop_during_a_redeploy_gives_both_generations_one_graceful_timeout(
+    launch: Start, tmp_path: Path
+) -> None:
+    """A worker of the replaced app still busy when the stop comes finishes within the same
+    graceful timeout as the new ones: it was given a second one after theirs."""
+    app_dir = write(tmp_path / "wwwroot", {"application.py": SLOW_ON_REQUEST.format(text="v1")})
+    launcher = launch(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=1 --graceful-timeout=3"})
+    busy = [threading.Thread(target=_ignore_errors(get), args=(launcher, "/slow", 30))]
+    busy[0].start()
+    time.sleep(0.3)  # the v1 worker is in /slow
+    write(app_dir, {"application.py": SLOW_ON_REQUEST.format(text="v2")})
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: get(launcher)[1] == b"v2", 20, "the new worker")
+    busy.append(threading.Thread(target=_ignore_errors(get), args=(launcher, "/slow", 30)))
+    busy[1].start()
+    time.sleep(0.3)  # the v2 worker is in /slow too
+    started = time.monotonic()
+    assert launcher.stop() == 0
+    assert time.monotonic() - started < 3 + 1.5, launcher.log()
+    for thread in busy:
+        thread.join(5)
+
+
+def _ignore_errors(call: Callable[..., object]) -> Callable[..., None]:
+    def run(*args: object) -> None:
+        with contextlib.suppress(OSError, http.client.HTTPException):
+            call(*args)
+
+    return run
