@@ -59,10 +59,14 @@ def tests(session: nox.Session) -> None:
     """Unit, integration and load tests against the installed wheel (not the checkout);
     ``nox -s tests -- tests/unit`` runs the unit tests alone."""
     session.install(".", *group("test"), env=COMPILED)
+    paths = session.posargs or ["tests/unit", "tests/integration", "tests/load"]
+    pytest(session, *paths)
+
+
+def pytest(session: nox.Session, *args: str) -> None:
     # Most tests wait on real processes (a launcher starting, a signal's effect): two per
     # core keep the cores busy (measured on 2 cores: 78 s against 108 s with one per core).
-    paths = session.posargs or ["tests/unit", "tests/integration", "tests/load"]
-    session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), *paths, env=WRITE_BYTECODE)
+    session.run("pytest", "-n", str(2 * (os.cpu_count() or 2)), *args, env=WRITE_BYTECODE)
 
 
 # The floors pyproject.toml declares: requires-python and the gunicorn dependency.
@@ -88,14 +92,7 @@ def floor_python() -> str:
 def floor(session: nox.Session) -> None:
     """Unit tests with the oldest Python and gunicorn the package declares it supports."""
     session.install(".", *group("test"), f"gunicorn=={FLOOR_GUNICORN}")
-    session.run(
-        "pytest",
-        "-n",
-        str(2 * (os.cpu_count() or 2)),
-        "tests/unit",
-        *session.posargs,
-        env=WRITE_BYTECODE,
-    )
+    pytest(session, "tests/unit", *session.posargs)
 
 
 @nox.session
@@ -107,14 +104,7 @@ def gunicorn_newest(session: nox.Session) -> None:
     session.install(".", *group("test"))
     session.install("--upgrade", "--no-deps", "gunicorn")
     session.run("python", "-c", "import gunicorn; print('gunicorn', gunicorn.__version__)")
-    session.run(
-        "pytest",
-        "-n",
-        str(2 * (os.cpu_count() or 2)),
-        "tests/unit",
-        *session.posargs,
-        env=WRITE_BYTECODE,
-    )
+    pytest(session, "tests/unit", *session.posargs)
 
 
 @nox.session
