@@ -38,9 +38,8 @@ def note(root: Path, app: str, pythonpath: object, origin: str) -> str | None:
 def bound_names(path: Path) -> frozenset[str] | None:
     """Every name the module may bind at top level, generously (in any block, and through
     ``global`` in its functions); None when the source cannot tell."""
-    try:
-        tree = pysource.parse(path)
-    except (SyntaxError, ValueError, OSError):
+    tree = pysource.parsed(path)
+    if tree is None:
         return None
     names: set[str] = set()
     for node in ast.walk(tree):
@@ -85,9 +84,8 @@ def tornado_class(root: Path, app: str, pythonpath: object = None) -> str | None
     path = next((p for f in folders if (p := pysource.module_file(f, module))), None)
     if path is None:
         return None
-    try:
-        tree = pysource.parse(path)
-    except (SyntaxError, ValueError, OSError):
+    tree = pysource.parsed(path)
+    if tree is None:
         return None
     aliases: dict[str, str] = {}
     values: list[ast.expr] = []

@@ -13,9 +13,8 @@ from appservice_gunicorn.files import pysource
 def settings_module(path: Path) -> str | None:
     """``DJANGO_SETTINGS_MODULE`` as a file (``manage.py``, ``wsgi.py``) sets it:
     ``setdefault`` or assignment, of a string or of a name bound to one."""
-    try:
-        tree = pysource.parse(path)
-    except (SyntaxError, ValueError, OSError):
+    tree = pysource.parsed(path)
+    if tree is None:
         return None
     # One walk: the names bound to strings, and what DJANGO_SETTINGS_MODULE is set to.
     strings: dict[str, object] = {}
@@ -126,9 +125,8 @@ def _assigned(
     path = path or pysource.module_file(root, module)
     if path is None or _depth > 8:
         return []
-    try:
-        tree = pysource.parse(path)
-    except (SyntaxError, ValueError, OSError):
+    tree = pysource.parsed(path)
+    if tree is None:
         return []
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     values: list[ast.expr] = []

@@ -110,6 +110,15 @@ def parse(path: Path) -> ast.Module:
     return ast.parse(read_source(path), filename=str(path))
 
 
+def parsed(path: Path) -> ast.Module | None:
+    """``parse``, or None where the file cannot be read or is not Python: readers that
+    then have nothing to say (the import reports the error, in the worker)."""
+    try:
+        return parse(path)
+    except (SyntaxError, ValueError, OSError):
+        return None
+
+
 def walk(node: ast.AST) -> list[ast.AST]:
     """Every node under ``node`` (itself included), in ``ast.walk``'s order; a list built
     in one loop, two to three times faster than ``ast.walk``'s generators (detection walks
@@ -311,9 +320,8 @@ def module_file(root: Path, module: str) -> Path | None:
 
 def imported_packages(path: Path) -> set[str]:
     """The top-level packages a module imports at its top level (``import a.b`` -> ``a``)."""
-    try:
-        tree = parse(path)
-    except (SyntaxError, ValueError, OSError):
+    tree = parsed(path)
+    if tree is None:
         return set()
     found: set[str] = set()
     for node in tree.body:
