@@ -47,11 +47,12 @@ def _never() -> bool:
     return False
 
 
-def extract(archive: Path, target: Path, interrupted: Callable[[], bool] = _never) -> None:
+def extract(archive: Path, target: Path, interrupted: Callable[[], bool] | None = None) -> None:
     """Extract ``archive`` into ``target`` (which must not exist yet), or raise
     ``ArchiveError`` with one line; a concurrent extraction of the same version is fine.
     ``interrupted`` is asked between members: True ends the extraction (an ``ArchiveError``
     saying so), with nothing left behind."""
+    interrupted = interrupted or _never
     fmt = archive_format(archive)
     if fmt is None:
         raise ArchiveError(f"{archive}: unsupported archive type; use .tar.gz, .zip or .tar.zst")

@@ -242,10 +242,7 @@ def _extract(archive: Archive, interrupted: Callable[[], bool] | None) -> None:
     from appservice_gunicorn.build import archives
 
     started = time.monotonic()
-    if interrupted is None:
-        archives.extract(archive.path, archive.target)
-    else:
-        archives.extract(archive.path, archive.target, interrupted)
+    archives.extract(archive.path, archive.target, interrupted)
     log.info(
         "Extracted %s to %s in %.1f s",
         archive.path.name,

@@ -20,8 +20,7 @@ def note(root: Path, app: str, pythonpath: object, origin: str) -> str | None:
     name = variable.split("(")[0].strip()
     if not name.isidentifier():
         return None  # gunicorn's default ("application") or an expression it evaluates
-    folders = [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
-    path = next((p for f in folders if (p := pysource.module_file(f, module))), None)
+    path = pysource.app_module_file(root, module, pythonpath)
     if path is None:
         return None  # an installed package, or a module the import will report missing
     names = bound_names(path)
@@ -80,8 +79,7 @@ def tornado_class(root: Path, app: str, pythonpath: object = None) -> str | None
     an assignment of a ``tornado.*`` call, or a factory returning one; else None."""
     module, _, variable = app.partition(":")
     name = (variable or "application").split("(")[0].strip()
-    folders = [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
-    path = next((p for f in folders if (p := pysource.module_file(f, module))), None)
+    path = pysource.app_module_file(root, module, pythonpath)
     if path is None:
         return None
     tree = pysource.parsed(path)

@@ -86,13 +86,9 @@ def kind_of(root: Path, app: str, pythonpath: object = None) -> Literal["wsgi", 
     """The protocol of a ``module:variable`` found under ``root`` or a folder of gunicorn's
     ``--pythonpath`` (wsgi when unknown)."""
     module, _, variable = app.partition(":")
-    folders = [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
-    path = next(
-        (found for folder in folders if (found := pysource.module_file(folder, module))),
-        None,
-    )
+    path = pysource.app_module_file(root, module, pythonpath)
     if path is None:
         return "wsgi"
     scan = pysource.scan_module(path)
     name = (variable or "application").split("(")[0].strip()
-    return scan.kind_of(name, folders)
+    return scan.kind_of(name, pysource.search_folders(root, pythonpath))

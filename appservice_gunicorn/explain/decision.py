@@ -10,6 +10,7 @@ from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.listing import rel
 from appservice_gunicorn.plan import debugging
 from appservice_gunicorn.plan.plan import Plan
+from appservice_gunicorn.startup.gunicorn_options import TORNADO_WORKERS
 
 SUPERVISED_DEBUGGING = (
     f"{debugging.SWITCH} is set, but the startup command runs as its own program, which the "
@@ -53,8 +54,7 @@ def worker_reason(plan: Plan) -> str | None:
 
 # Worker classes that serve another protocol than their app's detected kind says.
 PROTOCOLS = {
-    "tornado": "tornado",
-    "gunicorn.workers.gtornado.TornadoWorker": "tornado",
+    **dict.fromkeys(TORNADO_WORKERS, "tornado"),
     "aiohttp.GunicornWebWorker": "aiohttp",
     "aiohttp.GunicornUVLoopWebWorker": "aiohttp",
     "aiohttp.worker.GunicornWebWorker": "aiohttp",

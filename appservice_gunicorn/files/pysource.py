@@ -111,8 +111,7 @@ def parse(path: Path) -> ast.Module:
 
 
 def parsed(path: Path) -> ast.Module | None:
-    """``parse``, or None where the file cannot be read or is not Python: readers that
-    then have nothing to say (the import reports the error, in the worker)."""
+    """``parse``, or None where the file cannot be read or is not Python (the import says)."""
     try:
         return parse(path)
     except (SyntaxError, ValueError, OSError):
@@ -316,6 +315,17 @@ def module_file(root: Path, module: str) -> Path | None:
         if os.path.isfile(candidate):
             return Path(candidate)
     return None
+
+
+def search_folders(root: Path, pythonpath: object = None) -> list[Path]:
+    """``root`` and gunicorn's ``--pythonpath`` folders: where the app's import looks."""
+    return [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
+
+
+def app_module_file(root: Path, module: str, pythonpath: object = None) -> Path | None:
+    """The file of ``module`` in the first of ``search_folders`` that holds it."""
+    found = (module_file(folder, module) for folder in search_folders(root, pythonpath))
+    return next((path for path in found if path), None)
 
 
 def imported_packages(path: Path) -> set[str]:

@@ -2,12 +2,11 @@
 the platform sends requests, with a worker that serves it, whatever the app's own
 configuration asked for."""
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from appservice_gunicorn.base import environment
-from appservice_gunicorn.plan.layers import LAUNCHER, LayeredSettings
+from appservice_gunicorn.plan.layers import LAUNCHER, LayeredSettings, file_source
 from appservice_gunicorn.startup import gunicorn_options
 
 SOURCE = f"{LAUNCHER} (the default site)"
@@ -38,7 +37,7 @@ def _bind(layered: LayeredSettings, app_dir: Path, env: Mapping[str, str]) -> No
     """On ``$PORT``, where the platform probes, not where the app's own ``gunicorn.conf.py``
     would have listened (a bind given to the launcher itself is kept)."""
     config = layered.config_file
-    if config is None or layered.source("bind") != _shown(app_dir, config):
+    if config is None or layered.source("bind") != file_source(app_dir, config):
         return
     port = environment.port(env)
     binds = layered.value("bind") or []
@@ -49,8 +48,3 @@ def _bind(layered: LayeredSettings, app_dir: Path, env: Mapping[str, str]) -> No
         f"listens on port {port} ($PORT), where requests arrive"
     )
     layered.put("bind", [f"0.0.0.0:{port}"], SOURCE)
-
-
-def _shown(app_dir: Path, path: Path) -> str:
-    """The config file as its settings' source names it (``settings._rel``)."""
-    return os.path.relpath(path, app_dir) if path.is_relative_to(app_dir) else str(path)

@@ -1,6 +1,7 @@
 """gunicorn settings in layers, each value remembering where it came from (``settings.py``
 fills them)."""
 
+import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -9,6 +10,13 @@ from appservice_gunicorn.plan.debugging import DebugAdapter
 from appservice_gunicorn.startup.gunicorn_options import is_hook
 
 LAUNCHER = "launcher"
+
+
+def file_source(app_dir: Path, path: Path) -> str:
+    """A config file as the source of its settings: relative to the app folder if inside."""
+    return os.path.relpath(path, app_dir) if path.is_relative_to(app_dir) else str(path)
+
+
 DEFAULT_TIMEOUT = 600
 # gunicorn computes these defaults from PORT and WEB_CONCURRENCY at import time;
 # compared with the documented values, a setting the launcher made is never hidden.

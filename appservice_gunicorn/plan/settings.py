@@ -21,7 +21,12 @@ from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
 from appservice_gunicorn.files import writable
 from appservice_gunicorn.plan import binds, debugging, default_site
-from appservice_gunicorn.plan.layers import DEFAULT_TIMEOUT, LAUNCHER, LayeredSettings
+from appservice_gunicorn.plan.layers import (
+    DEFAULT_TIMEOUT,
+    LAUNCHER,
+    LayeredSettings,
+    file_source,
+)
 from appservice_gunicorn.startup import gunicorn_options
 from appservice_gunicorn.startup.gunicorn_options import OptionError
 
@@ -80,7 +85,7 @@ def layer_settings(
     config_path = config_file.path(detection.app_dir, config_name, config_origin)
     if config_path is not None:
         layered.config_file = config_path
-        source = _rel(detection.app_dir, config_path)
+        source = file_source(detection.app_dir, config_path)
         if run_config_file:
             values = config_file.run(config_path)
         else:
@@ -206,7 +211,7 @@ def _check_protocol(layered: LayeredSettings, detection: Detection) -> None:
         return
     assert detection.pythonpath is not None
     tornado = app_variable.tornado_class(detection.pythonpath, detection.app)
-    if tornado is not None and worker not in ("tornado", "gunicorn.workers.gtornado.TornadoWorker"):
+    if tornado is not None and worker not in gunicorn_options.TORNADO_WORKERS:
         layered.notes.append(
             f"{detection.app} is a Tornado {tornado}, which gunicorn's {worker} worker (from "
             f"{source}) cannot call as a WSGI app and will refuse; add --worker-class tornado "
@@ -240,7 +245,3 @@ def _put_checked(layered: LayeredSettings, name: str, value: Any, source: str) -
     except OptionError:
         checked = value
     layered.put(name, checked, source)
-
-
-def _rel(app_dir: Path, path: Path) -> str:
-    return os.path.relpath(path, app_dir) if path.is_relative_to(app_dir) else str(path)

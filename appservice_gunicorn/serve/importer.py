@@ -114,7 +114,7 @@ def check_protocol(app: object, spec: str, worker_class: str) -> None:
             "to the startup command"
         )
     tornado = type(app).__module__.startswith("tornado.")
-    if tornado and worker_class not in ("tornado", "gunicorn.workers.gtornado.TornadoWorker"):
+    if tornado and worker_class not in gunicorn_options.TORNADO_WORKERS:
         raise AppImportError(
             f"{spec} is a Tornado {type(app).__name__}, which gunicorn's {worker_class} worker "
             "cannot call as a WSGI app; add --worker-class tornado to the startup command (or "

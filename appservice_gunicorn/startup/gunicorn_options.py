@@ -41,6 +41,10 @@ class _Parser(argparse.ArgumentParser):
         raise _Refused(message or f"exit {status}")
 
 
+# gunicorn's names for its Tornado worker: the one worker a Tornado app can run under.
+TORNADO_WORKERS = ("tornado", "gunicorn.workers.gtornado.TornadoWorker")
+
+
 def parser(words: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """gunicorn's own argument parser: each setting adds its option, as gunicorn's
     ``Config.parser()`` has them do, to a parser that raises instead of exiting.  Its
