@@ -5,6 +5,7 @@ said all was well.  A note only when the source tells for sure."""
 import ast
 from pathlib import Path
 
+from appservice_gunicorn.detection.context import app_module_file
 from appservice_gunicorn.files import pysource
 
 # What makes a module's names unknowable from its text: a star import, a module
@@ -20,7 +21,7 @@ def note(root: Path, app: str, pythonpath: object, origin: str) -> str | None:
     name = variable.split("(")[0].strip()
     if not name.isidentifier():
         return None  # gunicorn's default ("application") or an expression it evaluates
-    path = pysource.app_module_file(root, module, pythonpath)
+    path = app_module_file(root, module, pythonpath)
     if path is None:
         return None  # an installed package, or a module the import will report missing
     names = bound_names(path)
@@ -79,7 +80,7 @@ def tornado_class(root: Path, app: str, pythonpath: object = None) -> str | None
     an assignment of a ``tornado.*`` call, or a factory returning one; else None."""
     module, _, variable = app.partition(":")
     name = (variable or "application").split("(")[0].strip()
-    path = pysource.app_module_file(root, module, pythonpath)
+    path = app_module_file(root, module, pythonpath)
     if path is None:
         return None
     tree = pysource.parsed(path)

@@ -82,13 +82,24 @@ class Context(NamedTuple):
 RuleFunction = Callable[[Context], Match | Miss]
 
 
+def search_folders(root: Path, pythonpath: object = None) -> list[Path]:
+    """``root`` and gunicorn's ``--pythonpath`` folders: where the app's import looks."""
+    return [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
+
+
+def app_module_file(root: Path, module: str, pythonpath: object = None) -> Path | None:
+    """The file of ``module`` in the first of ``search_folders`` that holds it."""
+    found = (pysource.module_file(folder, module) for folder in search_folders(root, pythonpath))
+    return next((path for path in found if path), None)
+
+
 def kind_of(root: Path, app: str, pythonpath: object = None) -> Literal["wsgi", "asgi"]:
     """The protocol of a ``module:variable`` found under ``root`` or a folder of gunicorn's
     ``--pythonpath`` (wsgi when unknown)."""
     module, _, variable = app.partition(":")
-    path = pysource.app_module_file(root, module, pythonpath)
+    path = app_module_file(root, module, pythonpath)
     if path is None:
         return "wsgi"
     scan = pysource.scan_module(path)
     name = (variable or "application").split("(")[0].strip()
-    return scan.kind_of(name, pysource.search_folders(root, pythonpath))
+    return scan.kind_of(name, search_folders(root, pythonpath))

@@ -1,6 +1,7 @@
 """Answers about Python files read as text and AST, never imported or run."""
 
 import ast
+import functools
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -106,8 +107,16 @@ def read_source(path: str | os.PathLike[str]) -> bytes:
 
 def parse(path: Path) -> ast.Module:
     """Parse a file as Python would (bytes: a BOM or a PEP 263 coding line is honoured);
-    raises ``SyntaxError``, ``ValueError`` or ``OSError``."""
-    return ast.parse(read_source(path), filename=str(path))
+    raises ``SyntaxError``, ``ValueError`` or ``OSError``.  A file unchanged since it was
+    last parsed gives the same tree (detection, the plan and the preload read the app
+    module and the settings up to four times a start): readers must not change it."""
+    info = os.stat(path)
+    return _parse(str(path), info.st_ino, info.st_size, info.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(path: str, inode: int, size: int, mtime_ns: int) -> ast.Module:
+    return ast.parse(read_source(Path(path)), filename=path)
 
 
 def parsed(path: Path) -> ast.Module | None:
@@ -315,17 +324,6 @@ def module_file(root: Path, module: str) -> Path | None:
         if os.path.isfile(candidate):
             return Path(candidate)
     return None
-
-
-def search_folders(root: Path, pythonpath: object = None) -> list[Path]:
-    """``root`` and gunicorn's ``--pythonpath`` folders: where the app's import looks."""
-    return [root, *(root / folder for folder in str(pythonpath or "").split(",") if folder)]
-
-
-def app_module_file(root: Path, module: str, pythonpath: object = None) -> Path | None:
-    """The file of ``module`` in the first of ``search_folders`` that holds it."""
-    found = (module_file(folder, module) for folder in search_folders(root, pythonpath))
-    return next((path for path in found if path), None)
 
 
 def imported_packages(path: Path) -> set[str]:

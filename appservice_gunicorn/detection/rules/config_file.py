@@ -126,7 +126,7 @@ def run(path: Path) -> dict[str, Any]:
 def read_literals(path: Path) -> tuple[dict[str, Any], list[str]]:
     """A config file's literal settings, and the names it computes (left alone)."""
     try:
-        tree = ast.parse(pysource.read_source(path), filename=str(path))
+        tree = pysource.parse(path)
     except (SyntaxError, ValueError, OSError) as exc:
         raise LaunchError(f"{path.name} cannot be read: {exc}") from None
     values: dict[str, Any] = {}

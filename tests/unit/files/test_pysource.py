@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 import appservice_gunicorn
+from appservice_gunicorn.files import pysource
 from appservice_gunicorn.files.pysource import walk
 
 SYNTAX = textwrap.dedent(
@@ -60,3 +61,14 @@ def test_walk_visits_the_nodes_ast_walk_visits_in_the_same_order(source: str) ->
 def test_walk_starts_anywhere_in_a_tree() -> None:
     call = ast.parse("f(a, b=[1, 2])").body[0].value  # type: ignore[attr-defined]
     assert walk(call) == list(ast.walk(call))
+
+
+def test_a_file_is_parsed_once_until_it_changes(tmp_path: Path) -> None:
+    path = tmp_path / "app.py"
+    path.write_text("app = 1\n")
+    first = pysource.parse(path)
+    assert pysource.parse(path) is first
+    path.write_text("app = 22\n")
+    second = pysource.parse(path)
+    assert second is not first
+    assert ast.unparse(second) == "app = 22"
