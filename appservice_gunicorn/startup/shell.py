@@ -186,15 +186,35 @@ class Step(NamedTuple):
     exports: bool = False
 
 
+class Refusal(NamedTuple):
+    """Why a command list is not split into steps: the command (its text) and the reason."""
+
+    command: str
+    why: str
+
+
+GRAMMAR = "is shell grammar the launcher does not split"
+STATE = "changes the shell's state for the lines after it"
+
+
 def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | None:
     """(pre-start steps, final command) of a command list, or None if it cannot be split.
 
     ``a; b && c && final``: ``a`` runs whatever happens (``;``, a new line), ``b`` and
     ``c`` stop the start when they fail (``&&``); ``set -e`` makes every step stop it.
     """
+    found = steps_or_refusal(text, errexit=errexit)
+    return None if isinstance(found, Refusal) else found
+
+
+def steps_or_refusal(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | Refusal:
+    """``split_steps``, saying why when the list cannot be split."""
     pieces = split_list(text)
-    if not pieces or any(piece.op == "&" for piece in pieces):
-        return None  # a background job: only a supervised shell can own it
+    if not pieces:
+        return Refusal("", GRAMMAR)
+    background = next((piece for piece in pieces if piece.op == "&"), None)
+    if background is not None:  # only a supervised shell can own a background job
+        return Refusal(background.text, "runs in the background, which only a shell can own")
     items: list[list[Piece]] = [[]]
     for piece in pieces:
         items[-1].append(piece)
@@ -204,20 +224,20 @@ def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], 
         items.pop()
     *before, last = items
     if len(last) > 1 and last[-2].op != "&&":
-        return None  # the final command is part of a pipeline or of an '||'
+        return Refusal(last[-1].text, "ends a pipeline or an '||', which only a shell can run")
     steps: list[Step] = []
     for item in before:
         words = words_of(item[0].text) or []
         if len(item) == 1 and words[:1] == ["set"]:
             if not sets_errexit(words[1:]):
-                return None
+                return Refusal(item[0].text, STATE)
             errexit = True
             continue
-        if any(_stateful(piece.text) for piece in item):
-            return None
+        if refusal := _stateful_piece(item):
+            return refusal
         steps.append(Step(_joined(item), errexit, errexit=errexit))
-    if any(_stateful(piece.text) for piece in last):
-        return None
+    if refusal := _stateful_piece(last):
+        return refusal
     if any(piece.op == "||" for piece in last):
         # 'a || b && final' is '(a || b) && final': one step.
         steps.append(Step(_joined(last[:-1]), True))
@@ -240,11 +260,15 @@ def _joined(pieces: list[Piece]) -> str:
     return " ".join([*(f"{p.text} {p.op}" for p in pieces[:-1]), pieces[-1].text])
 
 
-def _stateful(command: str) -> bool:
-    words = words_of(command) or []
-    if not words or words[0] in STATEFUL:
-        return True
-    return len(words) == 1 and bool(ASSIGNMENT_RE.match(words[0]))
+def _stateful_piece(pieces: list[Piece]) -> Refusal | None:
+    """The first piece that only the shell running the whole list can run, and why."""
+    for piece in pieces:
+        words = words_of(piece.text) or []
+        if not words:
+            return Refusal(piece.text, GRAMMAR)
+        if words[0] in STATEFUL or (len(words) == 1 and ASSIGNMENT_RE.match(words[0])):
+            return Refusal(piece.text, STATE)
+    return None
 
 
 def sets_errexit(options: list[str]) -> bool:

@@ -198,21 +198,14 @@ def why_supervised(text: str) -> str:
     from appservice_gunicorn.startup import shell
     from appservice_gunicorn.startup.server_ports import last_command
 
-    joined = shell.join_continuations(text)
-    pieces = shell.split_list(joined) or []
-    for piece in pieces:
-        words = shell.words_of(piece.text) or []
-        if piece.op == "&":
-            return _at(text, piece.text, "runs in the background, which only a shell can own")
-        errexit = words[:1] == ["set"] and shell.sets_errexit(words[1:])
-        assigns = len(words) == 1 and shell.ASSIGNMENT_RE.match(words[0])
-        if (words[:1] and words[0] in shell.STATEFUL and not errexit) or assigns:
-            return _at(text, piece.text, "changes the shell's state for the lines after it")
-    if not pieces:
+    refusal = shell.steps_or_refusal(shell.join_continuations(text))
+    if isinstance(refusal, shell.Refusal) and refusal.command:
+        return _at(text, refusal.command, refusal.why)
+    if isinstance(refusal, shell.Refusal):
         for line in text.splitlines():
             code = line.strip() and not line.lstrip().startswith("#")
             if code and shell.split_list(line) is None:
-                return _at(text, line.strip(), "is shell grammar the launcher does not split")
+                return _at(text, line.strip(), shell.GRAMMAR)
         return "its shell grammar is not split into steps by the launcher"
     last = last_command(text)
     if last:

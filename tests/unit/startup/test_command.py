@@ -533,6 +533,14 @@ def test_a_rejected_command_says_which_steps_will_not_run(tmp_path: Path) -> Non
             "not gunicorn",
         ),
         (
+            "python manage.py migrate || gunicorn app:app\n",
+            "line 2: 'gunicorn app:app' ends a pipeline or an '||', which only a shell can run",
+        ),
+        (
+            "gunicorn app:app | tee -a /home/LogFiles/app.log\n",
+            "line 2: 'tee -a /home/LogFiles/app.log' ends a pipeline or an '||'",
+        ),
+        (
             "for i in 1 2; do echo $i; done\ngunicorn app:app\n",
             "line 2: 'for i in 1 2; do echo $i; done' is shell grammar the launcher does not split",
         ),
