@@ -83,6 +83,11 @@ class BuildOutput(NamedTuple):
             return self.app_dir / self.package_dir
         return None
 
+    @property
+    def venv_unseen(self) -> bool:
+        """A compressed virtualenv not extracted yet (``--explain``): not to be looked into."""
+        return self.venv_archive is not None and not self.venv_archive.extracted
+
     def pending(self) -> list[Archive]:
         return [a for a in (self.output_archive, self.venv_archive) if a and not a.extracted]
 

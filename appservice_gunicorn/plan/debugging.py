@@ -10,11 +10,11 @@ in that worker (not preloaded by the master), so that breakpoints in its module 
 
 import sys
 from collections.abc import Mapping
-from importlib.machinery import PathFinder
 from typing import NamedTuple
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.detection.chain import Detection
+from appservice_gunicorn.files import modules
 
 SWITCH = "APPSVC_REMOTE_DEBUGGING"
 BREAK = "APPSVC_REMOTE_DEBUGGING_BREAK"
@@ -72,9 +72,8 @@ def adapter(
 def _has_debugpy(detection: Detection) -> bool:
     """Found, not imported: detection never runs code.  A compressed virtualenv not
     extracted yet (``--explain``) cannot be looked into: then it is taken as there."""
-    build = detection.build
-    if build is not None and build.venv_archive is not None and not build.venv_archive.extracted:
+    if detection.build is not None and detection.build.venv_unseen:
         return True
     site = [str(p) for p in detection.venv.site_packages] if detection.venv else []
     where = [*site, *([str(detection.pythonpath)] if detection.pythonpath else []), *sys.path]
-    return PathFinder.find_spec("debugpy", where) is not None
+    return modules.findable("debugpy", where)

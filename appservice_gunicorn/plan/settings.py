@@ -9,7 +9,6 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
-from importlib.machinery import PathFinder
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from appservice_gunicorn.base.gunicorn_api import SUPPORTED_WORKERS
 from appservice_gunicorn.detection import app_variable
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.rules import config_file
-from appservice_gunicorn.files import writable
+from appservice_gunicorn.files import modules, writable
 from appservice_gunicorn.plan import binds, debugging, default_site
 from appservice_gunicorn.plan.layers import (
     DEFAULT_TIMEOUT,
@@ -182,10 +181,7 @@ def _check_worker_class(layered: LayeredSettings, detection: Detection) -> None:
     module = value.partition(":")[0] if ":" in value else value.rpartition(".")[0]
     top = module.split(".")[0]
     venv_dirs = [str(p) for p in detection.venv.site_packages] if detection.venv else []
-    where = [*sys.path, str(detection.app_dir), *venv_dirs]
-    if top.isidentifier() and PathFinder.find_spec(top, where) is not None:
-        return
-    if top in sys.builtin_module_names or top in sys.modules:
+    if modules.findable(top, [*sys.path, str(detection.app_dir), *venv_dirs]):
         return
     raise LaunchError(
         f"worker class {value!r} (from {layered.source('worker_class')}): no module "

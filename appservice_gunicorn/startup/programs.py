@@ -7,9 +7,9 @@ import re
 import shutil
 import sys
 from collections.abc import Mapping, Sequence
-from importlib.machinery import PathFinder
 from pathlib import Path
 
+from appservice_gunicorn.files import modules
 from appservice_gunicorn.startup import shell
 from appservice_gunicorn.startup.server_ports import last_command
 
@@ -71,7 +71,7 @@ def missing(
     if module is None or "PYTHONPATH" in assigned or re.search(r"\bcd\b|PYTHONPATH", text):
         return []  # no module, or one looked for where the command moved or pointed to
     where = [*(str(p) for p in site_packages), str(app_dir), *sys.path]
-    if module in sys.builtin_module_names or PathFinder.find_spec(module, where) is not None:
+    if modules.findable(module, where):
         return []
     return [
         f"{origin}: {program} -m {module}: no module {module!r} in the virtualenv, the app "

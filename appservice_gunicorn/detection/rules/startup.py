@@ -104,9 +104,7 @@ def _supervised_notes(command: "StartupCommand", context: Context) -> tuple[str,
     from appservice_gunicorn.startup.command import unquoted_calls
 
     venv = context.venv
-    # A compressed virtualenv not extracted yet (--explain): its programs cannot be seen.
-    unseen = context.build is not None and context.build.venv_archive is not None
-    unseen = unseen and not context.build.venv_archive.extracted  # type: ignore[union-attr]
+    unseen = context.build is not None and context.build.venv_unseen
     return (
         *unquoted_calls(command.text, command.origin),
         *(
