@@ -154,12 +154,8 @@ def procfile_command(app_dir: Path, ignore: bool) -> tuple[str | None, str]:
         return None, "no Procfile"
     if ignore:
         return None, f"Procfile ignored ({PROCFILE_SWITCH}=1)"
-    text = read_startup_file(path, PROCFILE)
-    for line in text.splitlines():
-        match = re.match(_PROCESS, line.strip())
-        if match and match.group("name") == "web" and match.group("command").strip():
-            return match.group("command").strip(), "Procfile has a web process"
-    return None, "Procfile has no web: process"
+    web = _processes(read_startup_file(path, PROCFILE)).get("web")
+    return (web, "Procfile has a web process") if web else (None, "Procfile has no web: process")
 
 
 def procfile_release(app_dir: Path) -> str | None:
@@ -170,15 +166,24 @@ def procfile_release(app_dir: Path) -> str | None:
         text = read_startup_file(path, PROCFILE) if path is not None else ""
     except StartupError:
         return None
+    release = _processes(text).get("release")
+    if not release:
+        return None
+    return (
+        f"Procfile's release process ({release}) is not run (Heroku runs it before each "
+        "release); to run it at each start, make it a pre-start step: 'RELEASE && gunicorn "
+        "...' in a startup command"
+    )
+
+
+def _processes(text: str) -> dict[str, str]:
+    """A Procfile's processes: name -> command (the first of each name, as Heroku)."""
+    found: dict[str, str] = {}
     for line in text.splitlines():
         match = re.match(_PROCESS, line.strip())
-        if match and match.group("name") == "release" and match.group("command").strip():
-            return (
-                f"Procfile's release process ({match.group('command').strip()}) is not run "
-                "(Heroku runs it before each release); to run it at each start, make it a "
-                "pre-start step: 'RELEASE && gunicorn ...' in a startup command"
-            )
-    return None
+        if match and match.group("command").strip():
+            found.setdefault(match.group("name"), match.group("command").strip())
+    return found
 
 
 def unnamed_startup_files(app_dir: Path) -> list[str]:
