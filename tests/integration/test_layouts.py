@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import flask_app, write
-from tests.integration.conftest import Start
+from tests.integration.conftest import Start, wait_for
 
 
 def body(url: str) -> str:
@@ -150,7 +150,8 @@ def test_procfile_gunicorn_runs_in_process(launch: Start, tmp_path: Path) -> Non
     log = launcher.log()
     assert "rule procfile: Procfile (web): gunicorn serves hello:myapp" in log
     assert f"Listening at: {launcher.url} ({launcher.process.pid})" in log
-    assert log.count("Booting worker with pid") == 2
+    # The first worker up answers; the second may still be booting.
+    wait_for(lambda: launcher.log().count("Booting worker with pid") == 2, 15, "two workers")
 
 
 def test_procfile_other_program_runs_supervised(launch: Start, tmp_path: Path) -> None:
