@@ -392,8 +392,10 @@ def test_a_refused_redeploy_leaves_none_of_its_environment_behind(
     except AssertionError:
         raise AssertionError(launcher.log()) from None
     replace_folder(app_dir, {"application.py": ENV_APP.replace("VERSION", "v2")})
+    old = {w.pid for w in init.workers()}
     init.kill(signal.SIGHUP)
-    wait_for(lambda: get(launcher)[1].startswith(b"v2"), 30, "the next redeploy")
+    # v1's workers answer until both of v2's have imported it.
+    wait_for(lambda: not old & {w.pid for w in init.workers()}, 30, "the v1 workers to retire")
     assert get(launcher)[1] == b"v2 none"
     assert init.stop() == 0
 
@@ -611,11 +613,13 @@ def test_a_worker_killed_while_the_release_is_proven_does_not_hang_the_master(
 
 
 SLOW_ON_REQUEST = """
+    import os
     import time
 
 
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/slow":
+            os.write(1, b"IN SLOW {text}\\n")
             time.sleep(60)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"{text}"]
@@ -631,13 +635,13 @@ def test_a_stop_during_a_redeploy_gives_both_generations_one_graceful_timeout(
     launcher = launch(app_dir, env={"GUNICORN_CMD_ARGS": "--workers=1 --graceful-timeout=3"})
     busy = [threading.Thread(target=_ignore_errors(get), args=(launcher, "/slow", 30))]
     busy[0].start()
-    time.sleep(0.3)  # the v1 worker is in /slow
+    wait_for(lambda: "IN SLOW v1" in launcher.log(), 10, "the v1 worker in /slow")
     write(app_dir, {"application.py": SLOW_ON_REQUEST.format(text="v2")})
     launcher.send(signal.SIGHUP)
     wait_for(lambda: get(launcher)[1] == b"v2", 20, "the new worker")
     busy.append(threading.Thread(target=_ignore_errors(get), args=(launcher, "/slow", 30)))
     busy[1].start()
-    time.sleep(0.3)  # the v2 worker is in /slow too
+    wait_for(lambda: "IN SLOW v2" in launcher.log(), 10, "the v2 worker in /slow")
     started = time.monotonic()
     assert launcher.stop() == 0
     assert time.monotonic() - started < 3 + 2, launcher.log()  # was 3 + 3
