@@ -186,6 +186,9 @@ class AppServiceApplication(RedeployableApplication):
         try:
             # A stop signal ends an extraction of the release (gunicorn only queues it).
             plan = make_plan(self.config, settings=False, interrupted=self.stop_requested)
+            # A deploy may have deleted the folder the master is in and made it anew: the
+            # master leaves the deleted one (the steps and gunicorn's settings start there).
+            os.chdir(plan.detection.app_dir)
             if plan.supervised:
                 log.error(
                     "reload: the startup command is now a command that is not gunicorn (%s), "
@@ -203,6 +206,13 @@ class AppServiceApplication(RedeployableApplication):
             return with_settings(plan)
         except LaunchError as exc:
             log.error("reload: %s; keeping the app that is running", exc)
+            return current
+        except OSError as exc:  # the folder changing while it is read
+            log.error(
+                "reload: %s: %s; keeping the app that is running",
+                exc.filename or self.config.app_dir,
+                exc.strerror or exc,
+            )
             return current
 
     def _forget_user_code(self, new: Plan) -> None:

@@ -148,7 +148,9 @@ class SpawnError(OSError):
 def _spawn(
     argv: Sequence[str], env: Mapping[str, str], cwd: str | os.PathLike[str], result_fd: int | None
 ) -> int:
-    previous = os.getcwd()
+    # posix_spawn has no cwd: the master's is changed around it.  Held open, not by name:
+    # a deploy may have deleted the folder the master is in (and made it anew).
+    previous = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
     os.chdir(cwd)
     try:
         return os.posix_spawn(
@@ -163,7 +165,8 @@ def _spawn(
     except OSError as exc:
         raise SpawnError(exc.errno, f"{argv[0]} cannot be run: {exc.strerror}") from None
     finally:
-        os.chdir(previous)
+        os.fchdir(previous)
+        os.close(previous)
 
 
 def _supervise(

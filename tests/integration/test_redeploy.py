@@ -375,6 +375,24 @@ ENV_APP = """
 """
 
 
+@pytest.mark.parametrize("steps", [0, 1])
+def test_a_redeploy_into_a_recreated_folder_goes_live(
+    launch: Start, tmp_path: Path, steps: int
+) -> None:
+    """A deploy that deletes the app folder and makes it again leaves the master in a
+    folder that no longer exists: the redeploy crashed the master."""
+    app_dir = write(tmp_path / "wwwroot", app_saying("v1"))
+    command = "echo STEP RAN && gunicorn application:app" if steps else None
+    launcher = launch(app_dir, command)
+    shutil.rmtree(app_dir)
+    write(app_dir, app_saying("v2"))
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: get(launcher)[1] == b"v2", 20, "the release")
+    assert launcher.log().count("\nSTEP RAN\n") == 2 * steps
+    assert error_lines(launcher.log()) == []
+    assert launcher.stop() == 0, launcher.log()
+
+
 def test_a_refused_redeploy_leaves_none_of_its_environment_behind(
     pid1: StartPid1, tmp_path: Path
 ) -> None:
