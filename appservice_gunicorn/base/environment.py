@@ -2,7 +2,7 @@
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -176,3 +176,12 @@ def app_variables(env: Mapping[str, str], app_dir: Path, binds: object) -> dict[
     if tcp:
         variables["PORT"] = str(tcp[0][1])
     return {name: variables[name] for name in APP_VARIABLES}
+
+
+def restore(names: Iterable[str], original: Mapping[str, str]) -> None:
+    """Put the variables ``names`` back as ``original`` had them (absent if it had not)."""
+    for name in names:
+        if name in original:
+            os.environ[name] = original[name]
+        else:
+            os.environ.pop(name, None)

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from gunicorn.errors import HaltServer
 
-from appservice_gunicorn.base import boot
+from appservice_gunicorn.base import boot, environment
 from appservice_gunicorn.base.gunicorn_api import Arbiter
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.serve import bind_errors, redeploy_wait, replacement, workerreports
@@ -239,32 +239,17 @@ class LauncherArbiter(Arbiter):
 
     def _replace_master(self, reason: str) -> None:
         """Workers forked from this master would run a framework it imported, not the
-        redeployed one: the master execs itself afresh (same pid, so still the container's
-        PID 1), keeping its listening sockets (gunicorn's GUNICORN_FD, as for USR2).  The
-        old workers serve on until the new master's workers have imported the app, then
-        it retires them (their pids go along in APPSVC_RETIRE)."""
-        log.info(
-            "reload: %s; the master replaces itself so that new workers load the new version "
-            "(listening sockets and running workers kept until the new ones are ready)",
+        redeployed one: it execs itself afresh (replacement.py), keeping its listening
+        sockets; the old workers serve on until the new master's have imported the app."""
+        replacement.replace_master(
             reason,
+            [lnr.fileno() for lnr in self.LISTENERS],
+            self.cfg.env_orig,
+            # Also the workers of a replacement still in progress: none may be left serving.
+            {*self.WORKERS, *self._old.pids},
+            boot.START_CWD or str(self.START_CTX["cwd"]),
+            lambda: self._stop_requested,
         )
-        # Also the workers of a replacement still in progress: none may be left serving.
-        retire = {*self.WORKERS, *self._old.pids}
-        try:
-            replacement.exec_master(
-                [lnr.fileno() for lnr in self.LISTENERS],
-                self.cfg.env_orig,
-                retire,
-                boot.START_CWD or str(self.START_CTX["cwd"]),
-                lambda: self._stop_requested,
-            )
-            log.info("reload: a stop signal came first: the master is not replaced")
-        except OSError as exc:
-            log.error(
-                "reload: the master cannot replace itself (%s); the running app keeps "
-                "serving: restart the container to load the new version",
-                exc.strerror or exc,
-            )
 
     def _retire_old_workers(self) -> None:
         """After a replacement: the previous master's workers stop (gracefully) once all
@@ -320,9 +305,7 @@ class LauncherArbiter(Arbiter):
         )
         # gunicorn's reload applied the new deployment's environment (raw_env): undone, as
         # gunicorn's own reload does before applying the next one.
-        for name in self.cfg.env:
-            os.environ.pop(name, None)
-            os.environ.update({name: self.cfg.env_orig[name]} if name in self.cfg.env_orig else {})
+        environment.restore(self.cfg.env, self.cfg.env_orig)
         workers = self.num_workers  # fewer when replacements could not load (above)
         self.launcher_app.restore(previous)
         self.setup(self.launcher_app)

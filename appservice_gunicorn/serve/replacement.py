@@ -4,6 +4,7 @@ upgrade passes them (``GUNICORN_FD``, read because ``GUNICORN_PID`` is set), and
 of the workers the new master must retire once its own serve."""
 
 import contextlib
+import logging
 import os
 import signal
 import sys
@@ -13,10 +14,38 @@ from collections.abc import Callable, Iterable, Mapping
 from appservice_gunicorn.base import boot
 from appservice_gunicorn.serve.workerreports import running_child
 
+log = logging.getLogger(__name__)
 RETIRE = "APPSVC_RETIRE"
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGQUIT})
 # gunicorn's graceful_timeout default: for a stop that comes before the settings are read.
 GRACEFUL_SECONDS = 30.0
+
+
+def replace_master(
+    reason: str,
+    listeners: Iterable[int],
+    env_orig: Mapping[str, str],
+    retire: Iterable[int],
+    cwd: str,
+    stop_pending: Callable[[], bool],
+) -> None:
+    """The master execs itself afresh for ``reason``, passing on ``listeners`` and the
+    workers to ``retire`` once the new master's own have imported the app; returns (the
+    reason logged) when a stop signal came first or the exec failed."""
+    log.info(
+        "reload: %s; the master replaces itself so that new workers load the new version "
+        "(listening sockets and running workers kept until the new ones are ready)",
+        reason,
+    )
+    try:
+        exec_master(listeners, env_orig, retire, cwd, stop_pending)
+        log.info("reload: a stop signal came first: the master is not replaced")
+    except OSError as exc:
+        log.error(
+            "reload: the master cannot replace itself (%s); the running app keeps "
+            "serving: restart the container to load the new version",
+            exc.strerror or exc,
+        )
 
 
 def exec_master(
