@@ -25,7 +25,7 @@ from appservice_gunicorn.serve.importer import (
     prepend_paths,
 )
 from appservice_gunicorn.serve.master import LauncherArbiter
-from appservice_gunicorn.serve.redeployable import RedeployableApplication
+from appservice_gunicorn.serve.redeployable import REFUSED, RedeployableApplication
 
 log = logging.getLogger(__name__)
 # Never dropped on reload, even when installed in the app's own virtualenv.
@@ -126,12 +126,9 @@ class AppServiceApplication(RedeployableApplication):
 
         changed = preload.stale(self.preloaded, plan.detection)
         must = self._master_must_prove(plan, changed)
-        problem = proof.prove(plan, meanwhile, timeout) if must else None
+        problem = proof.prove(plan, meanwhile, timeout, self.stop_requested) if must else None
         if problem is not None:
-            log.error(
-                "reload: the new deployment was refused and the running app keeps serving: %s",
-                problem,
-            )
+            self._keep_running(problem, f"reload: {REFUSED}: %s")
             return False
         self._next_plan = plan
         self.framework_change = changed
@@ -190,30 +187,38 @@ class AppServiceApplication(RedeployableApplication):
             # master leaves the deleted one (the steps and gunicorn's settings start there).
             os.chdir(plan.detection.app_dir)
             if plan.supervised:
-                log.error(
-                    "reload: the startup command is now a command that is not gunicorn (%s), "
-                    "which can only run at start; restart the container to run it. Keeping "
-                    "the app that is running",
-                    plan.detection.command,
+                self._keep_running(
+                    f"the startup command is now a command that is not gunicorn "
+                    f"({plan.detection.command}), which can only run at start; restart the "
+                    "container to run it"
                 )
                 return current
             from appservice_gunicorn.supervise import steps
 
-            if steps.run_steps(plan, in_master=True) is not None:
-                log.error("reload: a pre-start step failed; keeping the app that is running")
+            if steps.run_steps(plan, in_master=True, stopping=self.stop_requested) is not None:
+                stopped = self.stop_requested()
+                self._keep_running(
+                    "its pre-start steps were cut short" if stopped else "a pre-start step failed"
+                )
                 return current
             add_master_paths(plan.detection)
             return with_settings(plan)
         except LaunchError as exc:
-            log.error("reload: %s; keeping the app that is running", exc)
+            self._keep_running(str(exc))
             return current
         except OSError as exc:  # the folder changing while it is read
-            log.error(
-                "reload: %s: %s; keeping the app that is running",
-                exc.filename or self.config.app_dir,
-                exc.strerror or exc,
-            )
+            self._keep_running(f"{exc.filename or self.config.app_dir}: {exc.strerror or exc}")
             return current
+
+    def _keep_running(
+        self, reason: str, error: str = "reload: %s; keeping the app that is running"
+    ) -> None:
+        """A redeploy that does not go live: one ERROR line, or an INFO line when a stop
+        signal ended it (nothing was refused then: the launcher is stopping)."""
+        if self.stop_requested():
+            log.info("reload: %s; stopping", reason)
+        else:
+            log.error(error, reason)
 
     def _forget_user_code(self, new: Plan) -> None:
         """Drop the modules of the user's code that this (master) process imported.

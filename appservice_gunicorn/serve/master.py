@@ -27,7 +27,7 @@ from appservice_gunicorn.base import boot, environment
 from appservice_gunicorn.base.gunicorn_api import Arbiter
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.serve import bind_errors, redeploy_wait, replacement, workerreports
-from appservice_gunicorn.serve.redeployable import RedeployableApplication
+from appservice_gunicorn.serve.redeployable import REFUSED, RedeployableApplication
 from appservice_gunicorn.serve.workerreports import Reports
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ class LauncherArbiter(Arbiter):
         return pid
 
     def reload(self) -> None:
+        if self._stop_requested:  # queued with the SIGHUP: gunicorn handles it next
+            log.info("reload: a stop signal came with the SIGHUP; nothing is redeployed")
+            return
         app = self.launcher_app
         previous = app.plan
         # While the master imports the release in a fresh interpreter (preload_app, a new
@@ -300,9 +303,10 @@ class LauncherArbiter(Arbiter):
                 worker.tmp.close()
         if loaded:
             self._old.retiring(loaded, time.monotonic() + self.cfg.graceful_timeout)
-        log.error(
-            "reload: the new deployment was refused and the running app keeps serving: %s", why
-        )
+        if self._stop_requested:  # nothing was refused: the launcher is stopping
+            log.info("reload: %s; stopping", why)
+        else:
+            log.error("reload: %s: %s", REFUSED, why)
         # gunicorn's reload applied the new deployment's environment (raw_env): undone, as
         # gunicorn's own reload does before applying the next one.
         environment.restore(self.cfg.env, self.cfg.env_orig)

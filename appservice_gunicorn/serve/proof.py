@@ -16,12 +16,16 @@ from appservice_gunicorn.supervise.steps import hand_back
 
 
 def prove(
-    plan: Plan, meanwhile: Callable[[], object] | None = None, timeout: float = 0
+    plan: Plan,
+    meanwhile: Callable[[], object] | None = None,
+    timeout: float = 0,
+    stopping: Callable[[], bool] | None = None,
 ) -> str | None:
     """Inside gunicorn's master: import the plan's app in a fresh interpreter, as a worker
     would.  None when it imports, else what went wrong (the importer's message).
     ``meanwhile`` runs about every 50 ms while it imports (the master keeps its workers);
-    after ``timeout`` seconds (0: none) the import is given up on."""
+    after ``timeout`` seconds (0: none) the import is given up on; none is started when
+    ``stopping`` says gunicorn has queued a stop."""
     detection = plan.detection
     settings = plan.settings
     if detection.app is None or detection.pythonpath is None or settings is None:
@@ -60,6 +64,7 @@ def prove(
             reap_all=False,
             result_fd=write_end,
             tick=tick,
+            stopping=stopping,
         )
     finally:
         while open_ends:

@@ -5,6 +5,9 @@ from collections.abc import Callable
 from appservice_gunicorn.base.gunicorn_api import BaseApplication
 from appservice_gunicorn.plan.plan import Plan
 
+# How a redeploy whose new app failed is logged, by the application and the master alike.
+REFUSED = "the new deployment was refused and the running app keeps serving"
+
 
 class RedeployableApplication(BaseApplication):
     """What the master needs of the application (``serve/application.py`` implements it):

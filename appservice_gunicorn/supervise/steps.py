@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from appservice_gunicorn.base import environment
 from appservice_gunicorn.files import writable
@@ -53,12 +53,15 @@ def command_env(plan: Plan) -> dict[str, str]:
     return child
 
 
-def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
+def run_steps(
+    plan: Plan, *, in_master: bool = False, stopping: Callable[[], bool] | None = None
+) -> int | None:
     """Run the plan's pre-start steps in order: None when gunicorn may start, else the
     exit status to stop with (a failed '&&' step, or a stop signal meanwhile).
 
     ``in_master``: inside gunicorn's running master (a SIGHUP redeploy); signals that
-    arrive meanwhile are handed back to gunicorn once the step is over.
+    arrive meanwhile are handed back to gunicorn once the step is over; ``stopping`` says
+    whether gunicorn queued a stop before a step began (it is then not run).
     """
     if not plan.steps:
         return None
@@ -82,6 +85,7 @@ def run_steps(plan: Plan, *, in_master: bool = False) -> int | None:
                 forward=supervisor.STOPPING,
                 reap_all=not in_master,
                 result_fd=exported.fileno() if exported is not None else None,
+                stopping=stopping,
             )
             if exported is not None and result.status == 0:
                 exported.seek(0)

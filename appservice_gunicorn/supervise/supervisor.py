@@ -70,6 +70,7 @@ def run(
     reap_all: bool = True,
     result_fd: int | None = None,
     tick: Callable[[], bool | None] | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> Result:
     """Run ``argv`` as a supervised child until it and everything it started are gone.
 
@@ -79,11 +80,14 @@ def run(
     SIGCHLD back to gunicorn afterwards.  ``result_fd``: a file descriptor the child gets as
     its fd 3 (a pipe for a result, apart from what the child prints).  ``tick`` is called
     about once a second while the child runs (a check of what it does); when it returns
-    True, the child's process group is killed (it was given up on).
+    True, the child's process group is killed (it was given up on).  ``stopping``, with
+    ``reap_all=False``: whether gunicorn queued a stop signal before this took the signals
+    over; the child is then not started (``stopped_by`` is SIGTERM).
     """
     try:
         if not reap_all:
-            return _run_in_master(argv, env, cwd, grace_seconds, forward, result_fd, tick)
+            held = (grace_seconds, forward, result_fd, tick, stopping)
+            return _run_in_master(argv, env, cwd, *held)
         # The launcher alone, single-threaded: signals are blocked and taken with
         # sigtimedwait (as tini does), so that none is lost, even as PID 1.
         watched: set[int] = {*FORWARDED, signal.SIGCHLD}
@@ -113,6 +117,7 @@ def _run_in_master(
     forward: Collection[int],
     result_fd: int | None,
     tick: Callable[[], bool | None] | None,
+    stopping: Callable[[], bool] | None,
 ) -> Result:
     """``run`` inside gunicorn's master, which has other threads (its control socket):
     a blocked signal could reach one of them and run gunicorn's handler anyway, whose
@@ -126,6 +131,8 @@ def _run_in_master(
     previous = {signum: signal.signal(signum, take) for signum in FORWARDED}
     previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
+        if stopping is not None and stopping():
+            return Result(128 + signal.SIGTERM, signal.SIGTERM, ())
         pid = _spawn(argv, env, cwd, result_fd)
 
         def next_signal(timeout: float) -> int | None:

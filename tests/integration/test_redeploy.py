@@ -285,8 +285,42 @@ def test_a_stop_signal_while_the_new_workers_import_stops_at_once(
     started = time.monotonic()
     assert init.stop(timeout=15) == 0, launcher.log()
     assert time.monotonic() - started < 10
-    assert "a stop signal arrived" in refusals(launcher)[-1]
+    assert "reload: a stop signal arrived while the new workers imported the app" in launcher.log()
+    assert error_lines(launcher.log()) == []  # nothing was refused: the launcher stopped
     assert init.processes() == []
+
+
+def test_a_stop_that_comes_with_the_sighup_redeploys_nothing(launch: Start, tmp_path: Path) -> None:
+    """Both signals queued together: the redeploy ran its steps and forked new workers,
+    then refused them with an ERROR line, and only then did the launcher stop."""
+    app_dir = write(tmp_path / "wwwroot", app_saying("v1"))
+    launcher = launch(app_dir, "echo STEP RAN && gunicorn application:app")
+    launcher.send(signal.SIGSTOP)  # both are pending when it resumes
+    launcher.send(signal.SIGHUP)
+    launcher.send(signal.SIGTERM)
+    launcher.send(signal.SIGCONT)
+    assert launcher.wait(15) == 0, launcher.log()
+    log = launcher.log()
+    assert log.count("\nSTEP RAN\n") == 1
+    assert "reload: a stop signal came with the SIGHUP; nothing is redeployed" in log
+    assert error_lines(log) == []
+
+
+def test_a_stop_during_a_redeploys_step_ends_it_without_a_refusal(
+    launch: Start, tmp_path: Path
+) -> None:
+    app_dir = write(tmp_path / "wwwroot", app_saying("v1"))
+    step = "sh -c '[ ! -e slow ] || exec sleep 60'"
+    launcher = launch(app_dir, f"{step} && gunicorn application:app")
+    write(app_dir, {"slow": ""})
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: launcher.log().count("Pre-start step 1/1") == 2, 10, "the redeploy's step")
+    started = time.monotonic()
+    assert launcher.stop() == 0
+    assert time.monotonic() - started < 10, launcher.log()
+    log = launcher.log()
+    assert "SIGTERM received during pre-start step 1/1; stopping" in log
+    assert error_lines(log) == []
 
 
 def test_the_refusal_names_the_error_whatever_the_number_of_workers(

@@ -4,6 +4,7 @@ would go live with, what it refuses, and when the master must prove a new app fi
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,31 @@ def test_a_preloaded_app_that_fails_to_import_is_refused_by_the_proof(
     (line,) = errors(caplog)
     assert "the new deployment was refused and the running app keeps serving" in line
     assert "DATABASE_URL is not set" in line
+
+
+@pytest.mark.parametrize(
+    ("startup", "logged"),
+    [
+        ("true && gunicorn app:app", "reload: its pre-start steps were cut short; stopping"),
+        ("gunicorn --preload app:app", "reload: SIGTERM received while checking the new app"),
+    ],
+    ids=["step", "proof"],
+)
+def test_a_redeploy_that_a_stop_ends_is_not_logged_as_refused(
+    app_folder: Path, caplog: pytest.LogCaptureFixture, startup: str, logged: str
+) -> None:
+    """A stop gunicorn queued: no step or proof is started, nothing is called refused, and
+    the stop goes back to gunicorn (here, to the handler below)."""
+    write(app_folder, {"startup.txt": startup + "\n"})
+    app = application(app_folder, "startup.txt")
+    write(app_folder, {"app.py": flask_app("app", "the release")})
+    app.stop_requested = lambda: True  # type: ignore[method-assign]
+    handed_back: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: handed_back.append(signum))
+    try:
+        assert app.prepare_redeploy() is False
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert handed_back == [signal.SIGTERM]
+    assert errors(caplog) == []
+    assert logged in caplog.text

@@ -1,9 +1,11 @@
 """The supervisor's run in gunicorn's master (``reap_all=False``): the child starts in the
-folder asked for, and the master is left in its own, even one that was deleted."""
+folder asked for, the master is left in its own, even one that was deleted, and a stop
+that gunicorn queued first starts no child."""
 
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +47,11 @@ def test_a_deleted_working_folder_does_not_stop_the_child(tmp_path: Path, back_h
     assert result.status == 0
     assert (app / "where").read_text().strip() == str(app)
     assert os.stat(".").st_nlink == 0  # still in the deleted folder, as before the call
+
+
+def test_a_stop_gunicorn_queued_first_starts_no_child(tmp_path: Path) -> None:
+    result = supervisor.run(
+        ["/bin/sh", "-c", "touch started"], {}, tmp_path, reap_all=False, stopping=lambda: True
+    )
+    assert result == (128 + signal.SIGTERM, signal.SIGTERM, ())
+    assert not (tmp_path / "started").exists()
