@@ -72,6 +72,13 @@ def stopping() -> bool:
     return _stopping
 
 
+def keep_hup() -> None:
+    """A SIGHUP taken by a supervised pre-start step while starting: handed to gunicorn
+    once it serves, as one that came to the handler above."""
+    global _hup_pending
+    _hup_pending = True
+
+
 def take_pending_hup() -> bool:
     """Whether a SIGHUP arrived while starting (and forget it)."""
     global _hup_pending

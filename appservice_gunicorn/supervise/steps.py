@@ -10,7 +10,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Mapping
 
-from appservice_gunicorn.base import environment
+from appservice_gunicorn.base import boot, environment
 from appservice_gunicorn.files import writable
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.startup.shell import Step
@@ -92,6 +92,8 @@ def run_steps(
                 env.update(_exports(env, exported.read()))
         if in_master:
             hand_back(result)
+        elif signal.SIGHUP in result.deferred:
+            boot.keep_hup()  # gunicorn is not serving yet: a redeploy once it is
         if result.stopped_by is not None:
             name = signal.Signals(result.stopped_by).name
             log.info("%s received during pre-start step %d/%d; stopping", name, number, total)

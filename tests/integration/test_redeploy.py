@@ -508,6 +508,22 @@ def test_a_sighup_while_starting_redeploys_once_serving(pid1: StartPid1, tmp_pat
     assert init.stop() == 0
 
 
+def test_a_sighup_during_a_pre_start_step_redeploys_once_serving(
+    launch: Start, tmp_path: Path
+) -> None:
+    """The step's supervisor took the SIGHUP and it was lost: the change went unserved."""
+    app_dir = write(tmp_path / "wwwroot", app_saying("first"))
+    step = "sh -c 'echo STEP RAN; sleep 1'"
+    launcher = launch(app_dir, f"{step} && gunicorn application:app", wait=False)
+    wait_for(lambda: "STEP RAN" in launcher.log(), 20, "the step")
+    write(app_dir, app_saying("changed during the step"))
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: "Hang up: Master" in launcher.log(), 20, "the deferred redeploy")
+    wait_for(lambda: get(launcher)[1] == b"changed during the step", 20, "the new app")
+    assert launcher.log().count("\nSTEP RAN\n") == 2
+    assert launcher.stop() == 0
+
+
 @pytest.mark.parametrize("preload", [False, True], ids=["import-in-workers", "preload"])
 def test_an_import_that_never_ends_is_abandoned_after_the_timeout_and_a_fix_goes_live(
     pid1: StartPid1, tmp_path: Path, preload: bool
