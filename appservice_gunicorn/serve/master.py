@@ -59,6 +59,7 @@ class LauncherArbiter(Arbiter):
         app.ready_fd = self._reports.write_fd
         app.stop_requested = lambda: self._stop_requested  # type: ignore[method-assign]
         self._stop_requested = False  # a stop signal arrived (gunicorn handles it later)
+        self._hups = 0  # SIGHUPs queued so far: one during a redeploy is another release
         # The folder holds a deployment that was refused (until one is accepted).
         self._refused = False
         self._boot_failures = 0
@@ -85,6 +86,7 @@ class LauncherArbiter(Arbiter):
         that waiting for a redeploy's new workers ends at once."""
         if sig in STOP_SIGNALS:
             self._stop_requested = True
+        self._hups += sig == signal.SIGHUP
         super().signal(sig, frame)
 
     def handle_usr2(self) -> None:
@@ -131,6 +133,7 @@ class LauncherArbiter(Arbiter):
         if self._stop_requested:  # queued with the SIGHUP: gunicorn handles it next
             log.info("reload: a stop signal came with the SIGHUP; nothing is redeployed")
             return
+        hups = self._hups
         app = self.launcher_app
         previous = app.plan
         # While the master imports the release in a fresh interpreter (preload_app, a new
@@ -141,7 +144,7 @@ class LauncherArbiter(Arbiter):
             return  # refused (logged): the running workers are not touched
         changed = app.framework_change
         if changed is not None:
-            self._replace_master(changed)  # returns only when it could not
+            self._replace_master(changed, self._hups > hups)  # returns only if it could not
             app.drop_pending()
             return
         self._generation = _Generation(self.worker_age, previous, self.num_workers)
@@ -240,7 +243,7 @@ class LauncherArbiter(Arbiter):
         super().stop(graceful)
         self._old.reap(deadline)
 
-    def _replace_master(self, reason: str) -> None:
+    def _replace_master(self, reason: str, hup_queued: bool) -> None:
         """Workers forked from this master would run a framework it imported, not the
         redeployed one: it execs itself afresh (replacement.py), keeping its listening
         sockets; the old workers serve on until the new master's have imported the app."""
@@ -252,6 +255,7 @@ class LauncherArbiter(Arbiter):
             {*self.WORKERS, *self._old.pids},
             boot.START_CWD or str(self.START_CTX["cwd"]),
             lambda: self._stop_requested,
+            hup_queued,
         )
 
     def _retire_old_workers(self) -> None:

@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 
@@ -28,17 +29,19 @@ def replace_master(
     retire: Iterable[int],
     cwd: str,
     stop_pending: Callable[[], bool],
+    hup_queued: bool = False,
 ) -> None:
     """The master execs itself afresh for ``reason``, passing on ``listeners`` and the
     workers to ``retire`` once the new master's own have imported the app; returns (the
-    reason logged) when a stop signal came first or the exec failed."""
+    reason logged) when a stop signal came first or the exec failed.  ``hup_queued``: a
+    SIGHUP gunicorn had queued meanwhile (another release), for the new master to act on."""
     log.info(
         "reload: %s; the master replaces itself so that new workers load the new version "
         "(listening sockets and running workers kept until the new ones are ready)",
         reason,
     )
     try:
-        exec_master(listeners, env_orig, retire, cwd, stop_pending)
+        exec_master(listeners, env_orig, retire, cwd, stop_pending, hup_queued)
         log.info("reload: a stop signal came first: the master is not replaced")
     except OSError as exc:
         log.error(
@@ -54,18 +57,22 @@ def exec_master(
     retire: Iterable[int],
     cwd: str,
     stop_pending: Callable[[], bool],
+    hup_queued: bool = False,
 ) -> None:
     """Exec the launcher afresh; raises ``OSError`` when it cannot, returns when a stop
     signal came first (``stop_pending``).  The stop signals are blocked from that check on:
     one that comes during the exec stays pending, and the new master, which unblocks them
-    once its handlers are in place (boot.py), acts on it.  ``env_orig`` is the environment
-    before gunicorn applied its ``--env`` settings; ``cwd`` where the launcher started (a
-    relative ``--app-dir`` or ``APP_PATH`` means the same)."""
+    once its handlers are in place (boot.py), acts on it; so does a SIGHUP, and one that
+    was ``hup_queued`` is made pending again.  ``env_orig`` is the environment before
+    gunicorn applied its ``--env`` settings; ``cwd`` where the launcher started (a relative
+    ``--app-dir`` or ``APP_PATH`` means the same)."""
     # SIGHUP too: execve resets its handler to the default, which ends the process.
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, signal.SIGHUP})
     if stop_pending():
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
         return
+    if hup_queued:  # to this thread, which blocks it (gunicorn's control thread does not)
+        signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
     environ = dict(env_orig)
     fds = list(listeners)
     for fd in fds:

@@ -174,6 +174,25 @@ def test_a_redeploy_with_another_flask_replaces_the_master(pid1: StartPid1, tmp_
     assert "Traceback" not in launcher.log()
 
 
+def test_a_sighup_during_a_redeploy_that_replaces_the_master_is_acted_on_after(
+    launch: Start, tmp_path: Path
+) -> None:
+    """A SIGHUP that came during the redeploy's step waited in gunicorn's queue, which the
+    exec emptied: the next release's step never ran."""
+    step = "sh -c 'echo STEP RAN; if [ -e hold ]; then rm hold; sleep 2; fi'"
+    app_dir = write(tmp_path / "wwwroot", {"app.py": APP})
+    launcher = launch(app_dir, f"{step} && gunicorn --workers 2 app:app")
+    venv_with_marked_flask(app_dir / "antenv", "the venv's flask, v2")
+    write(app_dir, {"hold": ""})
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: launcher.log().count("\nSTEP RAN\n") == 2, 20, "the redeploy's step")
+    launcher.send(signal.SIGHUP)  # the next release, while the step holds
+    wait_for(lambda: launcher.log().count("\nSTEP RAN\n") == 3, 40, "the next redeploy's step")
+    assert "the master replaces itself" in launcher.log()
+    wait_for(lambda: get(launcher)[1] == b"the venv's flask, v2", 40, "the venv's flask")
+    assert launcher.stop() == 0, launcher.log()
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3], ids=["at-once", "50ms", "150ms", "300ms"])
 def test_a_stop_around_a_master_replacement_stops_both_generations(
     launch: Start, tmp_path: Path, delay: float
