@@ -66,6 +66,9 @@ def exec_master(
     was ``hup_queued`` is made pending again.  ``env_orig`` is the environment before
     gunicorn applied its ``--env`` settings; ``cwd`` where the launcher started (a relative
     ``--app-dir`` or ``APP_PATH`` means the same)."""
+    # Imported by a redeploy only (5 ms on every start otherwise); ran the steps already.
+    from appservice_gunicorn.supervise.steps import EXPORTED
+
     # SIGHUP too: execve resets its handler to the default, which ends the process.
     unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, signal.SIGHUP})
     if stop_pending():
@@ -73,7 +76,8 @@ def exec_master(
         return
     if hup_queued:  # to this thread, which blocks it (gunicorn's control thread does not)
         signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
-    environ = dict(env_orig)
+    # The new master skips the steps: what they exported (this redeploy's too) comes along.
+    environ = {**env_orig, **EXPORTED}
     fds = list(listeners)
     for fd in fds:
         os.set_inheritable(fd, True)

@@ -193,6 +193,34 @@ def test_a_sighup_during_a_redeploy_that_replaces_the_master_is_acted_on_after(
     assert launcher.stop() == 0, launcher.log()
 
 
+def test_what_the_release_exports_reaches_the_replaced_masters_workers(
+    launch: Start, tmp_path: Path
+) -> None:
+    """The new master skips the steps its predecessor ran: it was given the environment
+    from before them, and served the previous release's PRE_RUN_COMMAND exports."""
+    app = APP.replace(
+        'return getattr(flask, "MARK", "the launcher\'s flask")',
+        "return f\"{getattr(flask, 'MARK', 'launcher')} {os.environ['STAMP']}\"",
+    )
+    app_dir = write(tmp_path / "wwwroot", {"app.py": app, "stamp": "v1"})
+    env = {"PRE_RUN_COMMAND": "export STAMP=$(cat stamp)", "GUNICORN_CMD_ARGS": "--workers 2"}
+    launcher = launch(app_dir, env=env)
+    assert get(launcher)[1] == b"launcher v1"
+    venv_with_marked_flask(app_dir / "antenv", "venv")
+    write(app_dir, {"stamp": "v2"})
+    launcher.send(signal.SIGHUP)
+    seen: set[bytes] = set()
+
+    def released() -> bool:
+        seen.add(get(launcher)[1])
+        return b"venv v2" in seen
+
+    wait_for(released, 40, "the release")
+    assert seen <= {b"launcher v1", b"venv v2"}
+    assert "the master replaces itself" in launcher.log()
+    assert launcher.stop() == 0, launcher.log()
+
+
 @pytest.mark.parametrize("delay", [0.0, 0.05, 0.15, 0.3], ids=["at-once", "50ms", "150ms", "300ms"])
 def test_a_stop_around_a_master_replacement_stops_both_generations(
     launch: Start, tmp_path: Path, delay: float
