@@ -125,6 +125,17 @@ class AppServiceApplication(RedeployableApplication):
         from appservice_gunicorn.serve import proof
 
         changed = preload.stale(self.preloaded, plan.detection)
+        assert plan.settings is not None and self.cfg is not None
+        bind = plan.settings.value("bind")
+        if changed is not None and bind != self.cfg.bind:
+            # A master that replaces itself passes its listening sockets on (as gunicorn's
+            # USR2 does): the new one would listen where the old one did.
+            self._keep_running(
+                f"{changed}, and the bind changed ({', '.join(self.cfg.bind)} -> "
+                f"{', '.join(bind)}): the master can load the new framework only by replacing "
+                "itself, which keeps its listening sockets; restart the container"
+            )
+            return False
         must = self._master_must_prove(plan, changed)
         problem = proof.prove(plan, meanwhile, timeout, self.stop_requested) if must else None
         if problem is not None:

@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ import pytest
 
 from tests.helpers import write
 from tests.integration.conftest import Start, StartPid1, get, wait_for
-from tests.launcher import Launcher
+from tests.launcher import Launcher, free_port
 
 
 def replace_folder(app_dir: Path, files: dict[str, str]) -> None:
@@ -423,6 +424,37 @@ def test_a_redeploy_into_a_recreated_folder_goes_live(
     launcher.send(signal.SIGHUP)
     wait_for(lambda: get(launcher)[1] == b"v2", 20, "the release")
     assert launcher.log().count("\nSTEP RAN\n") == 2 * steps
+    assert error_lines(launcher.log()) == []
+    assert launcher.stop() == 0, launcher.log()
+
+
+def _answer(port: int) -> bytes | None:
+    """The body at ``port``, or None when nothing listens there."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read()
+    except ConnectionRefusedError:
+        return None
+    finally:
+        conn.close()
+
+
+def test_a_redeploy_with_a_new_bind_listens_there(launch: Start, tmp_path: Path) -> None:
+    first, second = free_port(), free_port()
+    while second == first:
+        second = free_port()
+    conf = "bind = '127.0.0.1:{}'\n"
+    app_dir = write(
+        tmp_path / "wwwroot", {**app_saying("v1"), "gunicorn.conf.py": conf.format(first)}
+    )
+    # Without the harness's --bind, which would win over the config file's.
+    command = ["env", "-u", "GUNICORN_CMD_ARGS", sys.executable, "-m", "appservice_gunicorn"]
+    launcher = launch(app_dir, port=first, command=command)
+    write(app_dir, {**app_saying("v2"), "gunicorn.conf.py": conf.format(second)})
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: _answer(second) == b"v2", 30, "the new address")
+    wait_for(lambda: _answer(first) is None, 30, "the old address closed")
     assert error_lines(launcher.log()) == []
     assert launcher.stop() == 0, launcher.log()
 

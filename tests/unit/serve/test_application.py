@@ -4,9 +4,12 @@ would go live with, what it refuses, and when the master must prove a new app fi
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
+import sys
 from pathlib import Path
 
+import flask
 import pytest
 
 from appservice_gunicorn.plan.plan import LauncherConfig
@@ -98,6 +101,26 @@ def test_the_master_proves_only_what_its_workers_cannot(app_folder: Path) -> Non
     rebound = application(app_folder, "--bind=127.0.0.1:9999")
     assert rebound.plan is not None
     assert app._master_must_prove(rebound.plan, None) is True
+
+
+def test_a_release_with_another_framework_and_another_bind_is_refused(
+    app_folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Loading another Flask takes a new master, which keeps the listening sockets (as
+    gunicorn's USR2 does): it listened on the old address while PORT named the new one."""
+    write(app_folder, {"gunicorn.conf.py": "bind = '127.0.0.1:8001'\nworkers = 2\n"})
+    app = application(app_folder)
+    assert "flask" in app.preloaded.files
+    # A virtualenv with a copy of Flask, which the app imports (the proof passes).
+    site = f"antenv/lib/python{sys.version_info[0]}.{sys.version_info[1]}/site-packages"
+    write(app_folder, {"antenv/pyvenv.cfg": "home = /usr/bin\n"})
+    shutil.copytree(Path(flask.__file__).parent, app_folder / site / "flask")
+    write(app_folder, {"gunicorn.conf.py": "bind = '127.0.0.1:8002'\nworkers = 2\n"})
+    assert app.prepare_redeploy() is False
+    (line,) = errors(caplog)
+    assert line.startswith("reload: flask now comes from ")
+    assert "and the bind changed (127.0.0.1:8001 -> 127.0.0.1:8002)" in line
+    assert "restart the container" in line
 
 
 def test_a_preloaded_app_that_fails_to_import_is_refused_by_the_proof(
