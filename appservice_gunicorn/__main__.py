@@ -23,6 +23,7 @@ def _drop_the_working_folder() -> None:
 
 def main() -> None:
     cwd = os.getcwd()
+    master = os.getpid()  # gunicorn's workers come back here too, as they exit
     try:
         boot.install(cwd)  # a stop that came during a master's exec of itself arrives here
         _drop_the_working_folder()
@@ -36,14 +37,14 @@ def main() -> None:
             if not isinstance(stop, boot.Interrupted):
                 raise boot.Interrupted(0) from None
             raise
-        _clear_leftovers(stop.code if isinstance(stop.code, int) else 1)
+        _clear_leftovers(stop.code if isinstance(stop.code, int) else 1, master)
         raise
     except BaseException:
         if boot.stopping():
             _stop_the_previous_masters_workers()
             raise boot.Interrupted(0) from None  # whatever the stop's exception became
         raise
-    _clear_leftovers(status)
+    _clear_leftovers(status, master)
     sys.exit(status)
 
 
@@ -61,12 +62,13 @@ def _stop_the_previous_masters_workers() -> None:
         old.reap(time.monotonic() + replacement.GRACEFUL_SECONDS)
 
 
-def _clear_leftovers(status: int) -> None:
-    """Threads and children the app's code left in the master (supervise/leftovers.py)."""
+def _clear_leftovers(status: int, master: int) -> None:
+    """Threads and children the app's code left in the master, or in a worker that exits
+    (supervise/leftovers.py)."""
     if "appservice_gunicorn.serve.application" in sys.modules:  # gunicorn served
         from appservice_gunicorn.supervise import leftovers
 
-        leftovers.clear(status)
+        leftovers.clear(status, worker=os.getpid() != master)
 
 
 if __name__ == "__main__":

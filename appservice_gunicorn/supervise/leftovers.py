@@ -18,11 +18,12 @@ log = logging.getLogger(__name__)
 GRACE_SECONDS = 5.0
 
 
-def clear(status: int, grace: float = GRACE_SECONDS) -> None:
+def clear(status: int, grace: float = GRACE_SECONDS, worker: bool = False) -> None:
     """After the launcher's stop: wait ``grace`` seconds at most for threads and children
     to end, stop the children that do not, and exit with ``status`` even when a thread is
     still running (``os._exit``: Python would wait for it forever).  Returns when nothing
-    was left."""
+    was left.  A ``worker`` that exits does the same (gunicorn would let a thread keep it
+    until its timeout), and says so."""
     deadline = time.monotonic() + grace
     threads = [
         thread
@@ -36,12 +37,21 @@ def clear(status: int, grace: float = GRACE_SECONDS) -> None:
     if not running and not children:
         return
     left = [f"thread {name!r}" for name in running] + [f"process {pid}" for pid in children]
-    log.warning(
-        "after the stop, %s still ran (started by gunicorn.conf.py or the app in the "
-        "master); stopped now: make such threads daemon threads, and stop child processes "
-        "in gunicorn's on_exit hook",
-        ", ".join(left),
-    )
+    if worker:
+        log.warning(
+            "as worker %d exited, %s still ran (started by the app in the worker); stopped "
+            "now: make such threads daemon threads, and stop child processes in gunicorn's "
+            "worker_exit hook",
+            os.getpid(),
+            ", ".join(left),
+        )
+    else:
+        log.warning(
+            "after the stop, %s still ran (started by gunicorn.conf.py or the app in the "
+            "master); stopped now: make such threads daemon threads, and stop child "
+            "processes in gunicorn's on_exit hook",
+            ", ".join(left),
+        )
     if running:
         logging.shutdown()
         sys.stdout.flush()

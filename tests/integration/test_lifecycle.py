@@ -415,3 +415,29 @@ def test_what_the_config_file_left_running_is_stopped_after_the_graceful_stop(
     (line,) = [line for line in log.splitlines() if "still ran" in line]
     assert "[WARNING]" in line and "thread 'poller'" in line and f"process {child}" in line
     assert stat(child) is None, "the forked child outlived the launcher"
+
+
+def test_what_the_app_left_in_a_worker_is_stopped_and_named_as_the_workers(
+    launch: Start, tmp_path: Path
+) -> None:
+    """Each worker clears what the app left in it as it exits (gunicorn would wait for a
+    thread until its timeout); the warning named the master and its on_exit hook."""
+    app = """
+import os, time
+
+if os.fork() == 0:
+    time.sleep(3600)
+    os._exit(0)
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [str(os.getpid()).encode()]
+"""
+    app_dir = write(tmp_path / "wwwroot", {"app.py": app})
+    launcher = launch(app_dir)
+    worker = int(get(launcher)[1])
+    assert launcher.stop(signal.SIGTERM, timeout=30) == 0
+    (line,) = [line for line in launcher.log().splitlines() if "still ran" in line]
+    assert f"[{worker}] [WARNING] as worker {worker} exited, process " in line, line
+    assert "started by the app in the worker" in line and "worker_exit hook" in line, line
