@@ -69,23 +69,25 @@ def exec_master(
     # Imported by a redeploy only (5 ms on every start otherwise); ran the steps already.
     from appservice_gunicorn.supervise.steps import EXPORTED
 
-    # SIGHUP too: execve resets its handler to the default, which ends the process.
-    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, signal.SIGHUP})
-    if stop_pending():
-        signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-        return
-    if hup_queued:  # to this thread, which blocks it (gunicorn's control thread does not)
-        signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
     # The new master skips the steps: what they exported (this redeploy's too) comes along.
     environ = {**env_orig, **EXPORTED}
     fds = list(listeners)
-    for fd in fds:
-        os.set_inheritable(fd, True)
     environ["GUNICORN_FD"] = ",".join(str(fd) for fd in fds)
     environ["GUNICORN_PID"] = str(os.getpid())
     environ[RETIRE] = ",".join(str(pid) for pid in sorted(retire))
     environ[boot.REPLACED] = "1"
+    # SIGHUP too: execve resets its handler to the default, which ends the process.
+    unblocked = signal.pthread_sigmask(signal.SIG_BLOCK, {*STOP_SIGNALS, signal.SIGHUP})
     try:
+        for fd in fds:
+            os.set_inheritable(fd, True)
+        if hup_queued:  # to this thread, which blocks it (gunicorn's control thread does not)
+            signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
+        # Checked last: another thread may have taken a stop signal since it was blocked
+        # here, and gunicorn's handler then ran in this one.
+        if stop_pending():
+            signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+            return
         os.chdir(cwd)
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
     except OSError:
