@@ -429,12 +429,13 @@ def test_a_redeploy_into_a_recreated_folder_goes_live(
 
 
 def _answer(port: int) -> bytes | None:
-    """The body at ``port``, or None when nothing listens there."""
+    """The body at ``port``, or None when nothing listens there (a connection queued on a
+    listener that is then closed is reset)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     try:
         conn.request("GET", "/")
         return conn.getresponse().read()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return None
     finally:
         conn.close()
