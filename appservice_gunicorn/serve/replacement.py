@@ -33,39 +33,19 @@ def replace_master(
 ) -> None:
     """The master execs itself afresh for ``reason``, passing on ``listeners`` and the
     workers to ``retire`` once the new master's own have imported the app; returns (the
-    reason logged) when a stop signal came first or the exec failed.  ``hup_queued``: a
-    SIGHUP gunicorn had queued meanwhile (another release), for the new master to act on."""
+    reason logged) when a stop signal came first (``stop_pending``) or the exec failed.
+
+    The stop signals are blocked from that check on: one that comes during the exec stays
+    pending, and the new master, which unblocks them once its handlers are in place
+    (boot.py), acts on it; so does a SIGHUP, and one gunicorn had queued meanwhile
+    (``hup_queued``: another release) is made pending again.  ``env_orig`` is the
+    environment before gunicorn applied its ``--env`` settings; ``cwd`` where the launcher
+    started (a relative ``--app-dir`` or ``APP_PATH`` means the same)."""
     log.info(
         "reload: %s; the master replaces itself so that new workers load the new version "
         "(listening sockets and running workers kept until the new ones are ready)",
         reason,
     )
-    try:
-        exec_master(listeners, env_orig, retire, cwd, stop_pending, hup_queued)
-        log.info("reload: a stop signal came first: the master is not replaced")
-    except OSError as exc:
-        log.error(
-            "reload: the master cannot replace itself (%s); the running app keeps "
-            "serving: restart the container to load the new version",
-            exc.strerror or exc,
-        )
-
-
-def exec_master(
-    listeners: Iterable[int],
-    env_orig: Mapping[str, str],
-    retire: Iterable[int],
-    cwd: str,
-    stop_pending: Callable[[], bool],
-    hup_queued: bool = False,
-) -> None:
-    """Exec the launcher afresh; raises ``OSError`` when it cannot, returns when a stop
-    signal came first (``stop_pending``).  The stop signals are blocked from that check on:
-    one that comes during the exec stays pending, and the new master, which unblocks them
-    once its handlers are in place (boot.py), acts on it; so does a SIGHUP, and one that
-    was ``hup_queued`` is made pending again.  ``env_orig`` is the environment before
-    gunicorn applied its ``--env`` settings; ``cwd`` where the launcher started (a relative
-    ``--app-dir`` or ``APP_PATH`` means the same)."""
     # Imported by a redeploy only (5 ms on every start otherwise); ran the steps already.
     from appservice_gunicorn.supervise.steps import EXPORTED
 
@@ -87,12 +67,17 @@ def exec_master(
         # here, and gunicorn's handler then ran in this one.
         if stop_pending():
             signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
+            log.info("reload: a stop signal came first: the master is not replaced")
             return
         os.chdir(cwd)
         os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]], environ)
-    except OSError:
+    except OSError as exc:
         signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
-        raise
+        log.error(
+            "reload: the master cannot replace itself (%s); the running app keeps "
+            "serving: restart the container to load the new version",
+            exc.strerror or exc,
+        )
 
 
 def stop_workers(pids: Iterable[int], signum: int) -> None:

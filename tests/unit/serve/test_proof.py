@@ -41,7 +41,8 @@ if os.environ.get("APPSVC_REPLACED"):  # the new master: what is blocked, as it 
 else:
     from appservice_gunicorn.serve import replacement
     with socket.socket() as listener:
-        replacement.exec_master([listener.fileno()], dict(os.environ), [], "/", lambda: False)
+        args = ([listener.fileno()], dict(os.environ), [], "/", lambda: False)
+        replacement.replace_master("a test", *args)
 """
 
 
