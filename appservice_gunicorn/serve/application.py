@@ -2,6 +2,7 @@
 worker imports the detected app.  SIGHUP re-runs detection (a redeploy), which
 ``master.LauncherArbiter`` applies only once it is proven."""
 
+import contextlib
 import gc
 import importlib
 import logging
@@ -196,6 +197,7 @@ class AppServiceApplication(RedeployableApplication):
             plan = make_plan(self.config, settings=False, interrupted=self.stop_requested)
             # A deploy may have deleted the folder the master is in and made it anew: the
             # master leaves the deleted one (the steps and gunicorn's settings start there).
+            # It goes back below: the workers it forks next run where it is.
             os.chdir(plan.detection.app_dir)
             if plan.supervised:
                 self._keep_running(
@@ -220,6 +222,10 @@ class AppServiceApplication(RedeployableApplication):
         except OSError as exc:  # the folder changing while it is read
             self._keep_running(f"{exc.filename or self.config.app_dir}: {exc.strerror or exc}")
             return current
+        finally:
+            assert self.cfg is not None
+            with contextlib.suppress(OSError):  # gone too: the app folder will do
+                os.chdir(self.cfg.chdir)
 
     def _keep_running(
         self, reason: str, error: str = "reload: %s; keeping the app that is running"

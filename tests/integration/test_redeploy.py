@@ -428,6 +428,31 @@ def test_a_redeploy_into_a_recreated_folder_goes_live(
     assert launcher.stop() == 0, launcher.log()
 
 
+def test_workers_forked_after_a_refused_redeploy_run_in_the_chdir_folder(
+    launch: Start, tmp_path: Path
+) -> None:
+    """The redeploy moved the master into the app folder to read it, and a refusal left it
+    there: the workers forked next ran outside gunicorn's --chdir."""
+    app = """
+import os
+
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [os.getcwd().encode()]
+"""
+    app_dir = write(tmp_path / "wwwroot", {"src/app.py": app})
+    step = "sh -c '[ ! -e fail ]'"
+    launcher = launch(app_dir, f"{step} && gunicorn --chdir src --max-requests 1 app:app")
+    assert get(launcher)[1] == str(app_dir / "src").encode()
+    write(app_dir, {"fail": ""})
+    launcher.send(signal.SIGHUP)
+    wait_for(lambda: "a pre-start step failed" in launcher.log(), 20, "the refusal")
+    for _ in range(3):  # each answer ends its worker (--max-requests 1): a new one answers
+        assert get(launcher)[1] == str(app_dir / "src").encode()
+    assert launcher.stop() == 0
+
+
 def _answer(port: int) -> bytes | None:
     """The body at ``port``, or None when nothing listens there (a connection queued on a
     listener that is then closed is reset)."""
