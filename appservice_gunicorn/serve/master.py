@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any, NamedTuple
 
@@ -144,7 +145,7 @@ class LauncherArbiter(Arbiter):
             return  # refused (logged): the running workers are not touched
         changed = app.framework_change
         if changed is not None:
-            self._replace_master(changed, self._hups > hups)  # returns only if it could not
+            self._replace_master(changed, lambda: self._hups > hups)  # returns if it could not
             app.drop_pending()
             return
         self._generation = _Generation(self.worker_age, previous, self.num_workers)
@@ -243,7 +244,7 @@ class LauncherArbiter(Arbiter):
         super().stop(graceful)
         self._old.reap(deadline)
 
-    def _replace_master(self, reason: str, hup_queued: bool) -> None:
+    def _replace_master(self, reason: str, hup_queued: Callable[[], bool]) -> None:
         """Workers forked from this master would run a framework it imported, not the
         redeployed one: it execs itself afresh (replacement.py), keeping its listening
         sockets; the old workers serve on until the new master's have imported the app."""

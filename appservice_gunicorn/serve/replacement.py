@@ -29,7 +29,7 @@ def replace_master(
     retire: Iterable[int],
     cwd: str,
     stop_pending: Callable[[], bool],
-    hup_queued: bool = False,
+    hup_queued: Callable[[], bool] = lambda: False,
 ) -> None:
     """The master execs itself afresh for ``reason``, passing on ``listeners`` and the
     workers to ``retire`` once the new master's own have imported the app; returns (the
@@ -61,10 +61,10 @@ def replace_master(
     try:
         for fd in fds:
             os.set_inheritable(fd, True)
-        if hup_queued:  # to this thread, which blocks it (gunicorn's control thread does not)
-            signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
-        # Checked last: another thread may have taken a stop signal since it was blocked
+        # Both asked last: another thread may have taken a signal since it was blocked
         # here, and gunicorn's handler then ran in this one.
+        if hup_queued():  # to this thread, which blocks it (gunicorn's control thread doesn't)
+            signal.pthread_kill(threading.get_ident(), signal.SIGHUP)
         if stop_pending():
             signal.pthread_sigmask(signal.SIG_SETMASK, unblocked)
             log.info("reload: a stop signal came first: the master is not replaced")
