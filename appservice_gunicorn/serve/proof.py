@@ -30,6 +30,8 @@ def prove(
     settings = plan.settings
     if detection.app is None or detection.pythonpath is None or settings is None:
         return None  # the default site: nothing of the user's to import
+    if stopping is not None and stopping():
+        return "a stop signal came before the new app was checked"
     env = dict(os.environ)
     for pair in settings.value("raw_env") or ():
         name, _, value = str(pair).partition("=")

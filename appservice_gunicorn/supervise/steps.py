@@ -61,13 +61,16 @@ def run_steps(
 
     ``in_master``: inside gunicorn's running master (a SIGHUP redeploy); signals that
     arrive meanwhile are handed back to gunicorn once the step is over; ``stopping`` says
-    whether gunicorn queued a stop before a step began (it is then not run).
+    whether gunicorn queued a stop before a step began (no more steps run then).
     """
     if not plan.steps:
         return None
     env = command_env(plan)
     total = len(plan.steps)
     for number, step in enumerate(plan.steps, 1):
+        if stopping is not None and stopping():
+            log.info("A stop signal came before pre-start step %d/%d; stopping", number, total)
+            return 0
         log.info("Pre-start step %d/%d: %s", number, total, step.command)
         # Only a step whose exports reach the app writes its environment, to a file (a
         # pipe could fill before the step ends).

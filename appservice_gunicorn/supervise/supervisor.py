@@ -131,8 +131,8 @@ def _run_in_master(
     previous = {signum: signal.signal(signum, take) for signum in FORWARDED}
     previous[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
-        if stopping is not None and stopping():
-            return Result(128 + signal.SIGTERM, signal.SIGTERM, ())
+        if stopping is not None and stopping():  # queued since the caller last asked
+            return Result(128 + signal.SIGTERM, signal.SIGTERM, tuple(received))
         pid = _spawn(argv, env, cwd, result_fd)
 
         def next_signal(timeout: float) -> int | None:
