@@ -39,9 +39,10 @@ def clear(status: int, grace: float = GRACE_SECONDS, worker: bool = False) -> No
     left = [f"thread {name!r}" for name in running] + [f"process {pid}" for pid in children]
     if worker:
         log.warning(
-            "as worker %d exited, %s still ran (started by the app in the worker); stopped "
-            "now: make such threads daemon threads, and stop child processes in gunicorn's "
-            "worker_exit hook",
+            "as worker %d exited, %s still ran (a thread or process the app started in the "
+            "worker, or a request past the graceful timeout); stopped now: make the app's "
+            "threads daemon threads, and stop its child processes in gunicorn's worker_exit "
+            "hook",
             os.getpid(),
             ", ".join(left),
         )
