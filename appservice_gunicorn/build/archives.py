@@ -60,7 +60,13 @@ def extract(archive: Path, target: Path, interrupted: Callable[[], bool] | None 
     # Named by the extracting process (pid and PID namespace: containers sharing a volume
     # are each PID 1): a later start removes what a killed one left.
     me = writable.launcher_id(os.getpid())
-    partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{me}.", dir=target.parent))
+    try:
+        partial = Path(tempfile.mkdtemp(prefix=f".{target.name}.{me}.", dir=target.parent))
+    except OSError as exc:
+        raise ArchiveError(
+            f"{archive}: cannot be extracted to {target.parent} ({exc.strerror or exc}); "
+            f"set {CACHE_VARIABLE} to a writable folder"
+        ) from None
     try:
         if fmt == "zip":
             _extract_zip(archive, partial, interrupted)
@@ -94,8 +100,9 @@ def extract(archive: Path, target: Path, interrupted: Callable[[], bool] | None 
         RuntimeError,
         NotImplementedError,
         ValueError,
+        OverflowError,  # a member's time out of the system's range
     ) as exc:
-        if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise ArchiveError(
                 f"{archive}: cannot be extracted to {target.parent}: the disk is full; free "
                 f"space there or set {CACHE_VARIABLE} to a folder on a larger disk"

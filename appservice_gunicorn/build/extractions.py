@@ -26,6 +26,11 @@ def cache_root(env: Mapping[str, str]) -> Path:
     writable temp folder (a read-only root keeps ``/dev/shm``)."""
     named = env.get(CACHE_VARIABLE)
     if named:
+        if not os.path.isabs(named):  # the master's working folder changes as it serves
+            raise ArchiveError(
+                f"{CACHE_VARIABLE}={named} is not an absolute path; set it to one "
+                "(e.g. /tmp/extracted)"
+            )
         return Path(named)
     base = next((folder for folder in temp_candidates(env) if writable_dir(folder)), SHM)
     return Path(base) / f"appservice-gunicorn-{os.getuid()}"

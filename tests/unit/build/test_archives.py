@@ -425,3 +425,34 @@ def test_prune_keeps_an_extraction_this_process_still_imports_from(
     assert first.exists()
     assert extractions.prune(second, [second / "v"]) == [first]
     assert not first.exists() and second.exists()
+
+
+def test_a_cache_folder_the_launcher_cannot_write_to_is_one_line(tmp_path: Path) -> None:
+    """The partial folder's creation raised a raw PermissionError at start."""
+    archive = tar_with(tmp_path / "output.tar.gz", [file_member("app.py")], {"app.py": b""})
+    with pytest.raises(ArchiveError) as caught:
+        extract(archive, Path("/proc/output-1"))  # a folder nothing can be made in
+    assert str(caught.value).startswith(f"{archive}: cannot be extracted to /proc (")
+    assert str(caught.value).endswith("set APPSVC_EXTRACT_DIR to a writable folder")
+
+
+def test_a_relative_cache_folder_is_refused(tmp_path: Path) -> None:
+    """gunicorn's --chdir resolved it again from the extraction, and the start failed."""
+    archive = tar_with(tmp_path / "output.tar.gz", [file_member("app.py")], {"app.py": b""})
+    with pytest.raises(ArchiveError, match="APPSVC_EXTRACT_DIR=cache is not an absolute path"):
+        target_for(archive, {extractions.CACHE_VARIABLE: "cache"})
+
+
+@pytest.mark.parametrize("mtime", [10**20, -(10**20)])
+def test_a_member_time_out_of_range_is_one_line(
+    tmp_path: Path, cache: dict[str, str], mtime: int
+) -> None:
+    """A raw OverflowError, which on a SIGHUP stopped the running server."""
+    member = file_member("app.py")
+    member.mtime = mtime
+    archive = tmp_path / "output.tar.gz"
+    with tarfile.open(archive, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+        member.size = 1
+        tar.addfile(member, io.BytesIO(b"x"))
+    with pytest.raises(ArchiveError, match="cannot be extracted"):
+        extract_to(archive, cache)
