@@ -36,13 +36,15 @@ def cache_root(env: Mapping[str, str]) -> Path:
     return Path(base) / f"appservice-gunicorn-{os.getuid()}"
 
 
-def target_for(archive: Path, env: Mapping[str, str]) -> Path:
-    """Where ``archive`` is (or will be) extracted: one folder per archive and version."""
+def target_for(archive: Path, env: Mapping[str, str], place: str | None = None) -> Path:
+    """Where ``archive`` is (or will be) extracted: one folder per archive and version.
+    ``place`` names where the archive comes from when its own path changes from one deploy
+    to the next (an archive inside an extraction); else its path."""
     try:
         info = archive.stat()
     except OSError as exc:
         raise ArchiveError(f"{archive}: cannot be read ({exc.strerror or exc})") from None
-    place = _digest(str(archive.absolute()))
+    place = _digest(place or str(archive.absolute()))
     version = _digest(f"{info.st_size}:{info.st_mtime_ns}")
     stem = archive.name.split(".")[0] or "archive"
     return cache_root(env) / f"{stem}-{place}-{version}"

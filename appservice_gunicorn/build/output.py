@@ -159,11 +159,13 @@ def _output_archive(deployed_dir: Path, env: Mapping[str, str], notes: list[str]
 
 # ``archives`` (tarfile, zipfile, shutil...) is imported where an archive is met: 16 ms
 # that a deployment without one never pays.
-def _archive(path: Path, env: Mapping[str, str], notes: list[str]) -> Archive | None:
+def _archive(
+    path: Path, env: Mapping[str, str], notes: list[str], place: str | None = None
+) -> Archive | None:
     from appservice_gunicorn.build import extractions
 
     try:
-        target = extractions.target_for(path, env)
+        target = extractions.target_for(path, env, place)
     except extractions.ArchiveError as exc:
         notes.append(str(exc))
         return None
@@ -184,8 +186,13 @@ def _with_venv(build: BuildOutput, env: Mapping[str, str]) -> BuildOutput:
     hint = None
     if compressed:
         path = build.app_dir / compressed
+        output = build.output_archive
+        # Inside the output's extraction, whose name each deploy changes: named after the
+        # deployed archive, so that the same virtualenv is reused and older ones pruned.
+        inner = output is not None and path.is_relative_to(output.target)
+        place = f"{output.path.absolute()}/{compressed}" if output and inner else None
         if fs.is_file(path):
-            venv_archive = _archive(path, env, notes)
+            venv_archive = _archive(path, env, notes, place)
         elif build.output_archive is None or build.output_archive.extracted:
             hint = (
                 f"{MANIFEST_NAME} names the compressed virtualenv {compressed!r}, which is not "

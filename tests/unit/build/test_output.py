@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +237,31 @@ def test_a_manifest_that_says_compressed_with_no_archive_stops_the_start(
     assert "neither output.tar.zst nor output.tar.gz is there" in message
     # detect() itself never raises: it says so in a note.
     assert message in detect(app_dir, env=env).notes
+
+
+def test_a_venv_archive_inside_the_output_is_one_extraction_across_deploys(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """Named after the output's extraction, which each deploy changes: the same venv was
+    extracted again at every deploy, and the older copies were never pruned."""
+    manifest = (
+        'CompressDestinationDir="true"\nVirtualEnvName="antenv"\n'
+        'CompressedVirtualEnvFile="antenv.tar.gz"\n'
+    )
+    build_dir = write(tmp_path / "build", {"oryx-manifest.toml": manifest})
+    _archive_of(tmp_path / "venv", {"pyvenv.cfg": "home = /usr/bin\n"}, build_dir / "antenv.tar.gz")
+    deployed = write(tmp_path / "wwwroot", {"oryx-manifest.toml": manifest})
+    venv_targets = set()
+    for release in range(3):
+        _archive_of(
+            build_dir, {"app.py": flask_app("app", f"v{release}")}, deployed / "output.tar.gz"
+        )
+        os.utime(deployed / "output.tar.gz", (1000 + release, 1000 + release))
+        build = inspect(deployed, env)
+        assert build is not None
+        build = buildoutput.prepare(build, env, prune=True)
+        assert build.venv_archive is not None and build.venv_archive.extracted
+        venv_targets.add(build.venv_archive.target)
+    assert len(venv_targets) == 1  # extracted once, reused by the next deploys
+    cache = Path(env[extractions.CACHE_VARIABLE])
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["antenv", "output"]
