@@ -27,6 +27,7 @@ def user_failure(
 ) -> str:
     """One line saying what failed and the fix, then the traceback of the user's code."""
     own = isinstance(exc, ImportError) and _is_own(where, exc.name or "")
+    place = _raised_in_the_app(where, exc)
     if own:
         hint = None  # the app's own module: where packages come from is beside the point
     beside = None if own else _beside_importer(where, exc)
@@ -55,8 +56,10 @@ def user_failure(
     elif isinstance(exc, PermissionError):
         fix = "make the app's files readable by the user the launcher runs as (e.g. chmod a+r)"
     else:
-        fix = "fix the error in your code"
+        fix = _missing_variable(exc, place) or "fix the error in your code"
     summary = f"Could not load app {spec!r} from {where}: {action} raised {_describe(exc)}"
+    if place is not None and not isinstance(exc, (ImportError, SyntaxError, OSError)):
+        summary += f" ({Path(place.filename).relative_to(where)}, line {place.lineno})"
     if hint:
         summary += f" ({hint})"
     summary = one_line(f"{summary}; {fix}", 1000)
@@ -64,6 +67,32 @@ def user_failure(
     if 'File "' not in details:
         return summary  # nothing from the user's code to show beyond the summary
     return f"{summary} (traceback below)\n{details}"
+
+
+def _raised_in_the_app(where: Path, exc: BaseException) -> traceback.FrameSummary | None:
+    """The last frame of ``exc`` in the app's own files (under ``where``, outside installed
+    packages): where the user's code failed, or called what failed."""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        path = Path(frame.filename)
+        inside = path.is_absolute() and path.is_relative_to(where)
+        if inside and not _PACKAGE_DIRS & set(path.relative_to(where).parts):
+            return frame
+    return None
+
+
+def _missing_variable(exc: BaseException, place: traceback.FrameSummary | None) -> str | None:
+    """The fix for a KeyError of the app reading an environment variable that is not set
+    (``os.environ['NAME']``): on App Service, variables are app settings."""
+    if not isinstance(exc, KeyError) or place is None or "environ" not in (place.line or ""):
+        return None
+    name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
+    if name is None:
+        return None
+    if name.startswith("WEBSITE_"):
+        where_set = "App Service sets it itself: set it when the app runs elsewhere"
+    else:
+        where_set = "on App Service: an app setting"
+    return f"set the environment variable {name} ({where_set})"
 
 
 class _Beside(NamedTuple):

@@ -332,6 +332,18 @@ CASES = [
         user_traceback=True,
     ),
     Case(
+        # The commonest failure of the Azure samples: an app setting not set.
+        "environment-variable-not-set",
+        {"application.py": "import os\nDB = os.environ['APPSVC_TEST_UNSET']\n" + PLAIN_APP},
+        [],
+        4,
+        [
+            "raised KeyError: 'APPSVC_TEST_UNSET' (application.py, line 2); set the "
+            "environment variable APPSVC_TEST_UNSET (on App Service: an app setting)",
+        ],
+        user_traceback=True,
+    ),
+    Case(
         # FastAPI's missing python-multipart: the type and every line of the message.
         "exception-with-a-message-of-several-lines",
         {
@@ -346,7 +358,8 @@ CASES = [
         [
             "Could not load app 'application:app'",
             'raised RuntimeError: Form data requires "python-multipart". pip install '
-            "python-multipart; fix the error in your code",
+            "python-multipart (application.py, line ",
+            "); fix the error in your code",
         ],
         user_traceback=True,
     ),
