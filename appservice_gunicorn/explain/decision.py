@@ -9,6 +9,7 @@ from appservice_gunicorn.detection import app_variable
 from appservice_gunicorn.detection.chain import Detection
 from appservice_gunicorn.detection.listing import rel
 from appservice_gunicorn.plan import debugging
+from appservice_gunicorn.plan.layers import file_source
 from appservice_gunicorn.plan.plan import Plan
 from appservice_gunicorn.startup.gunicorn_options import TORNADO_WORKERS
 
@@ -49,6 +50,10 @@ def worker_reason(plan: Plan) -> str | None:
             f"threads = {threads} (from {plan.settings.source('threads')}) makes gunicorn's "
             "sync worker gthread"
         )
+    config = plan.settings.config_file
+    if worker_class(plan) == "sync" and "threads" in plan.settings.computed and config:
+        computed_in = file_source(plan.detection.app_dir, config)
+        return f"from {source}; gthread if threads, computed in {computed_in}, is more than 1"
     return f"from {source}"
 
 

@@ -37,6 +37,8 @@ class LayeredSettings:
         self.errors: list[str] = []
         self.notes: list[str] = []
         self.config_file: Path | None = None
+        # Settings the config file computes (read as literals, --explain cannot know them).
+        self.computed: frozenset[str] = frozenset()
         # Where the worker's debug adapter listens (App Service's remote debugging), or None.
         self.debug: DebugAdapter | None = None
 

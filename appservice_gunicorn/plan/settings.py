@@ -89,6 +89,7 @@ def layer_settings(
             values = config_file.run(config_path)
         else:
             values, computed = config_file.read_literals(config_path)
+            layered.computed = frozenset(computed)
             if computed:
                 layered.notes.append(
                     f"{source}: {', '.join(computed)}: depends on run-time code (a computed "

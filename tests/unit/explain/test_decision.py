@@ -479,3 +479,20 @@ def test_gthread_is_explained_by_where_the_threads_came_from(
     reason = decision.worker_reason(plan)
     assert reason is not None
     assert reason.endswith(f"(from {source}) makes gunicorn's sync worker gthread"), reason
+
+
+def test_threads_the_config_file_computes_leave_the_worker_class_open(tmp_path: Path) -> None:
+    """The Azure samples' `workers = threads = cpu_count() * 2 + 1`: --explain said sync,
+    and gunicorn ran gthread."""
+    from appservice_gunicorn.explain import decision
+
+    conf = "import multiprocessing\nworkers = threads = multiprocessing.cpu_count() * 2 + 1\n"
+    from appservice_gunicorn.plan.plan import LauncherConfig, make_plan
+
+    write(tmp_path, {"app.py": flask_app(), "gunicorn.conf.py": conf})
+    # As --explain plans: the config file read, never run.
+    plan = make_plan(LauncherConfig(tmp_path, env={}), run_config_file=False, extract=False)
+    assert decision.worker_class(plan) == "sync"
+    assert decision.worker_reason(plan) == (
+        "from gunicorn's default; gthread if threads, computed in gunicorn.conf.py, is more than 1"
+    )
