@@ -41,7 +41,7 @@ def rule(context: Context) -> Match | Miss:
     if isinstance(found, Found):
         return Match(found.kind, found.reason, "an app file", found.app, found.pythonpath)
     reason, public = found
-    return Miss(reason, public, tuple(below(context.search)))
+    return Miss(reason, public, tuple(other_top_file(context.search) + below(context.search)))
 
 
 def find(app_dir: Path, *, asgi: bool = True) -> Found | tuple[str, str]:
@@ -146,6 +146,36 @@ def below(search: Search, limit: int = 3, parse_limit: int = 20) -> list[str]:
                     f"gunicorn {shlex.quote(f'{where}:{variable}')}"
                 )
     return hints
+
+
+# Top-level files that are a project's tooling, not its app.
+_TOOLING = frozenset({"setup.py", "manage.py", "conftest.py", "gunicorn.conf.py", "noxfile.py"})
+
+
+def other_top_file(search: Search, parse_limit: int = 10) -> list[str]:
+    """A hint for an app in a top-level file of another name (``flask_app.py``, as a
+    PythonAnywhere project has it): App Service looks for its own names only.  Only an
+    object a framework makes, or a factory, counts; at most ``parse_limit`` files are read."""
+    files = search.listing(search.app_dir).files or ()
+    names = sorted(
+        name
+        for name in files
+        if name.endswith(".py")
+        and name[:-3].isidentifier()
+        and name not in TOP_FILES
+        and name not in _TOOLING
+        and not name.startswith("test")
+    )
+    for name in names[:parse_limit]:
+        scan = pysource.scan_module(search.app_dir / name)
+        variable = scan.choose()
+        if variable is not None and (variable.endswith("()") or scan.objects.get(variable)):
+            spec = shlex.quote(f"{name.removesuffix('.py')}:{variable}")
+            return [
+                f"{name} defines {variable}, in a file App Service does not look for: give a "
+                f"startup command such as: gunicorn {spec}"
+            ]
+    return []
 
 
 def _package_hint(folder: str, where: str, holds: list[str]) -> str | None:

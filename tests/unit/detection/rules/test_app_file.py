@@ -616,3 +616,26 @@ def test_disable_fastapi_detection_skips_asgi_apps_only(tmp_path: Path) -> None:
     assert "app.py defines app (ASGI): skipped, DISABLE_FASTAPI_DETECTION is set" in rule.reason
     write(tmp_path, {"wsgi.py": flask_app()})
     assert detect(tmp_path, env=env).app == "wsgi:app"
+
+
+def test_an_app_in_a_top_level_file_of_another_name_is_named_with_how_to_serve_it(
+    tmp_path: Path,
+) -> None:
+    """flask_app.py (a PythonAnywhere project's name): only the standard names were listed."""
+    write(
+        tmp_path,
+        {
+            "config.py": "app = {'debug': False}\n",  # an `app` no framework made
+            "flask_app.py": flask_app(),
+            "setup.py": flask_app(),  # tooling, never hinted
+            "test_app.py": flask_app(),
+        },
+    )
+    found = detect(tmp_path, env=NO_ENV)
+    assert found.kind == "default"
+    (note,) = found.notes
+    assert note.startswith("flask_app.py defines app, in a file App Service does not look for")
+    command = note.partition("such as: ")[2]
+    assert command == "gunicorn flask_app:app"
+    served = detect(tmp_path, command, NO_ENV)
+    assert (served.rule, served.app, served.kind) == ("startup", "flask_app:app", "wsgi")
