@@ -21,6 +21,9 @@ BUILTINS = frozenset(
     | {"true", "type", "ulimit", "umask", "unalias", "unset", "wait"}
 )
 
+# What a Dockerfile puts first to be PID 1: the launcher does that job itself.
+INITS = frozenset({"tini", "tini-static", "dumb-init"})
+
 
 def missing(
     text: str,
@@ -41,6 +44,12 @@ def missing(
     if not words or "$" in words[0] or "`" in words[0] or words[0] in BUILTINS:
         return []  # nothing to look for, or known only when the shell runs it
     program = words[0]
+    if os.path.basename(program) in INITS:
+        return [
+            f"{origin}: {program} is an init for containers, which the launcher is already "
+            "(it forwards signals and reaps every child): drop it from the command, and a "
+            "gunicorn command after it is served in-process"
+        ]
     if re.search(
         rf"(^|[\s;&|(]){re.escape(program)}\s*\(\s*\)|\bfunction\s+{re.escape(program)}\b", text
     ):

@@ -119,3 +119,12 @@ def test_a_compressed_virtualenv_not_extracted_yet_is_not_looked_into(tmp_path: 
     (tmp_path / "antenv.tar.gz").write_bytes(b"")
     notes = detect(tmp_path, "hypercorn main:app --bind 0.0.0.0:$PORT", ENV).notes
     assert not [n for n in notes if "not found" in n], notes
+
+
+@pytest.mark.parametrize("init", ["tini", "/usr/bin/tini", "dumb-init"])
+def test_an_init_before_the_command_is_a_note_to_drop_it(tmp_path: Path, init: str) -> None:
+    """tini was "not found; install it (add it to requirements.txt)": not a Python package,
+    and the launcher is the init already."""
+    [found] = missing(f"{init} -- gunicorn app:app", "startup command", ENV, tmp_path)
+    assert found.startswith(f"startup command: {init} is an init for containers")
+    assert "drop it from the command" in found and "requirements.txt" not in found
