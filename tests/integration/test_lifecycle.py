@@ -423,9 +423,10 @@ def test_what_the_app_left_in_a_worker_is_stopped_and_named_as_the_workers(
     """Each worker clears what the app left in it as it exits (gunicorn would wait for a
     thread until its timeout); the warning named the master and its on_exit hook."""
     app = """
-import os, time
+import os, signal, time
 
 if os.fork() == 0:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the worker's handler it inherits
     time.sleep(3600)
     os._exit(0)
 
