@@ -155,7 +155,8 @@ def test_sigint_and_sigquit_exit_quickly(pid1: StartPid1, tmp_path: Path, signum
     status, elapsed = wait_exit(launcher, GRACEFUL_TIMEOUT)
     reader.join(5)
     assert status == 0, launcher.log()
-    assert elapsed < 2, f"a quick shutdown took {elapsed:.1f} s"
+    # Well under the graceful timeout, which a loaded machine's 0.5 s could not be taken for.
+    assert elapsed < GRACEFUL_TIMEOUT / 2, f"a quick shutdown took {elapsed:.1f} s"
     # The request was cut, not finished.
     assert len(outcome) == 1, outcome
     assert isinstance(outcome[0], (http.client.IncompleteRead, ConnectionError)), outcome
