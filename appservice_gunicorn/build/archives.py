@@ -12,6 +12,7 @@ place, so a half-extracted folder is never used.  Once: the target's name holds 
 archive's path, size and modification time; a restart or a SIGHUP reuses it.
 """
 
+import contextlib
 import errno
 import io
 import os
@@ -19,6 +20,7 @@ import shutil
 import stat
 import tarfile
 import tempfile
+import time
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -249,3 +251,8 @@ def _extract_zip(archive: Path, target: Path, interrupted: Callable[[], bool]) -
                 shutil.copyfileobj(source, written)
             if mode & 0o777:
                 path.chmod(mode & 0o755)
+            # The archive's time (local, as unzip reads it): a .pyc built with the virtualenv
+            # is then still valid for its source, and not compiled again at the first start.
+            with contextlib.suppress(OverflowError, ValueError):  # a time no clock has
+                modified = time.mktime((*info.date_time, 0, 0, -1))
+                os.utime(path, (modified, modified))

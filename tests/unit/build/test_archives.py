@@ -456,3 +456,14 @@ def test_a_member_time_out_of_range_is_one_line(
         tar.addfile(member, io.BytesIO(b"x"))
     with pytest.raises(ArchiveError, match="cannot be extracted"):
         extract_to(archive, cache)
+
+
+def test_zip_members_keep_their_times(tmp_path: Path, cache: dict[str, str]) -> None:
+    """Every file had the extraction's time: a virtualenv's .pyc files were then stale
+    for their sources, and each first start compiled the packages again."""
+    archive = tmp_path / "antenv.zip"
+    with zipfile.ZipFile(archive, "w") as zip_file:
+        zip_file.writestr(zipfile.ZipInfo("pkg/mod.py", (2020, 1, 2, 3, 4, 6)), b"x = 1\n")
+    target = extract_to(archive, cache)
+    expected = time.mktime((2020, 1, 2, 3, 4, 6, 0, 0, -1))
+    assert (target / "pkg" / "mod.py").stat().st_mtime == expected
