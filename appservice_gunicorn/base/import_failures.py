@@ -14,6 +14,8 @@ import gunicorn
 
 from appservice_gunicorn.base.messages import one_line
 
+# The code that raises KeyError for a variable os.environ does not have.
+_ENVIRON_GET = os._Environ.__getitem__.__code__
 # Frames from these files are machinery, not the user's code.
 # The launcher's package (this module is in its base/), gunicorn's and importlib's.
 _OWN_DIRS = tuple(
@@ -56,10 +58,10 @@ def user_failure(
     elif isinstance(exc, PermissionError):
         fix = "make the app's files readable by the user the launcher runs as (e.g. chmod a+r)"
     else:
-        fix = _missing_variable(exc, place) or "fix the error in your code"
+        fix = _missing_variable(exc) or "fix the error in your code"
     summary = f"Could not load app {spec!r} from {where}: {action} raised {_describe(exc)}"
     if place is not None and not isinstance(exc, (ImportError, SyntaxError, OSError)):
-        summary += f" ({Path(place.filename).relative_to(where)}, line {place.lineno})"
+        summary += f" ({place})"
     if hint:
         summary += f" ({hint})"
     summary = one_line(f"{summary}; {fix}", 1000)
@@ -69,21 +71,28 @@ def user_failure(
     return f"{summary} (traceback below)\n{details}"
 
 
-def _raised_in_the_app(where: Path, exc: BaseException) -> traceback.FrameSummary | None:
-    """The last frame of ``exc`` in the app's own files (under ``where``, outside installed
-    packages): where the user's code failed, or called what failed."""
+def _raised_in_the_app(where: Path, exc: BaseException) -> str | None:
+    """Where in the app's own files (under ``where``, outside installed packages) ``exc``
+    was raised, or what raised it was called: ``cfg/settings.py, line 9``."""
+    # The app may name its files through the folder's real path (a symlinked app folder).
+    roots = dict.fromkeys((where, where.resolve()))
     for frame in reversed(traceback.extract_tb(exc.__traceback__)):
         path = Path(frame.filename)
-        inside = path.is_absolute() and path.is_relative_to(where)
-        if inside and not _PACKAGE_DIRS & set(path.relative_to(where).parts):
-            return frame
+        for root in roots if path.is_absolute() else ():
+            inside = path.is_relative_to(root)
+            if inside and not _PACKAGE_DIRS & set(path.relative_to(root).parts):
+                return f"{path.relative_to(root)}, line {frame.lineno}"
     return None
 
 
-def _missing_variable(exc: BaseException, place: traceback.FrameSummary | None) -> str | None:
+def _missing_variable(exc: BaseException) -> str | None:
     """The fix for a KeyError of the app reading an environment variable that is not set
-    (``os.environ['NAME']``): on App Service, variables are app settings."""
-    if not isinstance(exc, KeyError) or place is None or "environ" not in (place.line or ""):
+    (``os.environ['NAME']``, raised by ``os.environ`` itself): on App Service, variables are
+    app settings."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if not isinstance(exc, KeyError) or tb is None or tb.tb_frame.f_code is not _ENVIRON_GET:
         return None
     name = exc.args[0] if exc.args and isinstance(exc.args[0], str) else None
     if name is None:

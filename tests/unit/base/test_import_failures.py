@@ -3,6 +3,7 @@ and the fix (an environment variable the app reads, first)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,11 @@ def test_a_variable_app_service_sets_itself_says_so(tmp_path: Path) -> None:
     ("code", "raised"),
     [
         ("CONFIG = {}\nNAME = CONFIG['name']\n", "KeyError: 'name' (app.py, line 2)"),
+        (  # Flask's config pattern: the variable is set, the dictionary lacks its value
+            "import os\nCONFIGS = {}\nCONFIG = CONFIGS[os.environ.get('HOME', 'x')]\n",
+            f"KeyError: {os.environ.get('HOME', 'x')!r} (app.py, line 3)",
+        ),
+        ("environ_cfg = {}\nX = environ_cfg['name']\n", "KeyError: 'name' (app.py, line 2)"),
         ("\n\nraise RuntimeError('no database')\n", "RuntimeError: no database (app.py, line 3)"),
     ],
 )
@@ -56,3 +62,18 @@ def test_any_other_error_names_its_place_in_the_apps_code(
 ) -> None:
     line = failure_of(tmp_path, {"app.py": code}, "app.py")
     assert f"raised {raised}; fix the error in your code" in line
+
+
+def test_a_symlinked_app_folder_still_names_the_place(tmp_path: Path) -> None:
+    """The app served from a link to its folder, its files named by their real path (as a
+    sys.path entry made from realpath(__file__) names them)."""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "site").symlink_to(real)
+    path = real / "app.py"
+    path.write_text("\n\nraise RuntimeError('x')\n")
+    try:
+        exec(compile(path.read_text(), str(path), "exec"), {"__name__": "app"})
+    except RuntimeError as exc:
+        line = user_failure("importing 'app'", "app:app", tmp_path / "site", exc)
+    assert "raised RuntimeError: x (app.py, line 3); fix the error" in line
