@@ -37,17 +37,27 @@ def cache_root(env: Mapping[str, str]) -> Path:
 
 
 def target_for(archive: Path, env: Mapping[str, str], place: str | None = None) -> Path:
-    """Where ``archive`` is (or will be) extracted: one folder per archive and version.
-    ``place`` names where the archive comes from when its own path changes from one deploy
-    to the next (an archive inside an extraction); else its path."""
+    """Where ``archive`` is (or will be) extracted: one folder per archive and version (its
+    size, time and last bytes).  ``place`` names where the archive comes from when its own
+    path changes from one deploy to the next (an archive inside an extraction); else its
+    path."""
     try:
         info = archive.stat()
+        # A build of the same size and time (a reproducible one, times set to 0) is told
+        # by its end: gzip's and zstd's checksums, zip's directory.
+        tail = _tail_digest(archive, info.st_size)
     except OSError as exc:
         raise ArchiveError(f"{archive}: cannot be read ({exc.strerror or exc})") from None
     place = _digest(place or str(archive.absolute()))
-    version = _digest(f"{info.st_size}:{info.st_mtime_ns}")
+    version = _digest(f"{info.st_size}:{info.st_mtime_ns}:{tail}")
     stem = archive.name.split(".")[0] or "archive"
     return cache_root(env) / f"{stem}-{place}-{version}"
+
+
+def _tail_digest(archive: Path, size: int, length: int = 64 * 1024) -> str:
+    with archive.open("rb") as handle:
+        handle.seek(max(0, size - length))
+        return hashlib.sha256(handle.read(length)).hexdigest()
 
 
 def _digest(text: str) -> str:

@@ -265,3 +265,29 @@ def test_a_venv_archive_inside_the_output_is_one_extraction_across_deploys(
     assert len(venv_targets) == 1  # extracted once, reused by the next deploys
     cache = Path(env[extractions.CACHE_VARIABLE])
     assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["antenv", "output"]
+
+
+def test_a_changed_venv_archive_of_the_same_size_and_time_is_extracted_anew(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """A reproducible build (times set to 0) changed by one byte: named after the deployed
+    archive, it reused the previous release's virtualenv."""
+    manifest = 'CompressDestinationDir="true"\nCompressedVirtualEnvFile="antenv.tar.gz"\n'
+    deployed = write(tmp_path / "wwwroot", {"oryx-manifest.toml": manifest})
+    targets = []
+    for version in ("A", "B"):
+        venv = write(tmp_path / f"venv{version}", {"pkg.py": f"VERSION = {version!r}\n"})
+        build_dir = write(tmp_path / f"build{version}", {"oryx-manifest.toml": manifest})
+        build_dir.joinpath("app.py").write_text(flask_app())
+        for folder, archive in ((venv, build_dir / "antenv.tar.gz"), (build_dir, None)):
+            out = archive or deployed / "output.tar.gz"
+            subprocess.run(
+                ["tar", "--mtime=@0", "--sort=name", "-czf", str(out), "-C", str(folder), "."],
+                check=True,
+            )
+            os.utime(out, (0, 0))
+        build = buildoutput.prepare(inspect(deployed, env) or pytest.fail("no build"), env)
+        assert build.venv_archive is not None
+        targets.append(build.venv_archive.target)
+        assert (build.venv_archive.target / "pkg.py").read_text() == f"VERSION = {version!r}\n"
+    assert targets[0] != targets[1]
