@@ -51,7 +51,8 @@ def worker_reason(plan: Plan) -> str | None:
             "sync worker gthread"
         )
     config = plan.settings.config_file
-    if worker_class(plan) == "sync" and "threads" in plan.settings.computed and config:
+    computed = "threads" in plan.settings.computed and plan.settings.source("threads") is None
+    if worker_class(plan) == "sync" and computed and config:  # a later layer's would win
         computed_in = file_source(plan.detection.app_dir, config)
         return f"from {source}; gthread if threads, computed in {computed_in}, is more than 1"
     return f"from {source}"

@@ -496,3 +496,7 @@ def test_threads_the_config_file_computes_leave_the_worker_class_open(tmp_path: 
     assert decision.worker_reason(plan) == (
         "from gunicorn's default; gthread if threads, computed in gunicorn.conf.py, is more than 1"
     )
+    # A later layer's threads wins over the config file's: then it is known.
+    config = LauncherConfig(tmp_path, env={"GUNICORN_CMD_ARGS": "--threads 1"})
+    plan = make_plan(config, run_config_file=False, extract=False)
+    assert decision.worker_reason(plan) == "from gunicorn's default"
