@@ -21,8 +21,9 @@ BUILTINS = frozenset(
     | {"true", "type", "ulimit", "umask", "unalias", "unset", "wait"}
 )
 
-# What a Dockerfile puts first to be PID 1: the launcher does that job itself.
-INITS = frozenset({"tini", "tini-static", "dumb-init"})
+# What a Dockerfile puts first to be PID 1 (as released: tini-static-amd64, dumb-init_1.2.5):
+# the launcher does that job itself.
+INITS = re.compile(r"(tini|dumb-init)(-static)?([-_][\w.]+)?")
 
 
 def missing(
@@ -44,7 +45,7 @@ def missing(
     if not words or "$" in words[0] or "`" in words[0] or words[0] in BUILTINS:
         return []  # nothing to look for, or known only when the shell runs it
     program = words[0]
-    if os.path.basename(program) in INITS:
+    if INITS.fullmatch(os.path.basename(program)):
         return [
             f"{origin}: {program} is an init for containers, which the launcher is already "
             "(it forwards signals and reaps every child): drop it from the command, and a "

@@ -164,7 +164,7 @@ def other_top_file(search: Search, parse_limit: int = 10) -> list[str]:
         and name[:-3].isidentifier()
         and name not in TOP_FILES
         and name not in _TOOLING
-        and not name.startswith("test")
+        and not name.startswith(("test", "_"))  # __main__, __init__: not served by that name
     )
     for name in names[:parse_limit]:
         scan = pysource.scan_module(search.app_dir / name)

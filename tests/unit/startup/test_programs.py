@@ -121,7 +121,9 @@ def test_a_compressed_virtualenv_not_extracted_yet_is_not_looked_into(tmp_path: 
     assert not [n for n in notes if "not found" in n], notes
 
 
-@pytest.mark.parametrize("init", ["tini", "/usr/bin/tini", "dumb-init"])
+@pytest.mark.parametrize(
+    "init", ["tini", "/usr/bin/tini", "tini-static-amd64", "dumb-init", "dumb-init_1.2.5_x86_64"]
+)
 def test_an_init_before_the_command_is_a_note_to_drop_it(tmp_path: Path, init: str) -> None:
     """tini was "not found; install it (add it to requirements.txt)": not a Python package,
     and the launcher is the init already."""

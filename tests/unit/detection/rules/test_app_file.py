@@ -629,6 +629,7 @@ def test_an_app_in_a_top_level_file_of_another_name_is_named_with_how_to_serve_i
             "flask_app.py": flask_app(),
             "setup.py": flask_app(),  # tooling, never hinted
             "test_app.py": flask_app(),
+            "__main__.py": flask_app(),  # `gunicorn __main__:app` finds the launcher's
         },
     )
     found = detect(tmp_path, env=NO_ENV)
