@@ -2,6 +2,7 @@
 user's own), which extractions are finished and usable, and which may go: older versions
 of an archive, and what an extraction killed midway left."""
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -64,11 +65,65 @@ def _digest(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:12]
 
 
+# The extractions this process uses, each held open with a shared lock: another
+# launcher's prune leaves them alone (one cache on a shared volume).
+_HELD: dict[Path, int] = {}
+
+
+def _forget_held() -> None:
+    # A forked worker's copies: closing them leaves the master's lock, and this process's
+    # prune, once the workers of a replaced release have ended, is not held up by workers
+    # of the next one.
+    while _HELD:
+        os.close(_HELD.popitem()[1])
+
+
+os.register_at_fork(after_in_child=_forget_held)
+
+
+def hold(target: Path) -> None:
+    """Mark ``target`` as in use for as long as this process lives (a shared ``flock`` on
+    the folder, which its forked workers do not keep)."""
+    if target in _HELD:
+        return
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # a file system without locks: pruning is then as before
+        os.close(fd)
+        return
+    _HELD[target] = fd
+
+
+def _in_use(folder: Path) -> bool:
+    """Whether another process (another launcher) holds ``folder``; this process's own hold
+    is given up first."""
+    held = _HELD.pop(folder, None)
+    if held is not None:
+        os.close(held)
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # and its lock: the folder goes next
+    return False
+
+
 def prune(target: Path, used: Collection[Path] = ()) -> list[Path]:
     """Remove older extractions of the same archive (not ``target``, nor one holding a file
-    of ``used``), and what extractions killed midway left (``.NAME.PID-NS.*``, of a process
-    that is gone, or of this one, whose own extraction is over when it prunes).  Returns
-    the older extractions removed."""
+    of ``used``, nor one another process holds), and what extractions killed midway left
+    (``.NAME.PID-NS.*``, of a process that is gone, or of this one, whose own extraction is
+    over when it prunes).  Returns the older extractions removed."""
     prefix = target.name.rsplit("-", 1)[0] + "-"
     try:
         siblings = list(target.parent.iterdir())
@@ -78,7 +133,7 @@ def prune(target: Path, used: Collection[Path] = ()) -> list[Path]:
     for sibling in siblings:
         name = sibling.name
         if name.startswith(prefix) and sibling != target:
-            if any(path.is_relative_to(sibling) for path in used):
+            if any(path.is_relative_to(sibling) for path in used) or _in_use(sibling):
                 continue
             shutil.rmtree(sibling, ignore_errors=True)
             removed.append(sibling)

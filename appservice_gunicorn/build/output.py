@@ -243,9 +243,10 @@ def prepare(
     if venv is not None and not venv.extracted:
         _extract(venv, interrupted)
         build = build._replace(venv_archive=venv._replace(extracted=True))
-    if prune:
-        for archive in (build.output_archive, build.venv_archive):
-            if archive is not None:
+    for archive in (build.output_archive, build.venv_archive):
+        if archive is not None:
+            extractions.hold(archive.target)
+            if prune:
                 extractions.prune(archive.target)
     return build
 

@@ -241,6 +241,38 @@ def test_target_changes_with_the_archive_and_old_versions_are_pruned(
     assert not first.exists() and second.exists() and kept.exists()
 
 
+def test_an_extraction_another_launcher_serves_is_not_pruned(
+    tmp_path: Path, cache: dict[str, str]
+) -> None:
+    """A cache shared by launchers (replicas with APPSVC_EXTRACT_DIR on a shared volume):
+    a launcher starting with the new release removed the old one's, still served."""
+    archive = tar_with(tmp_path / "antenv.tar.gz", [file_member("v")], {"v": b"1"})
+    first = extract_to(archive, cache)
+    # Another launcher uses the first release: it holds it as prepare() does.
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from appservice_gunicorn.build import "
+            "extractions; extractions.hold(Path(sys.argv[1])); print('held', flush=True); "
+            "sys.stdin.read()",
+            str(first),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        tar_with(archive, [file_member("v")], {"v": b"22"})
+        os.utime(archive, ns=(1, 1))
+        second = extract_to(archive, cache)
+        assert extractions.prune(second) == [] and first.exists()
+    finally:
+        holder.communicate("")  # it ends: nothing holds the first release any more
+    assert extractions.prune(second) == [first] and not first.exists()
+
+
 def test_a_cache_folder_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
     """In a shared temp folder, another user could plant a symlink where the cache goes."""
     elsewhere = tmp_path / "elsewhere"
