@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from appservice_gunicorn import detect
+from appservice_gunicorn import Detection, detect
 from appservice_gunicorn.files.pysource import read_source
 from appservice_gunicorn.plan.settings import layer_settings
 from appservice_gunicorn.startup.command import classify, resolve_startup
@@ -472,15 +472,40 @@ def test_an_app_one_folder_down_is_named_with_how_to_serve_it(tmp_path: Path) ->
             ".venv/app.py": flask_app(),
         },
     )
-    found = detect(tmp_path, env=NO_ENV)
-    assert found.kind == "default"
-    (note,) = found.notes
-    assert note.startswith("no app at the top of the app folder, but backend/ holds one")
-    command = note.partition("such as: ")[2]
+    command, served = _hinted(tmp_path, "no app at the top of the app folder, but backend/ holds")
     assert command == "gunicorn --chdir backend app.main:app"
-    served = detect(tmp_path, command, NO_ENV)
     assert (served.rule, served.app, served.kind) == ("startup", "app.main:app", "asgi")
     assert served.pythonpath == tmp_path / "backend"
+
+
+def _hinted(app_dir: Path, starts: str) -> tuple[str, Detection]:
+    """The command the default site's one note gives (it starts with ``starts``), and what
+    detection makes of it."""
+    found = detect(app_dir, env=NO_ENV)
+    assert found.kind == "default"
+    (note,) = found.notes
+    assert note.startswith(starts), note
+    command = note.partition("such as: ")[2]
+    return command, detect(app_dir, command, NO_ENV)
+
+
+def test_an_app_in_a_top_level_file_of_another_name_is_named_with_how_to_serve_it(
+    tmp_path: Path,
+) -> None:
+    """flask_app.py (a PythonAnywhere project's name): only the standard names were listed."""
+    write(
+        tmp_path,
+        {
+            "config.py": "app = {'debug': False}\n",  # an `app` no framework made
+            "flask_app.py": flask_app(),
+            "setup.py": flask_app(),  # tooling, never hinted
+            "test_app.py": flask_app(),
+            "__main__.py": flask_app(),  # `gunicorn __main__:app` finds the launcher's
+        },
+    )
+    command, served = _hinted(tmp_path, "flask_app.py defines app, in a file App Service does not")
+    assert command == "gunicorn flask_app:app"
+    assert (served.rule, served.app, served.kind) == ("startup", "flask_app:app", "wsgi")
 
 
 def test_an_app_in_a_src_layout_package_is_named_with_how_to_serve_it(tmp_path: Path) -> None:
@@ -616,27 +641,3 @@ def test_disable_fastapi_detection_skips_asgi_apps_only(tmp_path: Path) -> None:
     assert "app.py defines app (ASGI): skipped, DISABLE_FASTAPI_DETECTION is set" in rule.reason
     write(tmp_path, {"wsgi.py": flask_app()})
     assert detect(tmp_path, env=env).app == "wsgi:app"
-
-
-def test_an_app_in_a_top_level_file_of_another_name_is_named_with_how_to_serve_it(
-    tmp_path: Path,
-) -> None:
-    """flask_app.py (a PythonAnywhere project's name): only the standard names were listed."""
-    write(
-        tmp_path,
-        {
-            "config.py": "app = {'debug': False}\n",  # an `app` no framework made
-            "flask_app.py": flask_app(),
-            "setup.py": flask_app(),  # tooling, never hinted
-            "test_app.py": flask_app(),
-            "__main__.py": flask_app(),  # `gunicorn __main__:app` finds the launcher's
-        },
-    )
-    found = detect(tmp_path, env=NO_ENV)
-    assert found.kind == "default"
-    (note,) = found.notes
-    assert note.startswith("flask_app.py defines app, in a file App Service does not look for")
-    command = note.partition("such as: ")[2]
-    assert command == "gunicorn flask_app:app"
-    served = detect(tmp_path, command, NO_ENV)
-    assert (served.rule, served.app, served.kind) == ("startup", "flask_app:app", "wsgi")
