@@ -87,7 +87,8 @@ class LauncherArbiter(Arbiter):
         that waiting for a redeploy's new workers ends at once."""
         if sig in STOP_SIGNALS:
             self._stop_requested = True
-        self._hups += sig == signal.SIGHUP
+        elif sig == signal.SIGHUP:
+            self._hups += 1
         super().signal(sig, frame)
 
     def handle_usr2(self) -> None:
