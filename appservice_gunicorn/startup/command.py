@@ -21,7 +21,7 @@ from typing import Any, Literal, NamedTuple
 from appservice_gunicorn.base.errors import StartupError as StartupError
 from appservice_gunicorn.base.messages import show
 from appservice_gunicorn.files import fs, pysource
-from appservice_gunicorn.startup import gunicorn_options, shell
+from appservice_gunicorn.startup import expansion, gunicorn_options, shell
 from appservice_gunicorn.startup.shell import Step
 from appservice_gunicorn.startup.startup_file import names_file, read_startup_file, startup_path
 
@@ -100,8 +100,8 @@ def resolve_startup(
     # Several words are an argv (a Docker exec-form CMD): each stays one word, never split
     # again; only $NAME in a word is replaced, as App Service's shell would.
     try:
-        words = [shell.VAR_RE.sub(lambda m: _value(m, env), word) for word in words]
-    except shell.UnsetVariable as exc:
+        words = [expansion.VAR_RE.sub(lambda m: _value(m, env), word) for word in words]
+    except expansion.UnsetVariable as exc:
         raise StartupError(
             f"startup command: ${exc} is not set in the environment; set it, or write its "
             "value in the command",
@@ -113,7 +113,7 @@ def resolve_startup(
 def _value(match: re.Match[str], env: Mapping[str, str]) -> str:
     name = match.group("braced") or match.group("plain")
     if name not in env:
-        raise shell.UnsetVariable(name)
+        raise expansion.UnsetVariable(name)
     return env[name]
 
 
@@ -286,10 +286,10 @@ def parse_gunicorn_args(
 
 
 def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
-    """``shell.expand_vars`` with an unset variable reported as a ``StartupError``."""
+    """``expansion.expand_vars`` with an unset variable reported as a ``StartupError``."""
     try:
-        return shell.expand_vars(text, env)
-    except shell.UnsetVariable as exc:
+        return expansion.expand_vars(text, env)
+    except expansion.UnsetVariable as exc:
         raise StartupError(
             f"{origin}: ${exc} is not set in the environment; set it, or write its value in "
             "the command",
