@@ -100,7 +100,7 @@ def resolve_startup(
     # Several words are an argv (a Docker exec-form CMD): each stays one word, never split
     # again; only $NAME in a word is replaced, as App Service's shell would.
     try:
-        words = [expansion.VAR_RE.sub(lambda m: _value(m, env), word) for word in words]
+        words = [expansion.VAR_RE.sub(lambda m: expansion.value(m, env), word) for word in words]
     except expansion.UnsetVariable as exc:
         raise StartupError(
             f"startup command: ${exc} is not set in the environment; set it, or write its "
@@ -108,13 +108,6 @@ def resolve_startup(
             problem="a variable it uses is not set",
         ) from None
     return classify(shlex.join(words), "startup command", env, app_dir)
-
-
-def _value(match: re.Match[str], env: Mapping[str, str]) -> str:
-    name = match.group("braced") or match.group("plain")
-    if name not in env:
-        raise expansion.UnsetVariable(name)
-    return env[name]
 
 
 def classify(

@@ -1,12 +1,17 @@
 """The shell's parameter expansion, for a gunicorn command the launcher runs itself: what
-``sh`` would make of ``$NAME`` and ``${NAME}`` in its words."""
+``sh`` would make of ``$NAME``, ``${NAME}``, ``${NAME:-default}`` (and ``-``, ``=``, ``+``,
+``?`` with or without the colon) and a leading ``~`` in its words."""
 
 import re
 import shlex
 from collections.abc import Mapping
 
 VAR_RE = re.compile(
-    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
+    r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
+    # A default (or alternative) made of plain characters: one with quotes or expansions
+    # of its own is not matched, and the text is then left to the shell (supervised).
+    r"(?:(?P<op>:?[-=+?])(?P<word>[^}$`\\'\"]*))?\}"
+    r"|(?P<plain>[A-Za-z_][A-Za-z0-9_]*))"
 )
 
 
@@ -14,11 +19,29 @@ class UnsetVariable(Exception):
     """``$NAME`` in a command whose value is not in the environment."""
 
 
-def expand_vars(text: str, env: Mapping[str, str]) -> str:
-    """Expand ``$VAR`` and ``${VAR}`` as a shell would, except inside single quotes.
+def value(match: re.Match[str], env: Mapping[str, str]) -> str:
+    """What ``sh`` puts in place of a ``VAR_RE`` match (``UnsetVariable`` where it would
+    fail, or where the variable is unset and there is no default: never a silent empty
+    string)."""
+    name = match.group("braced") or match.group("plain")
+    op, word, current = match.group("op"), match.group("word") or "", env.get(name)
+    if op is None or op.endswith("?"):
+        if current is None or (op == ":?" and not current):
+            raise UnsetVariable(name)
+        return current
+    # With a colon, an empty value counts as unset.
+    unset = current is None or (op.startswith(":") and not current)
+    if op.endswith("+"):
+        return "" if unset else word
+    return word if unset else str(current)
 
-    A value is inserted as one word (quoted), never re-read as shell syntax; an unset
-    variable raises ``UnsetVariable`` rather than becoming a silent empty string.
+
+def expand_vars(text: str, env: Mapping[str, str]) -> str:
+    """Expand variables as a shell would, except inside single quotes, and a word's
+    leading ``~`` to ``$HOME``.
+
+    A value is inserted as one word (quoted), never re-read as shell syntax; an empty one
+    outside quotes is no word at all, as in ``sh``.
     """
     out: list[str] = []
     quote: str | None = None
@@ -34,16 +57,25 @@ def expand_vars(text: str, env: Mapping[str, str]) -> str:
         elif char == "$" and quote != "'":
             match = VAR_RE.match(text, index)
             if match:
-                name = match.group("braced") or match.group("plain")
-                if name not in env:
-                    raise UnsetVariable(name)
-                value = env[name]
+                found = value(match, env)
                 if quote is None:
-                    out.append(shlex.quote(value))
+                    out.append(shlex.quote(found) if found else "")
                 else:
-                    out.append(re.sub(r'(["\\$`])', r"\\\1", value))
+                    out.append(re.sub(r'(["\\$`])', r"\\\1", found))
                 index = match.end()
                 continue
+        elif char == "~" and quote is None and _home_at(text, index) and "HOME" in env:
+            out.append(shlex.quote(env["HOME"]))
+            index += 1
+            continue
         out.append(char)
         index += 1
     return "".join(out)
+
+
+def _home_at(text: str, index: int) -> bool:
+    """A ``~`` at ``index`` that ``sh`` replaces by the home folder: a word's first
+    character, followed by ``/`` or the word's end (not ``~user``)."""
+    starts = index == 0 or text[index - 1] in " \t\n"
+    ends = index + 1 == len(text) or text[index + 1] in "/ \t\n"
+    return starts and ends

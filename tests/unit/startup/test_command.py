@@ -68,6 +68,45 @@ def test_variables_are_expanded_from_the_environment(tmp_path: Path) -> None:
     assert command.settings["chdir"] == str(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("text", "env", "setting", "value"),
+    [
+        # A default, as App Service users write it for a local run.
+        ("--bind 0.0.0.0:${PORT:-8000}", {}, "bind", ["0.0.0.0:8000"]),
+        ("--bind 0.0.0.0:${PORT:-8000}", {"PORT": "9000"}, "bind", ["0.0.0.0:9000"]),
+        ("--bind 0.0.0.0:${PORT:-8000}", {"PORT": ""}, "bind", ["0.0.0.0:8000"]),
+        ("--bind 0.0.0.0:${PORT-8000}", {"PORT": "1"}, "bind", ["0.0.0.0:1"]),
+        ("--workers ${WORKERS:-4}", {}, "workers", 4),
+        ("--workers ${WORKERS:=3}", {}, "workers", 3),
+        ('--workers "${WORKERS:-2}"', {}, "workers", 2),
+        # Set, then the alternative; unset, the word is gone as in sh.
+        ("${DEV:+--reload} --workers 2", {"DEV": "1"}, "reload", True),
+        ("${DEV:+--reload} --workers 2", {}, "workers", 2),
+        # A home folder's file, as sh gives it.
+        (
+            "--log-config ~/logging.conf",
+            {"HOME": "/home/site"},
+            "logconfig",
+            "/home/site/logging.conf",
+        ),
+        ("--log-config '~/logging.conf'", {"HOME": "/home/site"}, "logconfig", "~/logging.conf"),
+    ],
+)
+def test_the_shells_expansions_of_a_gunicorn_command(
+    text: str, env: dict[str, str], setting: str, value: object
+) -> None:
+    """${PORT:-8000} was refused ("'-8000}' is not a port number"), and ~ went to gunicorn
+    as a folder named '~'."""
+    command = classify(f"gunicorn {text} hello:app", "x", env)
+    assert command.kind == "gunicorn" and command.app == "hello:app"
+    assert command.settings[setting] == value
+
+
+def test_a_required_variable_that_is_not_set_is_named() -> None:
+    with pytest.raises(StartupError, match=r"\$PORT is not set in the environment"):
+        classify("gunicorn --bind 0.0.0.0:${PORT:?set it} hello:app", "x", {})
+
+
 def test_single_quotes_keep_a_dollar_literal() -> None:
     command = classify("gunicorn --access-logformat '$x' hello:app", "x", ENV)
     assert command.settings["access_log_format"] == "$x"
