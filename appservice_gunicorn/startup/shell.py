@@ -190,7 +190,7 @@ class Refusal(NamedTuple):
 
 
 GRAMMAR = "is shell grammar the launcher does not split"
-STATE = "changes the shell's state for the lines after it"
+STATE = "changes the shell's state for the commands after it"
 
 
 def split_steps(text: str, *, errexit: bool = False) -> tuple[tuple[Step, ...], str] | None:

@@ -228,5 +228,8 @@ def _at(text: str, found: str, why: str, shown: str | None = None, last: bool = 
         for n, line in enumerate(text.splitlines(), 1)
         if found.strip() in line and not line.lstrip().startswith("#")
     ]
+    shown = repr((shown or found).strip()[:80])
+    if "\n" not in text.strip():  # one line: its number says nothing
+        return f"{shown} {why}"
     where = f"line {numbers[-1 if last else 0]}" if numbers else "a line"
-    return f"{where}: {(shown or found).strip()[:80]!r} {why}"
+    return f"{where}: {shown} {why}"

@@ -66,7 +66,9 @@ def command_outcome(name: RuleName, command: "StartupCommand", context: Context)
     what = "startup" if name == "startup" else "Procfile's web"
     if command.kind != "gunicorn":
         runs = "shell script" if command.kind == "script" else "command"
-        why = f" ({why_supervised(command.text)})" if command.kind == "script" else ""
+        # Said when gunicorn is in it: its settings then do not show, which would surprise.
+        told = command.kind == "script" or "gunicorn" in command.text
+        why = f" ({why_supervised(command.text)})" if told else ""
         return Match(
             "command",
             f"{command.origin}: runs as a supervised {runs}{why}",

@@ -641,3 +641,20 @@ def test_disable_fastapi_detection_skips_asgi_apps_only(tmp_path: Path) -> None:
     assert "app.py defines app (ASGI): skipped, DISABLE_FASTAPI_DETECTION is set" in rule.reason
     write(tmp_path, {"wsgi.py": flask_app()})
     assert detect(tmp_path, env=env).app == "wsgi:app"
+
+
+@pytest.mark.parametrize(
+    ("command", "why"),
+    [
+        ("cd src && gunicorn app:app", "'cd src' changes the shell's state for the commands"),
+        ("export X=1 && gunicorn app:app", "'export X=1' changes the shell's state for the"),
+        ("gunicorn app:app | tee log", "'tee log' ends a pipeline or an '||', which only a shell"),
+    ],
+)
+def test_a_one_line_gunicorn_command_run_supervised_says_why(
+    tmp_path: Path, command: str, why: str
+) -> None:
+    """Only scripts said why: a one-line command with gunicorn in it ran supervised, its
+    -w and --timeout shown nowhere, with no reason given."""
+    reason = detect(tmp_path, command, env=NO_ENV).rules[0].reason
+    assert reason.startswith(f"startup command: runs as a supervised command ({why}"), reason
