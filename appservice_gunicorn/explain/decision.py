@@ -87,8 +87,12 @@ def decision(plan: Plan) -> str:
     if detection.kind == "command":
         return f"run the startup command as a supervised child: {detection.command}"
     if detection.kind == "default":
-        return "serve the default site"
-    return f"serve {detection.app} ({protocol(plan).upper()}) from {detection.pythonpath}"
+        served = "the default site"
+    else:
+        served = f"{detection.app} ({protocol(plan).upper()}) from {detection.pythonpath}"
+    if plan.checks_only:  # gunicorn's --check-config or --print-config
+        return f"check the settings and load {served} once, then exit (nothing is served)"
+    return f"serve {served}"
 
 
 def log_plan(plan: Plan, log: logging.Logger) -> None:

@@ -500,3 +500,16 @@ def test_threads_the_config_file_computes_leave_the_worker_class_open(tmp_path: 
     config = LauncherConfig(tmp_path, env={"GUNICORN_CMD_ARGS": "--threads 1"})
     plan = make_plan(config, run_config_file=False, extract=False)
     assert decision.worker_reason(plan) == "from gunicorn's default"
+
+
+@pytest.mark.parametrize("option", ["--check-config", "--print-config"])
+def test_a_check_only_command_is_not_called_a_serve(tmp_path: Path, option: str) -> None:
+    """--explain said "serve app:app" for a command that loads the app once and exits."""
+    from appservice_gunicorn.explain import decision
+
+    write(tmp_path, {"app.py": flask_app()})
+    plan = _plan(tmp_path, ("gunicorn", option, "app:app"))
+    assert decision.decision(plan) == (
+        f"check the settings and load app:app (WSGI) from {tmp_path} once, then exit "
+        "(nothing is served)"
+    )
