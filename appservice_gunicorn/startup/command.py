@@ -100,13 +100,10 @@ def resolve_startup(
     # Several words are an argv (a Docker exec-form CMD): each stays one word, never split
     # again; only $NAME in a word is replaced, as App Service's shell would.
     try:
-        words = [expansion.VAR_RE.sub(lambda m: expansion.value(m, env), word) for word in words]
+        values = dict(env)
+        words = [expansion.VAR_RE.sub(lambda m: expansion.value(m, values), word) for word in words]
     except expansion.UnsetVariable as exc:
-        raise StartupError(
-            f"startup command: ${exc} is not set in the environment; set it, or write its "
-            "value in the command",
-            problem="a variable it uses is not set",
-        ) from None
+        raise _not_set("startup command", exc) from None
     return classify(shlex.join(words), "startup command", env, app_dir)
 
 
@@ -283,11 +280,17 @@ def expand_vars(text: str, env: Mapping[str, str], origin: str) -> str:
     try:
         return expansion.expand_vars(text, env)
     except expansion.UnsetVariable as exc:
-        raise StartupError(
-            f"{origin}: ${exc} is not set in the environment; set it, or write its value in "
-            "the command",
-            problem="a variable it uses is not set",
-        ) from None
+        raise _not_set(origin, exc) from None
+
+
+def _not_set(origin: str, exc: expansion.UnsetVariable) -> StartupError:
+    name, said, empty = exc.args
+    state = "is empty" if empty else "is not set in the environment"
+    return StartupError(
+        f"{origin}: ${name} {state}{f' ({said})' if said else ''}; set it, or write its value "
+        "in the command",
+        problem="a variable it uses is not set",
+    )
 
 
 # gunicorn's app argument calling a factory, left unquoted: "module:create_app()".

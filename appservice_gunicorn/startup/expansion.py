@@ -4,7 +4,7 @@
 
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 VAR_RE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)"
@@ -16,23 +16,26 @@ VAR_RE = re.compile(
 
 
 class UnsetVariable(Exception):
-    """``$NAME`` in a command whose value is not in the environment."""
+    """``$NAME`` in a command whose value is not in the environment (``args``: the name,
+    what ``${NAME:?message}`` says or "", and whether it is set but empty)."""
 
 
-def value(match: re.Match[str], env: Mapping[str, str]) -> str:
+def value(match: re.Match[str], env: MutableMapping[str, str]) -> str:
     """What ``sh`` puts in place of a ``VAR_RE`` match (``UnsetVariable`` where it would
     fail, or where the variable is unset and there is no default: never a silent empty
-    string)."""
+    string); ``${NAME:=word}`` also sets it in ``env``, for the words after it."""
     name = match.group("braced") or match.group("plain")
     op, word, current = match.group("op"), match.group("word") or "", env.get(name)
-    if op is None or op.endswith("?"):
-        if current is None or (op == ":?" and not current):
-            raise UnsetVariable(name)
-        return current
     # With a colon, an empty value counts as unset.
-    unset = current is None or (op.startswith(":") and not current)
+    unset = current is None or (op is not None and op.startswith(":") and not current)
+    if op is None or op.endswith("?"):
+        if unset:
+            raise UnsetVariable(name, word.strip(), current == "")
+        return str(current)
     if op.endswith("+"):
         return "" if unset else word
+    if unset and op.endswith("="):
+        env[name] = word
     return word if unset else str(current)
 
 
@@ -40,9 +43,12 @@ def expand_vars(text: str, env: Mapping[str, str]) -> str:
     """Expand variables as a shell would, except inside single quotes, and a word's
     leading ``~`` to ``$HOME``.
 
-    A value is inserted as one word (quoted), never re-read as shell syntax; an empty one
-    outside quotes is no word at all, as in ``sh``.
+    A value is inserted as one word (quoted), never re-read as shell syntax.  An empty
+    alternative (``${DEV:+--reload}``) outside quotes is no word, as in ``sh``; another
+    empty value stays an empty word, so that an option never takes the next word for its
+    value (``--name $EMPTY app:app``).
     """
+    env = dict(env)  # ${NAME:=word} sets it for the rest of the command only
     out: list[str] = []
     quote: str | None = None
     index = 0
@@ -59,7 +65,8 @@ def expand_vars(text: str, env: Mapping[str, str]) -> str:
             if match:
                 found = value(match, env)
                 if quote is None:
-                    out.append(shlex.quote(found) if found else "")
+                    dropped = not found and (match.group("op") or "").endswith("+")
+                    out.append("" if dropped else shlex.quote(found))
                 else:
                     out.append(re.sub(r'(["\\$`])', r"\\\1", found))
                 index = match.end()

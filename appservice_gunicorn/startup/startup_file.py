@@ -197,6 +197,9 @@ def unnamed_startup_files(app_dir: Path) -> list[str]:
     ]
 
 
+GUNICORN_M = ["-m", "gunicorn"]
+
+
 def why_supervised(text: str) -> str:
     """Which line of a startup script makes it run supervised as a whole, where pre-start
     steps then gunicorn in-process would have been the launcher's way."""
@@ -215,7 +218,11 @@ def why_supervised(text: str) -> str:
     last = last_command(text)
     if last:
         final = " ".join(last)
-        why = "is the command left running, and it is not gunicorn"
+        program = os.path.basename(last[0])
+        if program == "gunicorn" or (program.startswith("python") and last[1:3] == GUNICORN_M):
+            why = "is gunicorn, with shell grammar (a redirection) that only a shell can run"
+        else:
+            why = "is the command left running, and it is not gunicorn"
         return _at(text, last[0], why, final, last=True)
     return "its last command is not gunicorn"
 

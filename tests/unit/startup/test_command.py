@@ -103,8 +103,23 @@ def test_the_shells_expansions_of_a_gunicorn_command(
 
 
 def test_a_required_variable_that_is_not_set_is_named() -> None:
-    with pytest.raises(StartupError, match=r"\$PORT is not set in the environment"):
+    with pytest.raises(StartupError, match=r"\$PORT is not set in the environment \(set it\)"):
         classify("gunicorn --bind 0.0.0.0:${PORT:?set it} hello:app", "x", {})
+    with pytest.raises(StartupError, match=r"\$PORT is empty; set it"):
+        classify("gunicorn --bind 0.0.0.0:${PORT:?} hello:app", "x", {"PORT": ""})
+
+
+def test_an_empty_value_stays_a_word_so_options_keep_their_values() -> None:
+    """`--name $EMPTY mymod:application` made --name take the app, and the launcher then
+    served another app of the folder."""
+    command = classify("gunicorn --name $EMPTY mymod:application", "x", {"EMPTY": ""})
+    assert (command.app, command.settings["proc_name"]) == ("mymod:application", "")
+
+
+def test_an_assigned_default_is_the_value_for_the_words_after_it() -> None:
+    command = classify("gunicorn --bind ${B:=127.0.0.1:9000} --env B=$B hello:app", "x", {})
+    assert command.settings["bind"] == ["127.0.0.1:9000"]
+    assert command.settings["raw_env"] == ["B=127.0.0.1:9000"]
 
 
 def test_single_quotes_keep_a_dollar_literal() -> None:

@@ -649,6 +649,7 @@ def test_disable_fastapi_detection_skips_asgi_apps_only(tmp_path: Path) -> None:
         ("cd src && gunicorn app:app", "'cd src' changes the shell's state for the commands"),
         ("export X=1 && gunicorn app:app", "'export X=1' changes the shell's state for the"),
         ("gunicorn app:app | tee log", "'tee log' ends a pipeline or an '||', which only a shell"),
+        ("gunicorn app:app > log 2>&1", "'gunicorn app:app > log 2>&1' is gunicorn, with shell"),
     ],
 )
 def test_a_one_line_gunicorn_command_run_supervised_says_why(
