@@ -38,21 +38,21 @@ def clear(status: int, grace: float = GRACE_SECONDS, worker: bool = False) -> No
         return
     left = [f"thread {name!r}" for name in running] + [f"process {pid}" for pid in children]
     if worker:
-        log.warning(
-            "as worker %d exited, %s still ran (a thread or process the app started in the "
-            "worker, or a request past the graceful timeout); stopped now: make the app's "
-            "threads daemon threads, and stop its child processes in gunicorn's worker_exit "
-            "hook",
-            os.getpid(),
-            ", ".join(left),
-        )
+        when = f"as worker {os.getpid()} exited"
+        cause = "a thread or process the app started in the worker, or a request past the "
+        cause += "graceful timeout"
+        hook = "worker_exit"
     else:
-        log.warning(
-            "after the stop, %s still ran (started by gunicorn.conf.py or the app in the "
-            "master); stopped now: make such threads daemon threads, and stop child "
-            "processes in gunicorn's on_exit hook",
-            ", ".join(left),
-        )
+        when, hook = "after the stop", "on_exit"
+        cause = "started by gunicorn.conf.py or the app in the master"
+    log.warning(
+        "%s, %s still ran (%s); stopped now: make the app's threads daemon threads, and stop "
+        "its child processes in gunicorn's %s hook",
+        when,
+        ", ".join(left),
+        cause,
+        hook,
+    )
     if running:
         logging.shutdown()
         sys.stdout.flush()
